@@ -1,0 +1,396 @@
+"""Checking uploaded essay files and extracting their text (no Flask here).
+
+`check_upload` looks at the bytes only (size, magic, zip structure) and never runs a parser.
+`extract_text` runs the parser in a fresh interpreter (`essays._extract_worker`) with memory
+and CPU limits, because one crafted 1.4 MB .docx was measured driving every parser to a
+2 GiB cap. A subprocess (not multiprocessing fork) keeps a threaded web worker safe.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import re
+import signal
+import subprocess
+import sys
+import unicodedata
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "KINDS",
+    "MESSAGES",
+    "ExtractedText",
+    "ExtractionError",
+    "check_upload",
+    "clean_filename",
+    "extract_text",
+]
+
+DEFAULT_MAX_BYTES = 20 * 1024 * 1024
+KINDS = ("docx", "doc", "odt", "pdf", "txt")
+MIN_LETTERS = 20  # fewer letters than a sentence is not an essay
+
+# Zip limits: a real essay .docx has 15-40 parts and XML parts of well under 5 MB.
+MAX_ZIP_MEMBERS = 1000
+MAX_ZIP_TOTAL = 200 * 1024 * 1024  # declared uncompressed bytes, all members
+MAX_XML_PART = 25 * 1024 * 1024  # declared uncompressed bytes, one XML part
+MAX_RATIO = 100  # XML rarely compresses better than 30:1; bombs do 1000:1
+PROLOG_SCAN = 64 * 1024  # bytes of each XML part searched for DOCTYPE/ENTITY
+
+MESSAGES = {
+    "bad_filename": "Tên tệp không hợp lệ (chứa đường dẫn hoặc ký tự điều khiển). "
+    "Vui lòng đổi tên tệp rồi tải lên lại.",
+    "unsupported_type": "Chỉ nhận bài thu hoạch dạng .docx, .doc, .odt, .pdf hoặc .txt.",
+    "empty_file": "Tệp tải lên trống (0 byte). Vui lòng chọn lại tệp bài thu hoạch.",
+    "too_large": "Tệp quá lớn. Dung lượng tối đa cho phép là {limit}.",
+    "type_mismatch": "Nội dung tệp không khớp với đuôi .{ext} (tệp có vẻ là {actual}). "
+    "Vui lòng tải lên đúng tệp Word, ODT, PDF hoặc văn bản .txt.",
+    "corrupt": "Tệp bị hỏng hoặc không đọc được. Vui lòng mở tệp, lưu lại rồi tải lên lần nữa.",
+    "zip_bomb": "Tệp có cấu trúc bất thường (nén quá mức hoặc quá nhiều thành phần) nên không "
+    "được xử lý. Vui lòng mở tệp bằng Word, lưu lại rồi tải lên.",
+    "xml_entities": "Tệp chứa khai báo XML không được phép (DOCTYPE/ENTITY) nên không được xử lý. "
+    "Vui lòng mở tệp bằng Word, lưu lại rồi tải lên.",
+    "macro": "Tệp có chứa macro nên không được nhận. Vui lòng lưu thành tệp .docx thông thường "
+    "(không macro) rồi tải lên.",
+    "encrypted": "Tệp đang được đặt mật khẩu nên không đọc được. Vui lòng gỡ mật khẩu rồi tải lên lại.",
+    "truncated": "Tệp PDF không đầy đủ (có thể do tải lên bị gián đoạn). Vui lòng tải lên lại.",
+    "scanned": "Tệp PDF này là bản chụp/scan, không có chữ để đọc. Vui lòng tải lên tệp Word "
+    "(.docx) của bài thu hoạch.",
+    "no_text": "Không tìm thấy nội dung bài thu hoạch trong tệp (tệp trống hoặc quá ít chữ). "
+    "Vui lòng kiểm tra lại tệp.",
+    "encoding": "Không nhận ra bảng mã của tệp văn bản. Vui lòng lưu tệp ở dạng UTF-8 hoặc "
+    "tải lên tệp Word (.docx).",
+    "no_converter": "Máy chủ hiện chưa đọc được tệp Word 97-2003 (.doc). Vui lòng mở tệp bằng "
+    "Word, lưu thành .docx rồi tải lên.",
+    "timeout": "Tệp quá phức tạp nên xử lý quá lâu. Vui lòng lưu lại tệp (nên dùng .docx) rồi "
+    "tải lên.",
+    "too_complex": "Tệp quá phức tạp, vượt giới hạn bộ nhớ khi đọc. Vui lòng lưu lại tệp (nên "
+    "dùng .docx, bỏ bớt hình ảnh) rồi tải lên.",
+}
+
+WARNINGS = {
+    "TCVN3": "Bài được gõ bằng phông chữ cũ TCVN3 (.VnTime); hệ thống đã tự chuyển sang Unicode. "
+    "Vui lòng kiểm tra lại dấu tiếng Việt.",
+    "VNI": "Bài được gõ bằng phông chữ cũ VNI (VNI-Times); hệ thống đã tự chuyển sang Unicode. "
+    "Vui lòng kiểm tra lại dấu tiếng Việt.",
+}
+
+_ACTUAL = {
+    "png": "ảnh PNG",
+    "jpeg": "ảnh JPEG",
+    "gif": "ảnh GIF",
+    "webp": "ảnh WebP",
+    "heic": "ảnh HEIC",
+    "html": "trang web HTML",
+    "rtf": "tệp RTF",
+    "exe": "chương trình chạy được",
+    "zip": "tệp nén ZIP",
+    "rar": "tệp nén RAR",
+    "7z": "tệp nén 7z",
+    "xlsx": "bảng tính Excel",
+    "pptx": "bản trình chiếu PowerPoint",
+    "ole": "tệp Office không phải Word",
+    "text": "tệp văn bản thuần",
+    "binary": "tệp không xác định",
+}
+
+
+class ExtractionError(Exception):
+    """An upload that cannot become an essay; `.message` is for the trainee."""
+
+    def __init__(self, code: str, message: str | None = None) -> None:
+        self.code = code
+        self.message = message or MESSAGES[code]
+        super().__init__(self.message)
+
+
+@dataclass(frozen=True)
+class ExtractedText:
+    """Normalised essay text plus Vietnamese warnings to show the trainee."""
+
+    text: str
+    warnings: tuple[str, ...] = ()
+    legacy_encoding: str | None = None  # "TCVN3", "VNI" or None
+    pages: int | None = None  # PDF only
+    meta: dict = field(default_factory=dict, compare=False)
+
+
+# --- file names ------------------------------------------------------------------------
+_WINDOWS_FORBIDDEN = re.compile(r'[<>:"/\\|?*]')
+_WINDOWS_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)),
+                     *(f"lpt{i}" for i in range(1, 10))}
+
+
+def _is_control(ch: str) -> bool:
+    # Cc: C0/C1 controls; Cf: format chars such as U+202E (right-to-left override, used to
+    # show "cod.exe" as "exe.doc") and zero-width spaces.
+    return unicodedata.category(ch) in ("Cc", "Cf")
+
+
+def clean_filename(name: str) -> str:
+    """Return a safe display name that keeps Vietnamese letters (Đ/đ included)."""
+    name = unicodedata.normalize("NFC", name or "")
+    name = re.split(r"[/\\]", name)[-1]  # browsers on Windows may send "C:\...\bai.docx"
+    name = "".join(" " if ch in "\t\n\r" else ch for ch in name if not _is_control(ch) or ch in "\t\n\r")
+    name = _WINDOWS_FORBIDDEN.sub("_", name)
+    name = re.sub(r"\s+", " ", name).strip(" .")
+    stem, dot, ext = name.rpartition(".")
+    if not dot:
+        stem, ext = name, ""
+    if stem.split(".")[0].strip().lower() in _WINDOWS_RESERVED:
+        stem = "_" + stem
+    ext = ext[:10]
+    stem = stem[: 120 - len(ext)].rstrip(" .")
+    if not stem:
+        stem = "bai-thu-hoach"
+    return f"{stem}.{ext}" if ext else stem
+
+
+def _extension(filename: str) -> str:
+    if not filename or any(_is_control(ch) for ch in filename):
+        raise ExtractionError("bad_filename")
+    if "/" in filename or "\\" in filename or filename.strip(" .") == "":
+        raise ExtractionError("bad_filename")
+    stem, dot, ext = filename.rpartition(".")
+    ext = ext.lower().strip()
+    if not dot or not stem.strip() or ext not in KINDS:
+        raise ExtractionError("unsupported_type")
+    return ext
+
+
+# --- content sniffing ------------------------------------------------------------------
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+
+def _utf16(name: str) -> bytes:
+    return name.encode("utf-16-le")
+
+
+def _sniff(data: bytes) -> str:
+    """Name the real format of `data` from its first bytes (and a few markers)."""
+    head = data[:1024]
+    if b"%PDF-" in head:
+        return "pdf"
+    if data.startswith(b"PK\x03\x04") or data.startswith(b"PK\x05\x06"):
+        return "zip"
+    if data.startswith(_OLE_MAGIC):
+        return "ole"
+    for magic, kind in (
+        (b"\x89PNG", "png"), (b"\xff\xd8\xff", "jpeg"), (b"GIF8", "gif"), (b"{\\rtf", "rtf"),
+        (b"MZ", "exe"), (b"\x7fELF", "exe"), (b"Rar!", "rar"), (b"7z\xbc\xaf", "7z"),
+    ):
+        if data.startswith(magic):
+            return kind
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "webp"
+    if data[4:12] in (b"ftypheic", b"ftypheix", b"ftypmif1"):
+        return "heic"
+    if data.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")):
+        return "text"
+    if b"\x00" in head:
+        return "binary"
+    lowered = head.lstrip().lower()
+    if lowered.startswith((b"<!doctype html", b"<html", b"<head", b"<body", b"<script", b"<svg")):
+        return "html"
+    return "text"
+
+
+def _check_zip(data: bytes) -> str:
+    """Validate an OOXML/ODF package without parsing it; return "docx" or "odt"."""
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+        infos = zf.infolist()
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError):
+        raise ExtractionError("corrupt") from None
+    with zf:
+        if len(infos) > MAX_ZIP_MEMBERS:
+            raise ExtractionError("zip_bomb")
+        total = 0
+        for info in infos:
+            total += info.file_size
+            ratio = info.file_size / max(info.compress_size, 1)
+            if info.file_size > 1024 * 1024 and ratio > MAX_RATIO:
+                raise ExtractionError("zip_bomb")
+            if info.filename.lower().endswith((".xml", ".rels")) and info.file_size > MAX_XML_PART:
+                raise ExtractionError("zip_bomb")
+            if info.flag_bits & 0x1:
+                raise ExtractionError("encrypted")
+        if total > MAX_ZIP_TOTAL:
+            raise ExtractionError("zip_bomb")
+
+        names = {info.filename for info in infos}
+        lower = {n.lower() for n in names}
+        if "[content_types].xml" in lower:
+            if any(n.startswith("xl/") for n in lower):
+                raise ExtractionError("type_mismatch", _mismatch_message("docx", "xlsx"))
+            if any(n.startswith("ppt/") for n in lower):
+                raise ExtractionError("type_mismatch", _mismatch_message("docx", "pptx"))
+            if not any(n.startswith("word/") for n in lower):
+                raise ExtractionError("corrupt")
+            kind = "docx"
+            if any(n.endswith(("vbaproject.bin", "vbadata.xml")) for n in lower):
+                raise ExtractionError("macro")
+        elif "mimetype" in names and zf.read("mimetype")[:100].strip().startswith(
+            b"application/vnd.oasis.opendocument.text"
+        ):
+            kind = "odt"
+            # ODF keeps Basic macros under Basic/ and other scripts under Scripts/.
+            if any(n.startswith(("basic/", "scripts/")) and not n.endswith("/") for n in lower):
+                raise ExtractionError("macro")
+        else:
+            raise ExtractionError("type_mismatch", _mismatch_message("docx", "zip"))
+
+        for info in infos:
+            if not info.filename.lower().endswith((".xml", ".rels")):
+                continue
+            try:
+                with zf.open(info) as member:
+                    prolog = member.read(PROLOG_SCAN)
+            except (zipfile.BadZipFile, NotImplementedError, OSError, EOFError, ValueError):
+                raise ExtractionError("corrupt") from None
+            if prolog.startswith((b"\xff\xfe", b"\xfe\xff")):
+                prolog = prolog.decode("utf-16", "ignore").encode("utf-8")
+            upper = prolog.upper()
+            if b"<!DOCTYPE" in upper or b"<!ENTITY" in upper:
+                raise ExtractionError("xml_entities")
+            if info.filename == "[Content_Types].xml" and b"MACROENABLED" in upper:
+                raise ExtractionError("macro")
+    return kind
+
+
+def _check_ole(data: bytes) -> str:
+    """Recognise a Word 97-2003 file in an OLE container; return "doc"."""
+    # Directory entries hold stream names in UTF-16LE; a byte search avoids an OLE parser.
+    if _utf16("EncryptedPackage") in data or _utf16("EncryptionInfo") in data:
+        raise ExtractionError("encrypted")  # a password-protected .docx is an OLE file
+    if _utf16("WordDocument") not in data:
+        raise ExtractionError("type_mismatch", _mismatch_message("doc", "ole"))
+    if _utf16("_VBA_PROJECT") in data or _utf16("Macros") in data:
+        raise ExtractionError("macro")
+    return "doc"
+
+
+def _check_pdf(data: bytes) -> str:
+    if b"%%EOF" not in data[-4096:]:
+        raise ExtractionError("truncated")
+    return "pdf"
+
+
+def _mismatch_message(ext: str, actual: str) -> str:
+    return MESSAGES["type_mismatch"].format(ext=ext, actual=_ACTUAL.get(actual, _ACTUAL["binary"]))
+
+
+def _size_label(n: int) -> str:
+    return f"{n / (1024 * 1024):.0f} MB" if n >= 1024 * 1024 else f"{max(n // 1024, 1)} KB"
+
+
+def check_upload(filename: str, data: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> str:
+    """Validate name, size and content of an upload; return its kind or raise ExtractionError.
+
+    The kind comes from the content: a Word file saved as .doc but named .docx is read
+    as "doc". Text is accepted only under a .txt name.
+    """
+    ext = _extension(filename)
+    if not data:
+        raise ExtractionError("empty_file")
+    if len(data) > max_bytes:
+        raise ExtractionError("too_large", MESSAGES["too_large"].format(limit=_size_label(max_bytes)))
+    actual = _sniff(data)
+    if actual == "zip":
+        kind = _check_zip(data)
+    elif actual == "ole":
+        kind = _check_ole(data)
+    elif actual == "pdf":
+        kind = _check_pdf(data)
+    elif actual == "text" and ext == "txt":
+        kind = "txt"
+    else:
+        raise ExtractionError("type_mismatch", _mismatch_message(ext, actual))
+    if kind != ext:
+        if ext == "txt":  # a Word/PDF file named .txt is a mistake worth naming
+            raise ExtractionError("type_mismatch", _mismatch_message(ext, kind))
+        logger.info("upload named .%s is really %s", ext, kind)
+    return kind
+
+
+# --- running the worker ----------------------------------------------------------------
+_PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)
+# -I ignores PYTHON* variables and the current directory; -S skips site, so the parent's
+# import path (venv site-packages included) is handed over explicitly.
+_BOOTSTRAP = (
+    "import sys, json; sys.path[:0] = json.loads(sys.argv[1]); "
+    "from essays._extract_worker import main; main(sys.argv[2:])"
+)
+
+
+def _child_path() -> str:
+    paths = [_PACKAGE_ROOT] + [p for p in sys.path if p and os.path.isdir(p) and p != _PACKAGE_ROOT]
+    return json.dumps(paths)
+
+
+def _child_env() -> dict[str, str]:
+    env = {"PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"), "LANG": "C.UTF-8"}
+    if "TMPDIR" in os.environ:
+        env["TMPDIR"] = os.environ["TMPDIR"]
+    return env
+
+
+def extract_text(data: bytes, kind: str, *, timeout: float = 30, memory_mb: int = 512) -> ExtractedText:
+    """Extract and normalise the text of a checked upload in a limited subprocess."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown kind {kind!r}")
+    cmd = [
+        sys.executable, "-I", "-S", "-c", _BOOTSTRAP, _child_path(),
+        kind, str(int(memory_mb)), str(max(1, int(timeout) + 1)),
+    ]
+    # A new session lets a timeout kill the whole group (antiword/soffice included).
+    proc = subprocess.Popen(
+        cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env=_child_env(), cwd="/", start_new_session=True, close_fds=True,
+    )
+    try:
+        out, err = proc.communicate(data, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill_group(proc)
+        proc.communicate()
+        logger.warning("extraction of %s timed out after %ss", kind, timeout)
+        raise ExtractionError("timeout") from None
+    finally:
+        if proc.poll() is None:  # e.g. KeyboardInterrupt in communicate
+            _kill_group(proc)
+    if proc.returncode != 0:
+        logger.warning("extraction worker for %s exited %s: %s", kind, proc.returncode, err[-2000:])
+        if proc.returncode == -signal.SIGXCPU:
+            raise ExtractionError("timeout")
+        raise ExtractionError("too_complex")
+    try:
+        result = json.loads(out)
+    except ValueError:
+        logger.error("extraction worker for %s wrote no JSON: %s", kind, err[-2000:])
+        raise ExtractionError("corrupt") from None
+    if not result.get("ok"):
+        code = result.get("code") if result.get("code") in MESSAGES else "corrupt"
+        if result.get("detail"):
+            logger.info("extraction of %s refused (%s): %s", kind, code, result["detail"])
+        raise ExtractionError(code)
+    legacy = result.get("legacy_encoding")
+    warnings = (WARNINGS[legacy],) if legacy in WARNINGS else ()
+    return ExtractedText(
+        text=result["text"], warnings=warnings, legacy_encoding=legacy,
+        pages=result.get("pages"), meta=result.get("meta", {}),
+    )
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
