@@ -1,0 +1,48 @@
+# Two commands do all set-up on a fresh machine: `make run` and `make test` (see README.md).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 5000
+DEB_PACKAGES := chromium libreoffice-writer-nogui antiword fonts-dejavu-core
+SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
+
+.PHONY: run test install system-deps serve bench lock clean
+
+$(STAMP): pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
+	[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/flask --app lms db upgrade
+	$(BIN)/flask --app lms demo --if-empty
+	$(BIN)/flask --app lms run --host $(HOST) --port $(PORT)
+
+# Debian packages the tests use for real: Chromium (browser tests), LibreOffice and antiword (.doc/.pdf).
+system-deps:
+	@missing=""; \
+	for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing Debian packages:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+test: install system-deps
+	$(BIN)/python -m pytest
+
+bench: install
+	$(BIN)/python bench/roster_import.py
+
+# Regenerate the exact pins from a fresh environment (developers).
+lock:
+	rm -rf /tmp/thuhoach-lock && $(PYTHON) -m venv /tmp/thuhoach-lock
+	/tmp/thuhoach-lock/bin/pip install --quiet -r requirements.in
+	/tmp/thuhoach-lock/bin/pip freeze --exclude-editable | grep -v '^thuhoach' > constraints.txt
+
+clean:
+	rm -rf $(VENV)

@@ -1,0 +1,50 @@
+"""thuhoach host application: app factory, configuration and the features it loads."""
+from __future__ import annotations
+
+import importlib
+import logging
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from lms.config import build_config
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+TEMPLATES_DIR = PROJECT_ROOT / "templates"
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the thuhoach application; `config` overrides the environment (tests pass one)."""
+    app = Flask(
+        "lms",
+        instance_relative_config=True,
+        template_folder=str(TEMPLATES_DIR),
+        static_folder=str(STATIC_DIR),
+    )
+    app.config.from_mapping(build_config(Path(app.instance_path), config))
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    Path(app.config["DATA_DIR"]).mkdir(parents=True, exist_ok=True)
+    _init_core(app)
+    return app
+
+
+def _init_core(app: Flask) -> None:
+    from lms import api, auth, cli, db as dbmod, pages, security
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    dbmod.db.init_app(app)
+    security.init_app(app)
+    auth.init_app(app)
+    pages.init_app(app)
+    api.init_app(app)
+    cli.init_app(app)
+    load_features(app)
+
+
+def load_features(app: Flask) -> None:
+    """Import each feature package named in FEATURES and let it register itself."""
+    for name in app.config["FEATURES"]:
+        module = importlib.import_module(f"{name}.blueprint")
+        module.init_app(app)

@@ -1,0 +1,216 @@
+"""The /api/v1 frame: bearer-token auth, JSON errors, the OpenAPI document, and the core endpoints."""
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from flask import Blueprint, Flask, current_app, jsonify, request
+from flask_login import current_user, login_required
+from sqlalchemy import select
+from werkzeug.exceptions import HTTPException
+
+from lms.auth import login_manager
+from lms.courses import visible_courses
+from lms.db import db, utcnow
+from lms.models import ApiToken, Course, Unit, User
+from lms.security import csrf, token_digest
+from lms.timefmt import iso
+
+API_PREFIX = "/api/v1"
+bp = Blueprint("api", __name__, url_prefix=API_PREFIX)
+
+ERROR_MESSAGES = {
+    400: ("bad_request", "Yêu cầu không hợp lệ."),
+    401: ("unauthorized", "Vui lòng đăng nhập hoặc gửi mã truy cập (Bearer token) hợp lệ."),
+    403: ("forbidden", "Bạn không có quyền thực hiện thao tác này."),
+    404: ("not_found", "Không tìm thấy."),
+    405: ("method_not_allowed", "Phương thức không được hỗ trợ."),
+    409: ("conflict", "Xung đột dữ liệu, vui lòng thử lại."),
+    413: ("too_large", "Tệp quá lớn."),
+    422: ("invalid", "Dữ liệu không hợp lệ."),
+    429: ("too_many_requests", "Quá nhiều yêu cầu, vui lòng thử lại sau."),
+    500: ("server_error", "Lỗi máy chủ, vui lòng thử lại sau."),
+}
+
+
+class ApiError(Exception):
+    """Raised by API views: becomes {"error": {"code", "message"}} with the HTTP status."""
+
+    def __init__(self, status: int, message: str | None = None, code: str | None = None) -> None:
+        default_code, default_message = ERROR_MESSAGES.get(status, ("error", "Lỗi."))
+        super().__init__(message or default_message)
+        self.status, self.code, self.message = status, code or default_code, message or default_message
+
+
+def error_response(status: int, message: str | None = None, code: str | None = None):
+    """A JSON error body with the right status."""
+    err = ApiError(status, message, code)
+    return jsonify({"error": {"code": err.code, "message": err.message}}), status
+
+
+def is_api_request() -> bool:
+    """True while serving one of the /api/v1 blueprints."""
+    names = current_app.extensions.get("thuhoach.api_blueprints", set())
+    return request.blueprint in names or (request.blueprint is None and
+                                          request.path.startswith(request.script_root + API_PREFIX))
+
+
+def register_api_blueprint(app: Flask, blueprint: Blueprint) -> None:
+    """Mount a feature's API blueprint: bearer auth, CSRF for cookie sessions, JSON errors."""
+    app.extensions.setdefault("thuhoach.api_blueprints", set()).add(blueprint.name)
+    csrf.exempt(blueprint)
+    app.register_blueprint(blueprint)
+
+
+def add_openapi_paths(app: Flask, paths: dict[str, Any], schemas: dict[str, Any] | None = None) -> None:
+    """Let a feature describe its endpoints in /api/v1/openapi.json."""
+    doc = app.extensions.setdefault("thuhoach.openapi", copy.deepcopy(_BASE_OPENAPI))
+    doc["paths"].update(paths)
+    doc["components"]["schemas"].update(schemas or {})
+
+
+def _check_csrf_for_cookie_sessions() -> None:
+    # Bearer requests carry no ambient credentials; cookie sessions must prove the page sent them.
+    if request.method in ("GET", "HEAD", "OPTIONS") or _bearer_token():
+        return
+    csrf.protect()
+
+
+def _bearer_token() -> str | None:
+    header = request.headers.get("Authorization", "")
+    if header[:7].lower() == "bearer ":
+        return header[7:].strip() or None
+    return None
+
+
+@login_manager.request_loader
+def _load_user_from_token(req) -> User | None:
+    token = _bearer_token()
+    if not token or not is_api_request():
+        return None
+    api_token = db.session.scalar(select(ApiToken).where(ApiToken.token_sha256 == token_digest(token)))
+    if api_token is None or not api_token.user.is_active:
+        return None
+    return api_token.user
+
+
+def init_app(app: Flask) -> None:
+    """Mount the core API and the JSON error handling."""
+    register_api_blueprint(app, bp)
+    app.extensions.setdefault("thuhoach.openapi", copy.deepcopy(_BASE_OPENAPI))
+
+    @app.errorhandler(ApiError)
+    def _api_error(err: ApiError):
+        return jsonify({"error": {"code": err.code, "message": err.message}}), err.status
+
+
+@bp.before_request
+def _before() -> None:
+    _check_csrf_for_cookie_sessions()
+
+
+def api_login_required(view):
+    """Like login_required; the unauthorized handler answers JSON for API requests."""
+    return login_required(view)
+
+
+def json_body() -> dict[str, Any]:
+    """The request's JSON object, or a 400 with a Vietnamese message."""
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise ApiError(400, "Nội dung yêu cầu phải là một đối tượng JSON.")
+    return data
+
+
+def course_json(course: Course) -> dict[str, Any]:
+    """A course as the API answers it."""
+    return {
+        "id": course.id,
+        "name": course.name,
+        "essay_due": iso(course.essay_due_at),
+        "cutoff": iso(course.cutoff_at),
+        "starts_on": course.starts_on.isoformat(),
+        "ends_on": course.ends_on.isoformat(),
+        "topics": [{"id": t.id, "title": t.title} for t in course.topics],
+    }
+
+
+@bp.get("/me")
+@api_login_required
+def me():
+    user = current_user
+    return jsonify({"username": user.username, "full_name": user.full_name, "role": user.role.value,
+                    "unit_code": user.unit_code})
+
+
+@bp.get("/courses")
+@api_login_required
+def courses():
+    return jsonify({"courses": [course_json(c) for c in visible_courses(current_user)]})
+
+
+@bp.get("/units")
+@api_login_required
+def units():
+    rows = db.session.scalars(select(Unit).order_by(Unit.province_code, Unit.code)).all()
+    return jsonify({"units": [{"code": u.code, "name": u.name, "kind": u.kind} for u in rows]})
+
+
+@bp.get("/openapi.json")
+def openapi():
+    return jsonify(current_app.extensions["thuhoach.openapi"])
+
+
+_ERROR_SCHEMA = {"$ref": "#/components/schemas/Error"}
+
+
+def std_responses(ok_schema: dict[str, Any], *codes: int) -> dict[str, Any]:
+    """OpenAPI responses: 200 with the schema, plus JSON errors for the given statuses."""
+    responses: dict[str, Any] = {"200": {"description": "OK", "content": {"application/json": {"schema": ok_schema}}}}
+    for code in codes:
+        responses[str(code)] = {"description": ERROR_MESSAGES[code][1],
+                                "content": {"application/json": {"schema": _ERROR_SCHEMA}}}
+    return responses
+
+
+_BASE_OPENAPI: dict[str, Any] = {
+    "openapi": "3.0.3",
+    "info": {"title": "thuhoach API", "version": "1.0.0",
+             "description": "Bài thu hoạch: nộp, tra cứu, tổng hợp. Times are ISO 8601 with +07:00."},
+    "servers": [{"url": "/"}],
+    "components": {
+        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"},
+                            "session": {"type": "apiKey", "in": "cookie", "name": "session"}},
+        "schemas": {
+            "Error": {"type": "object", "required": ["error"], "properties": {"error": {
+                "type": "object", "required": ["code", "message"],
+                "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}},
+            "Me": {"type": "object", "required": ["username", "full_name", "role", "unit_code"], "properties": {
+                "username": {"type": "string"}, "full_name": {"type": "string"},
+                "role": {"type": "string", "enum": ["admin", "reviewer", "officer", "trainee"]},
+                "unit_code": {"type": "string", "nullable": True}}},
+            "Course": {"type": "object", "required": ["id", "name", "essay_due", "cutoff", "topics"], "properties": {
+                "id": {"type": "integer"}, "name": {"type": "string"},
+                "essay_due": {"type": "string", "format": "date-time"},
+                "cutoff": {"type": "string", "format": "date-time"},
+                "starts_on": {"type": "string", "format": "date"}, "ends_on": {"type": "string", "format": "date"},
+                "topics": {"type": "array", "items": {"type": "object", "required": ["id", "title"], "properties": {
+                    "id": {"type": "integer"}, "title": {"type": "string"}}}}}},
+            "Unit": {"type": "object", "required": ["code", "name", "kind"], "properties": {
+                "code": {"type": "string"}, "name": {"type": "string"}, "kind": {"type": "string"}}},
+        },
+    },
+    "security": [{"bearer": []}, {"session": []}],
+    "paths": {
+        "/api/v1/me": {"get": {"summary": "Who am I", "responses": std_responses(
+            {"$ref": "#/components/schemas/Me"}, 401)}},
+        "/api/v1/courses": {"get": {"summary": "Courses I can see (trainees: their enrolments)",
+                                    "responses": std_responses({"type": "object", "required": ["courses"], "properties": {
+                                        "courses": {"type": "array", "items": {"$ref": "#/components/schemas/Course"}}}}, 401)}},
+        "/api/v1/units": {"get": {"summary": "Units (connection points)", "responses": std_responses(
+            {"type": "object", "required": ["units"], "properties": {
+                "units": {"type": "array", "items": {"$ref": "#/components/schemas/Unit"}}}}, 401)}},
+        "/api/v1/openapi.json": {"get": {"summary": "This document", "security": [],
+                                         "responses": {"200": {"description": "OpenAPI document"}}}},
+    },
+}

@@ -1,0 +1,107 @@
+"""Login, logout and password change (Flask-Login sessions, argon2 hashes)."""
+from __future__ import annotations
+
+from flask import Blueprint, Flask, flash, redirect, render_template, request, session, url_for
+from flask_login import LoginManager, current_user, login_required, login_user, logout_user
+from sqlalchemy import select
+
+from lms.db import db, utcnow
+from lms.forms import ChangePasswordForm, EmptyForm, LoginForm
+from lms.models import User
+from lms.security import audit, hash_password, verify_password
+
+bp = Blueprint("auth", __name__)
+login_manager = LoginManager()
+login_manager.login_view = "auth.login"
+login_manager.login_message = "Vui lòng đăng nhập để tiếp tục."
+login_manager.login_message_category = "warning"
+
+
+@login_manager.user_loader
+def _load_user(user_id: str) -> User | None:
+    return db.session.get(User, int(user_id))
+
+
+def init_app(app: Flask) -> None:
+    """Register the login manager and the auth pages."""
+    login_manager.init_app(app)
+    app.register_blueprint(bp)
+
+
+def authenticate(username: str, password: str) -> User | None:
+    """The active user with these credentials, or None (never says which part was wrong)."""
+    user = db.session.scalar(select(User).where(User.username == username.strip()))
+    if not verify_password(user, password) or user is None or not user.is_active:
+        return None
+    return user
+
+
+def change_password(user: User, new_password: str) -> None:
+    """Set a user's own password; the handed-out initial password is forgotten."""
+    user.password_hash = hash_password(new_password)
+    user.initial_password = None
+    user.password_changed_at = utcnow()
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("pages.index"))
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = authenticate(form.username.data, form.password.data)
+        if user is None:
+            audit("login.failed", target=form.username.data[:80])
+            db.session.commit()
+            flash("Tên đăng nhập hoặc mật khẩu không đúng.", "danger")
+        else:
+            # A fresh session at login: nothing planted before it survives (session fixation).
+            session.clear()
+            login_user(user, remember=form.remember.data)
+            audit("login", user=user)
+            db.session.commit()
+            return redirect(_safe_next(request.args.get("next")))
+    return render_template("auth/login.html", form=form)
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site relative paths are followed after login."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return url_for("pages.index")
+
+
+@bp.route("/logout", methods=["POST"])
+def logout():
+    form = EmptyForm()
+    if form.validate_on_submit() and current_user.is_authenticated:
+        logout_user()
+    session.clear()
+    flash("Bạn đã đăng xuất.", "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@login_required
+def password():
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        if not verify_password(current_user, form.current.data):
+            flash("Mật khẩu hiện tại không đúng.", "danger")
+        else:
+            change_password(current_user, form.new.data)
+            audit("password.changed")
+            db.session.commit()
+            flash("Đã đổi mật khẩu.", "success")
+            return redirect(url_for("pages.index"))
+    return render_template("auth/password.html", form=form)
+
+
+@login_manager.unauthorized_handler
+def _unauthorized():
+    from lms.api import error_response, is_api_request
+
+    if is_api_request():
+        return error_response(401)
+    flash(login_manager.login_message, login_manager.login_message_category)
+    return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))

@@ -1,0 +1,75 @@
+"""Configuration: defaults, then the environment, then the mapping given to create_app."""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+DEFAULT_FEATURES = ("essays", "review")
+
+
+def _secret_key(instance_path: Path) -> str:
+    """Read the key kept in the instance folder, creating it once so restarts keep sessions."""
+    key_file = instance_path / "secret_key"
+    if key_file.exists():
+        return key_file.read_text().strip()
+    key = secrets.token_hex(32)
+    tmp = key_file.with_suffix(".tmp")
+    tmp.write_text(key)
+    os.chmod(tmp, 0o600)
+    # Another worker may have won the race: keep whichever file landed first.
+    try:
+        os.link(tmp, key_file)
+    except FileExistsError:
+        pass
+    tmp.unlink(missing_ok=True)
+    return key_file.read_text().strip()
+
+
+def normalize_database_url(url: str) -> str:
+    """Accept the Heroku-style postgres:// scheme and pick psycopg 3 as the driver."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://"):]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    return url
+
+
+def build_config(instance_path: Path, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Return the settings for one app: defaults < environment < overrides."""
+    overrides = dict(overrides or {})
+    env = os.environ
+    data_dir = Path(overrides.get("DATA_DIR") or env.get("THUHOACH_DATA_DIR") or instance_path)
+    config: dict[str, Any] = {
+        "DATABASE_URL": env.get("DATABASE_URL") or f"sqlite:///{instance_path / 'thuhoach.db'}",
+        "DATA_DIR": data_dir,
+        "SECRET_KEY": env.get("SECRET_KEY"),
+        "FEATURES": DEFAULT_FEATURES,
+        "MAX_UPLOAD_BYTES": int(env.get("THUHOACH_MAX_UPLOAD_MB", "20")) * 1024 * 1024,
+        # The indexer runs inside the app process unless production turns it off and runs
+        # `flask --app lms search worker` instead.
+        "INDEXER_IN_PROCESS": env.get("THUHOACH_INDEXER_IN_PROCESS", "1") == "1",
+        "TIMEZONE": "Asia/Ho_Chi_Minh",
+        # A trainee may spend hours writing: the CSRF token lives as long as the session.
+        "WTF_CSRF_TIME_LIMIT": None,
+        "WTF_CSRF_SSL_STRICT": True,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": env.get("THUHOACH_HTTPS", "0") == "1",
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": env.get("THUHOACH_HTTPS", "0") == "1",
+        "PERMANENT_SESSION_LIFETIME": 12 * 3600,
+        "SMTP_HOST": env.get("THUHOACH_SMTP_HOST", ""),
+        "SMTP_PORT": int(env.get("THUHOACH_SMTP_PORT", "25")),
+        "MAIL_FROM": env.get("THUHOACH_MAIL_FROM", "thuhoach@localhost"),
+    }
+    config.update(overrides)
+    config["DATA_DIR"] = Path(config["DATA_DIR"])
+    config["DATABASE_URL"] = normalize_database_url(config["DATABASE_URL"])
+    config["MAX_CONTENT_LENGTH"] = config["MAX_UPLOAD_BYTES"] + 1024 * 1024
+    if not config["SECRET_KEY"]:
+        instance_path.mkdir(parents=True, exist_ok=True)
+        config["SECRET_KEY"] = _secret_key(instance_path)
+    return config

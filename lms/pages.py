@@ -1,0 +1,179 @@
+"""Host pages: home by role, administration of units, courses and users, error pages."""
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import (Blueprint, Flask, abort, current_app, flash, redirect, render_template, request,
+                   url_for)
+from flask_login import current_user, login_required
+from flask_wtf.csrf import CSRFError
+from sqlalchemy import func, select
+from werkzeug.exceptions import HTTPException
+
+from lms import timefmt
+from lms.courses import CourseError, create_course, visible_courses
+from lms.db import db
+from lms.forms import CourseForm, EmptyForm, UnitForm, UserForm
+from lms.models import Course, Enrollment, Role, Unit, User
+from lms.security import audit, role_required
+from lms.units import UnitError, add_unit
+from lms.users import UserError, create_user, reset_password
+
+bp = Blueprint("pages", __name__)
+
+
+def init_app(app: Flask) -> None:
+    """Register the host pages, template helpers and error handlers."""
+    app.register_blueprint(bp)
+    app.jinja_env.filters["dt"] = timefmt.fmt_datetime
+    app.jinja_env.filters["d"] = timefmt.fmt_date
+    app.jinja_env.globals["Role"] = Role
+    app.jinja_env.globals["nav_links"] = lambda: _nav_links(app)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(CSRFError, _csrf_error)
+
+    @app.after_request
+    def _security_headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+            "object-src 'none'; base-uri 'self'; frame-ancestors 'self'; form-action 'self'")
+        return response
+
+
+def _nav_links(app: Flask) -> list[tuple[str, str]]:
+    """Menu entries for the current user, contributed by the host and the features."""
+    if not current_user.is_authenticated:
+        return []
+    links: list[tuple[str, str]] = []
+    for provider in app.extensions.get("thuhoach.nav", []):
+        links.extend(provider(current_user))
+    if current_user.role == Role.admin:
+        links += [(url_for("pages.admin_units"), "Đơn vị"), (url_for("pages.admin_courses"), "Lớp học"),
+                  (url_for("pages.admin_users"), "Người dùng")]
+    return links
+
+
+def _http_error(err: HTTPException):
+    from lms.api import error_response, is_api_request
+
+    if is_api_request():
+        return error_response(err.code or 500)
+    return render_template("errors/error.html", code=err.code, message=_page_message(err.code)), err.code
+
+
+def _csrf_error(err: CSRFError):
+    from lms.api import error_response, is_api_request
+
+    message = "Phiên làm việc đã hết hạn hoặc biểu mẫu không hợp lệ. Vui lòng tải lại trang và thử lại."
+    if is_api_request():
+        return error_response(400, message, "csrf")
+    return render_template("errors/error.html", code=400, message=message), 400
+
+
+def _page_message(code: int | None) -> str:
+    from lms.api import ERROR_MESSAGES
+
+    return ERROR_MESSAGES.get(code or 500, ("", "Có lỗi xảy ra."))[1]
+
+
+@bp.route("/")
+@login_required
+def index():
+    # Each feature may claim the home page for a role (trainees → their essays, officers → completeness).
+    for home in current_app.extensions.get("thuhoach.home", []):
+        target = home(current_user)
+        if target:
+            return redirect(target)
+    return render_template("pages/index.html", courses=visible_courses(current_user))
+
+
+@bp.route("/admin/units", methods=["GET", "POST"])
+@role_required(Role.admin)
+def admin_units():
+    form = UnitForm()
+    if form.validate_on_submit():
+        try:
+            unit = add_unit(form.code.data, form.name.data)
+            audit("unit.added", target=unit.code)
+            db.session.commit()
+            flash(f"Đã thêm đơn vị {unit.name}.", "success")
+            return redirect(url_for("pages.admin_units"))
+        except UnitError as exc:
+            db.session.rollback()
+            flash(str(exc), "danger")
+    units = db.session.scalars(select(Unit).order_by(Unit.province_code, Unit.code)).all()
+    return render_template("admin/units.html", form=form, units=units)
+
+
+@bp.route("/admin/courses", methods=["GET", "POST"])
+@role_required(Role.admin)
+def admin_courses():
+    form = CourseForm()
+    if form.validate_on_submit():
+        try:
+            course = create_course(
+                form.name.data,
+                starts_on=timefmt.parse_vn_date(form.starts_on.data),
+                ends_on=timefmt.parse_vn_date(form.ends_on.data),
+                essay_due_at=timefmt.parse_local(form.essay_due.data),
+                cutoff_at=timefmt.parse_local(form.cutoff.data),
+                topics=form.topics.data.splitlines())
+            audit("course.created", target=str(course.id))
+            db.session.commit()
+            flash(f"Đã tạo lớp {course.name}.", "success")
+            return redirect(url_for("pages.admin_courses"))
+        except ValueError as exc:
+            db.session.rollback()
+            message = str(exc) if isinstance(exc, CourseError) else "Ngày phải theo dạng dd/mm/yyyy."
+            flash(message, "danger")
+    counts = dict(db.session.execute(
+        select(Enrollment.course_id, func.count()).group_by(Enrollment.course_id)).all())
+    courses = db.session.scalars(select(Course).order_by(Course.starts_on.desc())).all()
+    return render_template("admin/courses.html", form=form, courses=courses, counts=counts)
+
+
+@bp.route("/admin/users", methods=["GET", "POST"])
+@role_required(Role.admin)
+def admin_users():
+    form = UserForm()
+    form.role.choices = [(r.value, r.label) for r in Role]
+    if form.validate_on_submit():
+        try:
+            from lms.security import generate_password
+
+            password = generate_password()
+            user = create_user(form.username.data, role=Role(form.role.data), password=password,
+                               full_name=form.full_name.data, unit_code=form.unit_code.data or None)
+            user.initial_password = password
+            audit("user.created", target=user.username, detail=f"role={user.role.value}")
+            db.session.commit()
+            flash(f"Đã tạo tài khoản {user.username}, mật khẩu ban đầu: {password}", "success")
+            return redirect(url_for("pages.admin_users"))
+        except (UserError, ValueError) as exc:
+            db.session.rollback()
+            flash(str(exc), "danger")
+    q = request.args.get("q", "").strip()
+    query = select(User).order_by(User.role, User.username).limit(200)
+    if q:
+        query = query.where(User.username.contains(q) | User.full_name.contains(q))
+    users = db.session.scalars(query).all()
+    return render_template("admin/users.html", form=form, users=users, q=q, reset_form=EmptyForm())
+
+
+@bp.route("/admin/users/<int:user_id>/reset-password", methods=["POST"])
+@role_required(Role.admin)
+def admin_reset_password(user_id: int):
+    form = EmptyForm()
+    user = db.session.get(User, user_id)
+    if user is None:
+        abort(404)
+    if form.validate_on_submit():
+        password = reset_password(user)
+        audit("password.reset", target=user.username)
+        db.session.commit()
+        flash(f"Mật khẩu mới của {user.username}: {password}", "success")
+    return redirect(url_for("pages.admin_users"))

@@ -1,0 +1,104 @@
+"""Passwords, CSRF, role guards, per-object fetch helpers and the audit log."""
+from __future__ import annotations
+
+import functools
+import hashlib
+import secrets
+from typing import Any, Callable, TypeVar
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from flask import Flask, abort, request
+from flask_login import current_user
+from flask_wtf.csrf import CSRFProtect
+
+from lms.db import db
+from lms.models import ApiToken, AuditEvent, Role, User
+
+csrf = CSRFProtect()
+_hasher = PasswordHasher()
+F = TypeVar("F", bound=Callable[..., Any])
+
+# Compared against when the username does not exist, so timing does not tell who exists.
+_DUMMY_HASH = _hasher.hash("thuhoach-dummy-password")
+
+
+def init_app(app: Flask) -> None:
+    """Switch CSRF protection on for every state-changing request."""
+    csrf.init_app(app)
+
+
+def hash_password(password: str) -> str:
+    """Argon2id hash of a password."""
+    return _hasher.hash(password)
+
+
+def verify_password(user: User | None, password: str) -> bool:
+    """Check a password in constant-ish time whether or not the user exists."""
+    try:
+        return _hasher.verify(user.password_hash if user else _DUMMY_HASH, password) and user is not None
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def generate_password(length: int = 10) -> str:
+    """A password a trainee can type from a printed sheet: no look-alike characters."""
+    alphabet = "abcdefghjkmnpqrstuvwxyz23456789"
+    return "".join(secrets.choice(alphabet) for _ in range(length))
+
+
+def token_digest(token: str) -> str:
+    """SHA-256 of an API token; only this is stored."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_api_token(user: User) -> str:
+    """Create and return a new API token for the user (shown once)."""
+    token = secrets.token_urlsafe(32)
+    db.session.add(ApiToken(user_id=user.id, token_sha256=token_digest(token)))
+    db.session.flush()
+    return token
+
+
+def role_required(*roles: Role) -> Callable[[F], F]:
+    """Page guard: login required, then one of the roles (403 otherwise)."""
+
+    def decorator(view: F) -> F:
+        @functools.wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            if not current_user.is_authenticated:
+                from flask import current_app
+                return current_app.login_manager.unauthorized()
+            if current_user.role not in roles:
+                audit("access.denied", target=request.path)
+                db.session.commit()
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped  # type: ignore[return-value]
+
+    return decorator
+
+
+def client_address() -> str | None:
+    """The address of the client, as the WSGI server saw it."""
+    try:
+        return request.remote_addr
+    except RuntimeError:
+        return None
+
+
+def audit(action: str, *, target: str | None = None, detail: str | None = None,
+          user: User | None = None) -> None:
+    """Add an audit record to the current transaction (it commits or rolls back with the action)."""
+    actor = user
+    if actor is None:
+        try:
+            actor = current_user._get_current_object() if current_user.is_authenticated else None
+        except (RuntimeError, AttributeError):
+            actor = None
+    db.session.add(AuditEvent(
+        user_id=actor.id if actor else None,
+        username=actor.username if actor else None,
+        action=action, target=target, detail=detail, address=client_address(),
+    ))

@@ -1,0 +1,55 @@
+"""Vietnamese text helpers the host needs: accent folding for matching, and name sort order."""
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_SPACES = re.compile(r"\s+")
+
+
+def fold(text: str) -> str:
+    """Lower case, all diacritics removed, đ→d, spaces collapsed: how offices' spellings are compared."""
+    decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return _SPACES.sub(" ", stripped).strip().lower()
+
+
+# Vietnamese alphabet order: a ă â b c d đ e ê g h i k l m n o ô ơ p q r s t u ư v x y,
+# and within a letter the tones: none, huyền, hỏi, ngã, sắc, nặng (the dictionary order).
+_LETTERS = "aăâbcdđeêfghijklmnoôơpqrstuưvwxyz"
+_LETTER_RANK = {ch: i for i, ch in enumerate(_LETTERS)}
+_TONE_RANK = {"\u0300": 1, "\u0309": 2, "\u0303": 3, "\u0301": 4, "\u0323": 5}
+_BASE_MARKS = {"\u0306", "\u0302", "\u031b"}  # breve, circumflex, horn: part of the letter
+
+
+def _word_key(word: str) -> tuple:
+    letters: list[int] = []
+    tone = 0
+    for ch in unicodedata.normalize("NFD", word.lower()):
+        if ch in _TONE_RANK:
+            tone = _TONE_RANK[ch]
+        elif ch in _BASE_MARKS and letters:
+            # Recompose the letter with its shape mark (a+breve = ă ...).
+            base = _LETTERS[letters[-1]] if letters[-1] < len(_LETTERS) else ""
+            combined = unicodedata.normalize("NFC", base + ch)
+            letters[-1] = _LETTER_RANK.get(combined, letters[-1])
+        elif unicodedata.combining(ch):
+            continue
+        else:
+            letters.append(_LETTER_RANK.get(ch, 100 + ord(ch)))
+    return (tuple(letters), tone)
+
+
+def vn_sort_key(text: str) -> tuple:
+    """Sort key in Vietnamese letter order (a ă â … đ …), tones after the letter."""
+    words = _SPACES.split(text.strip())
+    return tuple(_word_key(w) for w in words)
+
+
+def vn_name_key(full_name: str) -> tuple:
+    """Sort key for people as Vietnamese lists order them: given name first, then the rest."""
+    words = _SPACES.split(full_name.strip())
+    if not words or not words[0]:
+        return ()
+    given, rest = words[-1], " ".join(words[:-1])
+    return (vn_sort_key(given), vn_sort_key(rest))

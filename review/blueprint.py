@@ -1,0 +1,8 @@
+"""Registers the review feature with the host app."""
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    """Register the review pages, API and CLI."""
