@@ -141,14 +141,15 @@ def clean_filename(name: str) -> str:
     name = re.split(r"[/\\]", name)[-1]  # browsers on Windows may send "C:\...\bai.docx"
     name = "".join(" " if ch in "\t\n\r" else ch for ch in name if not _is_control(ch) or ch in "\t\n\r")
     name = _WINDOWS_FORBIDDEN.sub("_", name)
-    name = re.sub(r"\s+", " ", name).strip(" .")
+    name = re.sub(r"\s+", " ", name).strip()
     stem, dot, ext = name.rpartition(".")
     if not dot:
         stem, ext = name, ""
+    # Windows drops trailing dots/spaces and a leading dot hides the file elsewhere.
+    stem, ext = stem.strip(" ."), ext.strip(" .")[:10]
     if stem.split(".")[0].strip().lower() in _WINDOWS_RESERVED:
         stem = "_" + stem
-    ext = ext[:10]
-    stem = stem[: 120 - len(ext)].rstrip(" .")
+    stem = stem[: 120 - len(ext) - 1].rstrip(" .")
     if not stem:
         stem = "bai-thu-hoach"
     return f"{stem}.{ext}" if ext else stem
