@@ -1,0 +1,1 @@
+"""Models of the review feature; each area keeps its own module (completeness, tagging)."""
