@@ -1,0 +1,518 @@
+"""The essay index: one indexer process writes, any number of processes read.
+
+Layout of the index folder::
+
+    <path>/CURRENT          name of the live generation, replaced atomically (temp + rename)
+    <path>/gen-000001/      a Whoosh index
+    <path>/gen-000002/      the next one, built by rebuild() while readers use the previous
+
+Readers check CURRENT and the Whoosh generation before each query, so they pick up both new
+commits and a rebuilt index without restarting.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import shutil
+import threading
+import unicodedata
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from whoosh import query as wq
+from whoosh.filedb.filestore import FileStorage
+from whoosh.filedb.structfile import StructFile
+from whoosh.index import Index
+from whoosh.searching import Searcher
+
+from search.analysis import syllables
+from search.highlight import make_snippet
+from search.query import ParsedQuery, parse_query
+from search.schema import COUNTABLE_FIELDS, build_schema
+
+logger = logging.getLogger(__name__)
+
+MAX_PER_PAGE = 100
+_GEN_PREFIX = "gen-"
+_FILTER_CACHE_SIZE = 256
+_WRITE_LOCK_TIMEOUT = 60.0
+
+
+def _fsync_on_close(f: StructFile) -> None:
+    f.file.flush()
+    os.fsync(f.file.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class _DurableStorage(FileStorage):
+    """FileStorage whose files reach the disk before the table of contents names them."""
+
+    def create_file(self, name, excl=False, mode="wb", **kwargs):
+        kwargs.setdefault("onclose", _fsync_on_close)
+        return super().create_file(name, excl=excl, mode=mode, **kwargs)
+
+    def rename_file(self, oldname, newname, safe=False):
+        # Whoosh commits by renaming the new TOC into place: make that rename durable too.
+        super().rename_file(oldname, newname, safe=safe)
+        _fsync_dir(Path(self.folder))
+
+
+@dataclass
+class SearchResult:
+    """One page of hits, best first (or newest first when sorted by date)."""
+
+    hits: list[tuple[str, float]]  # (essay_id, score)
+    total: int  # exact when total_is_exact, else an estimate or a lower bound
+    total_is_exact: bool
+    is_phrase: bool  # a multi-syllable query was run as a phrase and its hits come first
+    has_more: bool  # a next page exists
+    page: int = 1
+    per_page: int = 20
+    terms: list[str] = field(default_factory=list)  # folded syllables the query looked for
+
+    @property
+    def ids(self) -> list[str]:
+        """The essay ids of this page."""
+        return [essay_id for essay_id, _ in self.hits]
+
+
+def _estimate(q: wq.Query, reader) -> int:
+    """Rough number of matches from doc frequencies (Whoosh's own sums the parts of an And)."""
+    if isinstance(q, (wq.AndMaybe, wq.AndNot, wq.Require)):
+        return _estimate(q.a, reader)
+    if isinstance(q, wq.And):
+        return min(_estimate(sub, reader) for sub in q.subqueries)
+    if isinstance(q, wq.Or):
+        return min(reader.doc_count(), sum(_estimate(sub, reader) for sub in q.subqueries))
+    if isinstance(q, wq.Phrase):
+        return min(reader.doc_frequency(q.fieldname, w) for w in q.words)
+    return q.estimate_size(reader)
+
+
+def _empty(page: int, per_page: int) -> SearchResult:
+    return SearchResult([], 0, True, False, False, page, per_page)
+
+
+def _as_tuple(values: Iterable[object] | str | None) -> tuple[str, ...] | None:
+    if values is None:
+        return None
+    if isinstance(values, str):
+        values = [values]
+    return tuple(sorted({str(v) for v in values}))
+
+
+def _themes_value(themes: Iterable[str] | str | None) -> str:
+    if not themes:
+        return ""
+    if isinstance(themes, str):
+        themes = themes.split(",")
+    return ",".join(t.strip() for t in themes if t and t.strip())
+
+
+def essay_fields(doc: dict) -> dict:
+    """Map an essay dict to index fields; the text is stored NFC so snippet offsets match."""
+    text = unicodedata.normalize("NFC", doc.get("text") or "")
+    fields: dict[str, object] = {"essay_id": str(doc["essay_id"])}
+    for name in ("course_id", "topic_id", "unit_code", "state"):
+        if doc.get(name) is not None:
+            fields[name] = str(doc[name])
+    if doc.get("trainee"):
+        fields["trainee"] = unicodedata.normalize("NFC", str(doc["trainee"]))
+    themes = _themes_value(doc.get("themes"))
+    if themes:
+        fields["themes"] = themes
+    if isinstance(doc.get("submitted_at"), datetime):
+        fields["submitted_at"] = doc["submitted_at"]
+    fields.update(exact=text, folded=text, bigrams=text, body=text)
+    return fields
+
+
+class EssayIndex:
+    """A Whoosh index of essays with generations, one cached searcher and Vietnamese queries."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        """Open the index at path, creating an empty one if there is none."""
+        self.path = Path(path)
+        self._lock = threading.RLock()
+        self._gen: str | None = None
+        self._ix: Index | None = None
+        self._searcher: Searcher | None = None
+        self._filters: dict[tuple, set[int]] = {}
+        self._ids_column = None
+        self._ensure_index()
+
+    # -- generations -------------------------------------------------------------------------
+
+    def _read_current(self) -> str | None:
+        try:
+            name = (self.path / "CURRENT").read_text().strip()
+        except FileNotFoundError:
+            return None
+        return name if name and (self.path / name).is_dir() else None
+
+    def _write_current(self, name: str) -> None:
+        tmp = self.path / f"CURRENT.{os.getpid()}.tmp"
+        with open(tmp, "w") as f:
+            f.write(name + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.path / "CURRENT")
+        _fsync_dir(self.path)
+
+    def _generations(self) -> list[str]:
+        return sorted(p.name for p in self.path.glob(_GEN_PREFIX + "*") if p.is_dir())
+
+    def _next_generation(self) -> str:
+        gens = self._generations()
+        last = int(gens[-1][len(_GEN_PREFIX) :]) if gens else 0
+        return f"{_GEN_PREFIX}{last + 1:06d}"
+
+    def _create_generation(self, name: str) -> Index:
+        storage = _DurableStorage(str(self.path / name))
+        storage.create()
+        return storage.create_index(build_schema())
+
+    def _ensure_index(self) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        if self._read_current():
+            return
+        # Several processes may start at once on an empty folder: let one create it.
+        with open(self.path / ".create.lock", "w") as lockfile:
+            fcntl.flock(lockfile, fcntl.LOCK_EX)
+            if not self._read_current():
+                name = self._next_generation()
+                self._create_generation(name).close()
+                self._write_current(name)
+                logger.info("created empty search index %s", self.path / name)
+
+    def _index(self) -> Index:
+        """Return the live generation's index, switching if CURRENT moved."""
+        name = self._read_current()
+        if name is None:
+            self._ensure_index()
+            name = self._read_current()
+        if name != self._gen or self._ix is None:
+            self._close_searcher()
+            if self._ix is not None:
+                self._ix.close()
+            self._ix = _DurableStorage(str(self.path / name)).open_index()
+            self._gen = name
+        return self._ix
+
+    def _close_searcher(self) -> None:
+        if self._searcher is not None:
+            self._searcher.close()
+        self._searcher = None
+        self._filters.clear()
+        self._ids_column = None
+
+    def _fresh_searcher(self) -> Searcher:
+        """Return this process's searcher, refreshed if the index changed since the last call."""
+        ix = self._index()
+        if self._searcher is None:
+            self._searcher = ix.searcher()
+        elif not self._searcher.up_to_date():
+            self._searcher = self._searcher.refresh()
+            # Document numbers move when segments change.
+            self._filters.clear()
+            self._ids_column = None
+        return self._searcher
+
+    def close(self) -> None:
+        """Release the searcher and the index files."""
+        with self._lock:
+            self._close_searcher()
+            if self._ix is not None:
+                self._ix.close()
+            self._ix, self._gen = None, None
+
+    def __enter__(self) -> EssayIndex:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- writing (single indexer process) ----------------------------------------------------
+
+    def upsert_many(self, docs: Iterable[dict]) -> int:
+        """Add or replace essays in one commit; returns once the commit is on disk."""
+        with self._lock:
+            writer = self._index().writer(timeout=_WRITE_LOCK_TIMEOUT)
+            n = 0
+            try:
+                for doc in docs:
+                    writer.update_document(**essay_fields(doc))
+                    n += 1
+            except BaseException:
+                writer.cancel()
+                raise
+            writer.commit()
+            return n
+
+    def delete_many(self, essay_ids: Iterable[object]) -> int:
+        """Remove essays in one commit; returns how many documents were deleted."""
+        with self._lock:
+            writer = self._index().writer(timeout=_WRITE_LOCK_TIMEOUT)
+            n = 0
+            try:
+                for essay_id in essay_ids:
+                    n += writer.delete_by_term("essay_id", str(essay_id))
+            except BaseException:
+                writer.cancel()
+                raise
+            writer.commit()
+            return n
+
+    def rebuild(
+        self,
+        docs: Iterable[dict],
+        progress: Callable[[int], None] | None = None,
+        *,
+        limitmb: int = 256,
+    ) -> int:
+        """Build a new generation from docs, then switch readers to it atomically."""
+        with self._lock:
+            name = self._next_generation()
+            ix = self._create_generation(name)
+            writer = ix.writer(limitmb=limitmb)
+            n = 0
+            try:
+                for doc in docs:
+                    writer.add_document(**essay_fields(doc))
+                    n += 1
+                    if progress and n % 1000 == 0:
+                        progress(n)
+            except BaseException:
+                writer.cancel()
+                ix.close()
+                shutil.rmtree(self.path / name, ignore_errors=True)
+                raise
+            writer.commit()
+            ix.close()
+            previous = self._read_current()
+            self._write_current(name)
+            if progress:
+                progress(n)
+            # Keep the previous generation: a reader may be in the middle of a query on it.
+            for old in self._generations():
+                if old not in (name, previous):
+                    shutil.rmtree(self.path / old, ignore_errors=True)
+            logger.info("rebuilt search index %s with %d essays", self.path / name, n)
+            return n
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def doc_count(self) -> int:
+        """Number of live essays in the index."""
+        with self._lock:
+            return self._fresh_searcher().doc_count()
+
+    def all_ids(self) -> set[str]:
+        """Ids of all live essays, for the check/repair command."""
+        with self._lock:
+            s = self._fresh_searcher()
+            column = self._essay_ids(s)
+            return {column[d] for d in s.reader().all_doc_ids()}
+
+    def _essay_ids(self, s: Searcher):
+        if self._ids_column is None:
+            self._ids_column = s.reader().column_reader("essay_id")
+        return self._ids_column
+
+    def _docset(self, s: Searcher, key: tuple, q: wq.Query) -> set[int]:
+        docs = self._filters.get(key)
+        if docs is None:
+            if len(self._filters) >= _FILTER_CACHE_SIZE:
+                self._filters.clear()
+            docs = self._filters[key] = set(s.docs_for_query(q))
+        return docs
+
+    def _allowed(
+        self,
+        s: Searcher,
+        course_id: object,
+        topic_id: object,
+        unit_codes: Iterable[object] | None,
+        state: object,
+        themes: Iterable[str] | str | None,
+        trainee: str | None,
+    ) -> set[int] | None:
+        """Docnums passing every filter (None: no filter); values within a filter are OR-ed."""
+        wanted = [
+            ("course_id", _as_tuple(None if course_id is None else [course_id])),
+            ("topic_id", _as_tuple(None if topic_id is None else [topic_id])),
+            ("unit_code", _as_tuple(unit_codes)),
+            ("state", _as_tuple(None if state is None else [state])),
+            ("themes", _as_tuple(themes)),
+        ]
+        sets = []
+        for name, values in wanted:
+            if values is None:
+                continue
+            if not values:
+                return set()  # e.g. a user allowed in no unit sees nothing
+            q = wq.Or([wq.Term(name, v) for v in values])
+            sets.append(self._docset(s, (name, values), q))
+        if trainee:
+            names = tuple(f for _, f, _, _ in syllables(trainee))
+            if names:
+                q = wq.And([wq.Term("trainee", n) for n in names])
+                sets.append(self._docset(s, ("trainee", names), q))
+        if not sets:
+            return None
+        sets.sort(key=len)
+        allowed = sets[0]
+        for other in sets[1:]:
+            allowed = allowed & other
+        return allowed
+
+    def search(
+        self,
+        query: str,
+        *,
+        course_id: object = None,
+        topic_id: object = None,
+        unit_codes: Iterable[object] | None = None,
+        state: object = None,
+        themes: Iterable[str] | str | None = None,
+        trainee: str | None = None,
+        page: int = 1,
+        per_page: int = 20,
+        sort: str = "relevance",
+        exact_total: bool = False,
+    ) -> SearchResult:
+        """Search essays; never raises on what a user typed. unit_codes=None means all units."""
+        page = max(1, int(page or 1))
+        per_page = min(MAX_PER_PAGE, max(1, int(per_page or 20)))
+        parsed = parse_query(query)
+        if parsed.loose is None:
+            return _empty(page, per_page)
+        with self._lock:
+            s = self._fresh_searcher()
+            allowed = self._allowed(s, course_id, topic_id, unit_codes, state, themes, trainee)
+            if allowed is not None and not allowed:
+                return _empty(page, per_page)
+            return self._run(s, parsed, allowed, page, per_page, sort, exact_total)
+
+    def _run(
+        self,
+        s: Searcher,
+        parsed: ParsedQuery,
+        allowed: set[int] | None,
+        page: int,
+        per_page: int,
+        sort: str,
+        exact_total: bool,
+    ) -> SearchResult:
+        # One more than the page needs tells whether a next page exists.
+        need = page * per_page + 1
+        found: list[tuple[int, float]] = []
+        is_phrase = False
+        if sort == "date":
+            results = s.search(
+                parsed.loose, limit=need, filter=allowed, sortedby="submitted_at", reverse=True
+            )
+            found = [(hit.docnum, 0.0) for hit in results]
+        else:
+            if parsed.has_run:
+                # Phrase hits first, then the essays that hold the words apart.
+                results = s.search(parsed.strict, limit=need, filter=allowed)
+                found = [(hit.docnum, hit.score) for hit in results]
+                is_phrase = bool(found)
+            if len(found) < need:
+                mask = {d for d, _ in found} or None
+                results = s.search(parsed.loose, limit=need - len(found), filter=allowed, mask=mask)
+                found += [(hit.docnum, hit.score) for hit in results]
+
+        complete = len(found) < need
+        if exact_total:
+            total = sum(1 for d in s.docs_for_query(parsed.loose) if allowed is None or d in allowed)
+            total_is_exact = True
+        elif complete:
+            total, total_is_exact = len(found), True
+        elif allowed is None:
+            total = max(len(found), _estimate(parsed.loose, s.reader()))
+            total_is_exact = False
+        else:
+            # An estimate from the whole index would count other units' essays: give a lower bound.
+            total, total_is_exact = len(found), False
+
+        column = self._essay_ids(s)
+        start = (page - 1) * per_page
+        hits = [(column[d], float(score or 0.0)) for d, score in found[start : start + per_page]]
+        return SearchResult(
+            hits=hits,
+            total=total,
+            total_is_exact=total_is_exact,
+            is_phrase=is_phrase,
+            has_more=not complete,
+            page=page,
+            per_page=per_page,
+            terms=sorted(parsed.terms),
+        )
+
+    def count_by(
+        self,
+        field_name: str,
+        query: str,
+        *,
+        course_id: object = None,
+        topic_id: object = None,
+        unit_codes: Iterable[object] | None = None,
+        state: object = None,
+        themes: Iterable[str] | str | None = None,
+        trainee: str | None = None,
+    ) -> dict[str, int]:
+        """Exact number of matching essays per value of a field (course_id, topic_id, unit_code, state)."""
+        if field_name not in COUNTABLE_FIELDS:
+            raise ValueError(f"cannot count by {field_name!r}; use one of {COUNTABLE_FIELDS}")
+        parsed = parse_query(query)
+        if parsed.loose is None:
+            return {}
+        with self._lock:
+            s = self._fresh_searcher()
+            allowed = self._allowed(s, course_id, topic_id, unit_codes, state, themes, trainee)
+            if allowed is not None and not allowed:
+                return {}
+            column = s.reader().column_reader(field_name)
+            counts = Counter(
+                column[d]
+                for d in s.docs_for_query(parsed.loose)
+                if allowed is None or d in allowed
+            )
+        return dict(counts)
+
+    def snippet(self, essay_id_or_text: object, query: str) -> str:
+        """HTML-escaped excerpt with <mark> around the original words that match the query."""
+        parsed = parse_query(query)
+        text = str(essay_id_or_text)
+        with self._lock:
+            s = self._fresh_searcher()
+            docnum = s.document_number(essay_id=text) if len(text) <= 200 else None
+            if docnum is not None:
+                text = s.stored_fields(docnum).get("body", "")
+        return make_snippet(text, parsed)
+
+    def snippets(self, essay_ids: Iterable[object], query: str) -> dict[str, str]:
+        """Snippets for a page of essays, parsing the query once; unknown ids are left out."""
+        parsed = parse_query(query)
+        out = {}
+        with self._lock:
+            s = self._fresh_searcher()
+            for essay_id in essay_ids:
+                docnum = s.document_number(essay_id=str(essay_id))
+                if docnum is not None:
+                    out[str(essay_id)] = make_snippet(s.stored_fields(docnum).get("body", ""), parsed)
+        return out
