@@ -50,7 +50,7 @@ def make_snippet(text: str, parsed: ParsedQuery, window: int = WINDOW) -> str:
     end = min(len(toks), best + window)
 
     parts = ["…" if best > 0 else ""]
-    cursor = toks[best][2]
+    cursor = 0 if best == 0 else toks[best][2]
     j = best
     while j < end:
         if not flags[j]:
@@ -64,7 +64,8 @@ def make_snippet(text: str, parsed: ParsedQuery, window: int = WINDOW) -> str:
         parts.append("<mark>" + escape(text[toks[j][2] : toks[k][3]]) + "</mark>")
         cursor = toks[k][3]
         j = k + 1
-    parts.append(escape(text[cursor : toks[end - 1][3]]))
     if end < len(toks):
-        parts.append("…")
-    return "".join(parts)
+        parts.append(escape(text[cursor : toks[end - 1][3]]) + "…")
+    else:
+        parts.append(escape(text[cursor:].rstrip()))
+    return "".join(parts).strip()

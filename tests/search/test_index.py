@@ -1,0 +1,196 @@
+import unicodedata
+
+import pytest
+
+from search import EssayIndex
+
+TEXT_A = "Chuyển đổi số trong cải cách hành chính ở Hà Nội. Người dân hoà mình với thủy điện."
+TEXT_B = "Đổi mới giáo dục: số hóa tài liệu, chuyển giao công nghệ và sức khỏe cộng đồng."
+TEXT_C = "Bảo tồn di sản văn hoá ở Đà Nẵng, quý trọng truyền thống."
+
+
+@pytest.fixture
+def small_index(index, make_essay):
+    index.upsert_many(
+        [
+            make_essay("a", TEXT_A, unit_code="u1", course_id="c1", topic_id="t1", themes=["so-hoa"]),
+            make_essay("b", TEXT_B, unit_code="u2", course_id="c1", topic_id="t2"),
+            make_essay("c", unicodedata.normalize("NFD", TEXT_C), unit_code="u3", course_id="c2"),
+        ]
+    )
+    return index
+
+
+def ids(result):
+    return set(result.ids)
+
+
+@pytest.mark.parametrize(
+    "query, expected",
+    [
+        ("chuyen doi so", {"a", "b"}),  # no marks: folded field; b has the words apart
+        ("CHUYỂN ĐỔI SỐ", {"a", "b"}),  # upper case
+        ("hòa mình", {"a"}),  # old tone placement finds new-style text
+        ("hoà", {"a", "b", "c"}),  # marks widen to the folded field, exact form ranks first
+        ("thuỷ điện", {"a"}),  # new placement finds "thủy"
+        ("số hoá", {"a", "b"}),  # a has "số" and "hoà" apart
+        ("sức khoẻ", {"b"}),
+        ("da nang", {"c"}),  # đ → d
+        ("Đà Nẵng", {"c"}),  # the indexed text was NFD
+        ("văn hóa", {"c"}),
+        ("quý", {"c"}),
+        ("qúy", {"c"}),
+        ("so", {"a", "b"}),  # "số" and "số hóa" fold to "so"
+    ],
+)
+def test_queries_find_text_in_any_form(small_index, query, expected):
+    assert ids(small_index.search(query)) == expected
+
+
+@pytest.mark.parametrize("query, first", [("chuyen doi so", "a"), ("CHUYỂN ĐỔI SỐ", "a"), ("số hoá", "b"), ("hoà", "a")])
+def test_the_phrase_holder_comes_first(small_index, query, first):
+    assert small_index.search(query).ids[0] == first
+
+
+def test_nfd_query_matches_like_nfc(small_index):
+    assert ids(small_index.search(unicodedata.normalize("NFD", "cải cách hành chính"))) == {"a"}
+
+
+def test_phrase_hits_rank_before_scattered_words(index, make_essay):
+    index.upsert_many(
+        [
+            make_essay("scattered", "Số liệu chuyển về, đổi lại cách làm. " * 5),
+            make_essay("phrase", "Chuyển đổi số là ưu tiên."),
+        ]
+    )
+    result = index.search("chuyển đổi số")
+    assert result.ids == ["phrase", "scattered"]
+    assert result.is_phrase
+    assert index.search('"chuyển đổi số"').ids == ["phrase"]
+
+
+def test_single_word_is_not_a_phrase(small_index):
+    assert not small_index.search("chuyển").is_phrase
+
+
+@pytest.mark.parametrize(
+    "query, expected",
+    [
+        ("thủy điện OR Đà Nẵng", {"a", "c"}),
+        ("số NOT giáo", {"a"}),
+        ("số -giáo", {"a"}),
+        ("chuy*", {"a", "b"}),
+        ("truyền thố*", {"c"}),
+        ('"hành chính" AND "hà nội"', {"a"}),
+        ("hành chính or", set()),  # lower-case "or" is a word, required like the others
+    ],
+)
+def test_operators(small_index, query, expected):
+    assert ids(small_index.search(query)) == expected
+
+
+@pytest.mark.parametrize("query", ['"', '"chuyển đổi', "NOT", "NOT số", "*", "c*", "OR OR", "()", "", "   ", "AND", '"" OR'])
+def test_malformed_queries_never_raise(small_index, query):
+    result = small_index.search(query)
+    assert isinstance(result.ids, list)
+
+
+def test_unbalanced_quote_reads_as_phrase(small_index):
+    assert ids(small_index.search('"chuyển đổi')) == {"a"}
+
+
+def test_filters_exclude_other_docs_including_counts(small_index):
+    assert ids(small_index.search("số", unit_codes=["u1"])) == {"a"}
+    assert ids(small_index.search("số", unit_codes={"u1", "u2"})) == {"a", "b"}
+    assert ids(small_index.search("số", unit_codes=[])) == set()
+    assert small_index.search("số", unit_codes=["u2"], exact_total=True).total == 1
+    assert small_index.search("số", unit_codes=["u2"]).total == 1
+    assert ids(small_index.search("số", course_id="c1", topic_id="t2")) == {"b"}
+    assert ids(small_index.search("số", themes=["so-hoa"])) == {"a"}
+    assert ids(small_index.search("đà nẵng", course_id="c1")) == set()
+    assert small_index.count_by("unit_code", "số", unit_codes=["u1"]) == {"u1": 1}
+    assert small_index.count_by("course_id", "số") == {"c1": 2}
+
+
+def test_date_sort_puts_newest_first(index, make_essay):
+    from datetime import datetime
+
+    index.upsert_many(
+        [make_essay(f"e{d}", "hà nội mùa thu", submitted_at=datetime(2025, 1, d)) for d in (3, 1, 2)]
+    )
+    assert index.search("ha noi", sort="date").ids == ["e3", "e2", "e1"]
+
+
+def test_paging_and_totals(index, make_essay):
+    index.upsert_many([make_essay(f"e{i:02d}", f"bài viết số {i} về hà nội") for i in range(25)])
+    first = index.search("ha noi", per_page=10)
+    third = index.search("ha noi", per_page=10, page=3)
+    assert len(first.ids) == 10 and first.has_more
+    assert len(third.ids) == 5 and not third.has_more
+    assert third.total == 25 and third.total_is_exact
+    assert not set(first.ids) & set(third.ids)
+    assert index.search("ha noi", per_page=10, exact_total=True).total == 25
+
+
+def test_updated_essay_is_found_only_by_its_new_text(small_index, make_essay):
+    small_index.upsert_many([make_essay("a", "Nông nghiệp công nghệ cao ở Lâm Đồng.")])
+    assert "a" not in ids(small_index.search("chuyển đổi số"))
+    assert ids(small_index.search("nong nghiep")) == {"a"}
+    assert small_index.doc_count() == 3
+
+
+def test_deleted_essays_disappear_from_hits_counts_and_ids(small_index):
+    assert small_index.delete_many(["b", "missing"]) == 1
+    assert ids(small_index.search("số")) == {"a"}
+    assert small_index.count_by("unit_code", "số") == {"u1": 1}
+    assert small_index.all_ids() == {"a", "c"}
+    assert small_index.doc_count() == 2
+
+
+def test_another_process_view_sees_commits_and_rebuilds(small_index, make_essay):
+    reader = EssayIndex(small_index.path)  # as a web process would
+    assert ids(reader.search("da nang")) == {"c"}
+    small_index.upsert_many([make_essay("d", "Đà Nẵng về đêm")])
+    assert ids(reader.search("da nang")) == {"c", "d"}
+    small_index.rebuild([make_essay("z", "Chỉ còn Đà Nẵng")])
+    assert ids(reader.search("da nang")) == {"z"}
+    assert reader.all_ids() == {"z"}
+    reader.close()
+
+
+def test_deleted_index_folder_is_recreated_and_rebuilt(tmp_path, make_essay):
+    import shutil
+
+    path = tmp_path / "ix"
+    EssayIndex(path).upsert_many([make_essay("a", TEXT_A)])
+    shutil.rmtree(path)
+    index = EssayIndex(path)
+    assert index.doc_count() == 0
+    seen = []
+    assert index.rebuild([make_essay("a", TEXT_A), make_essay("b", TEXT_B)], progress=seen.append) == 2
+    assert seen[-1] == 2
+    assert ids(index.search("cai cach")) == {"a"}
+    # Rebuilding again keeps only the live and the previous generation.
+    index.rebuild([make_essay("b", TEXT_B)])
+    index.rebuild([make_essay("b", TEXT_B)])
+    assert len(list(path.glob("gen-*"))) == 2
+
+
+def test_snippet_marks_original_accented_words(small_index):
+    html = small_index.snippet("a", "chuyen doi so ha noi")
+    assert "<mark>Chuyển đổi số</mark>" in html
+    assert "<mark>Hà Nội</mark>" in html
+
+
+def test_snippet_of_nfd_text_and_escaping():
+    from search.highlight import make_snippet
+    from search.query import parse_query
+
+    text = unicodedata.normalize("NFD", "<b>Hòa</b> & hoà bình")
+    html = make_snippet(text, parse_query("hoa binh"))
+    assert html == "&lt;b&gt;<mark>Hòa</mark>&lt;/b&gt; &amp; <mark>hoà bình</mark>"
+
+
+def test_snippet_of_plain_text_and_of_a_page(small_index):
+    assert small_index.snippet("Thủy điện Hòa Bình", "thuy dien") == "<mark>Thủy điện</mark> Hòa Bình"
+    assert set(small_index.snippets(["a", "c", "nope"], "đà nẵng")) == {"a", "c"}
