@@ -1,0 +1,54 @@
+"""Attendance on each class day, exemptions from the essay, and in-app notices."""
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from lms.db import Base, UTCDateTime, utcnow
+from lms.models import Enrollment, User
+
+
+class Attendance(Base):
+    """Whether an enrolled trainee followed the class at their connection point on one day."""
+
+    __tablename__ = "attendance"
+    __table_args__ = (UniqueConstraint("enrollment_id", "day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    enrollment_id: Mapped[int] = mapped_column(ForeignKey("enrollment.id", ondelete="CASCADE"))
+    day: Mapped[dt.date] = mapped_column(Date)
+    is_present: Mapped[bool] = mapped_column(Boolean, default=True)
+    marked_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    marked_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    enrollment: Mapped[Enrollment] = relationship()
+
+
+class Exemption(Base):
+    """A trainee excused from the essays (did not attend, with a reason); not counted as missing."""
+
+    __tablename__ = "exemption"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    enrollment_id: Mapped[int] = mapped_column(ForeignKey("enrollment.id", ondelete="CASCADE"), unique=True)
+    reason: Mapped[str] = mapped_column(Text)
+    granted_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    granted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    enrollment: Mapped[Enrollment] = relationship()
+    granted_by: Mapped[User | None] = relationship()
+
+
+class Notice(Base):
+    """A message shown in the app to one person (reminders); read when they dismiss it."""
+
+    __tablename__ = "notice"
+    __table_args__ = (Index("ix_notice_user_read", "user_id", "read_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    read_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
