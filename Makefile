@@ -8,7 +8,7 @@ PORT ?= 5000
 DEB_PACKAGES := chromium libreoffice-writer-nogui antiword fonts-dejavu-core
 SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 
-.PHONY: run test install system-deps serve bench lock clean
+.PHONY: run test test-postgres install system-deps serve bench lock clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -34,6 +34,10 @@ system-deps:
 
 test: install system-deps
 	$(BIN)/python -m pytest
+
+# The same suite against PostgreSQL (Debian's package, started on loopback by .ci/start-postgres).
+test-postgres: install system-deps
+	TEST_DATABASE_URL=$$(.ci/start-postgres | tail -n 1) $(BIN)/python -m pytest
 
 bench: install
 	$(BIN)/python bench/roster_import.py

@@ -40,9 +40,12 @@ def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> str:
 
     if PG_URL:
         app = create_app({"DATABASE_URL": PG_URL, "SECRET_KEY": "t", "TESTING": True})
-        with create_engine(app.config["DATABASE_URL"]).begin() as conn:
+        engine = create_engine(app.config["DATABASE_URL"])
+        with engine.begin() as conn:
             conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+        engine.dispose()
         upgrade(app)
+        db.engine(app).dispose()
         return PG_URL
     folder = tmp_path_factory.mktemp("template")
     app = create_app({"DATABASE_URL": f"sqlite:///{folder / 'template.db'}", "SECRET_KEY": "t",
@@ -53,7 +56,9 @@ def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 def _database_url(template: str, tmp_path: Path) -> str:
     if PG_URL:
-        engine = create_engine(create_app({"DATABASE_URL": PG_URL, "SECRET_KEY": "t"}).config["DATABASE_URL"])
+        from lms.config import normalize_database_url
+
+        engine = create_engine(normalize_database_url(PG_URL))
         tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
         with engine.begin() as conn:
             conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
