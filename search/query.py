@@ -45,7 +45,8 @@ def _word(exact: str, folded: str) -> wq.Query:
     base = wq.Term("folded", folded)
     if exact == folded:
         return base  # typed without marks: the folded field alone decides
-    return wq.AndMaybe(base, wq.Term("exact", exact, boost=EXACT_BOOST))
+    # A union, not AndMaybe: Whoosh can skip whole blocks of a union when collecting the top hits.
+    return wq.Or([base, wq.Term("exact", exact, boost=EXACT_BOOST)])
 
 
 def _phrase(syls: list[tuple[str, str]]) -> wq.Query:

@@ -1,0 +1,225 @@
+"""Print search figures: indexing throughput, index size, query p50/p95, against SQLite FTS5.
+
+Run: .venv/bin/python bench/search.py [--sizes 15000,150000] [--quick] [--workdir DIR]
+
+Essays of ~1,500 words are made by concatenating Vietnamese Wikipedia articles from
+../shared/data/viwiki_essays.jsonl.gz (CC BY-SA, Wikipedia contributors). Both engines index
+the same essays and answer the same queries in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import random
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from search import EssayIndex  # noqa: E402
+
+CORPUS = ROOT.parent / "shared" / "data" / "viwiki_essays.jsonl.gz"
+WORDS_PER_ESSAY = 1500
+UNITS = [f"u{i:02d}" for i in range(40)]
+
+# Single syllables and phrases, with and without marks; common syllables on purpose.
+QUERIES = [
+    "số",
+    "so",
+    "đổi",
+    "nước",
+    "nuoc",
+    "kinh",
+    "chuyển đổi số",
+    "chuyen doi so",
+    "cải cách hành chính",
+    "cai cach hanh chinh",
+    "việt nam",
+    "viet nam",
+    "phát triển kinh tế",
+    "phat trien kinh te",
+    "hà nội",
+    "chiến tranh thế giới",
+    "khoa học công nghệ",
+    "giao duc",
+    '"nhà nước" OR "chính phủ"',
+    "lịch sử -chiến",
+]
+
+
+def load_texts() -> list[str]:
+    with gzip.open(CORPUS, "rt", encoding="utf-8") as f:
+        return [json.loads(line)["text"] for line in f]
+
+
+def essays(texts: list[str], n: int) -> Iterator[dict]:
+    """n essays, each ~1,500 words cut from articles picked by a seeded generator."""
+    split = [t.split() for t in texts]
+    base = datetime(2024, 1, 1)
+    for i in range(n):
+        rng = random.Random(i)
+        words: list[str] = []
+        while len(words) < WORDS_PER_ESSAY:
+            art = split[rng.randrange(len(split))]
+            start = rng.randrange(max(1, len(art) - 400))
+            words.extend(art[start : start + 600])
+        yield {
+            "essay_id": str(i),
+            "course_id": f"c{i % 12}",
+            "topic_id": f"t{i % 30}",
+            "unit_code": UNITS[i % len(UNITS)],
+            "state": "submitted",
+            "themes": [],
+            "trainee": "Nguyễn Văn An",
+            "submitted_at": base + timedelta(minutes=i),
+            "text": " ".join(words[:WORDS_PER_ESSAY]),
+        }
+
+
+def dir_size(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def percentiles(samples: list[float]) -> tuple[float, float]:
+    samples = sorted(samples)
+    p50 = statistics.median(samples)
+    p95 = samples[min(len(samples) - 1, int(round(0.95 * (len(samples) - 1))))]
+    return p50 * 1000, p95 * 1000
+
+
+def time_queries(run, queries: list[str], rounds: int) -> tuple[float, float]:
+    for q in queries:  # warm caches once, as a long-lived web process would have
+        run(q)
+    samples = []
+    for _ in range(rounds):
+        for q in queries:
+            t = time.perf_counter()
+            run(q)
+            samples.append(time.perf_counter() - t)
+    return percentiles(samples)
+
+
+def fts_query(q: str) -> str:
+    """The FTS5 reading of our query: runs of words as a phrase, OR and -word mapped."""
+    out = []
+    for part in q.replace('"', " ").split(" OR "):
+        words = [w for w in part.split() if not w.startswith("-")]
+        nots = [w[1:] for w in part.split() if w.startswith("-")]
+        s = '"' + " ".join(words) + '"'
+        for w in nots:
+            s += f' NOT "{w}"'
+        out.append(s)
+    return " OR ".join(out)
+
+
+def bench_size(texts: list[str], n: int, workdir: Path, rounds: int) -> dict:
+    print(f"\n== {n} essays ==", flush=True)
+    index = EssayIndex(workdir / f"whoosh-{n}")
+    t = time.perf_counter()
+    chars = 0
+
+    def counted() -> Iterator[dict]:
+        nonlocal chars
+        for essay in essays(texts, n):
+            chars += len(essay["text"])
+            yield essay
+
+    def progress(done: int) -> None:
+        if done % 5000 == 0:
+            print(f"  whoosh indexed {done} in {time.perf_counter() - t:.0f} s", flush=True)
+
+    reused = index.doc_count() == n  # --workdir keeps indexes: re-time queries only
+    if not reused:
+        index.rebuild(counted(), progress=progress)
+    w_secs = time.perf_counter() - t
+    w_size = dir_size(index.path)
+    if reused:
+        print("whoosh: reusing the index in --workdir (no indexing figures)")
+    print(f"whoosh: {n / w_secs:.1f} essays/s, {chars / w_secs / 1e6:.2f} M chars/s, "
+          f"{w_secs:.0f} s, index {w_size / 1e6:.0f} MB (text {chars / 1e6:.0f} M chars)", flush=True)
+
+    db_path = workdir / f"fts-{n}.sqlite"
+    db_path.unlink(missing_ok=True)
+    db = sqlite3.connect(db_path)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute(
+        "CREATE VIRTUAL TABLE essays USING fts5(body, unit_code UNINDEXED, "
+        "tokenize='unicode61 remove_diacritics 2')"
+    )
+    t = time.perf_counter()
+    with db:
+        db.executemany(
+            "INSERT INTO essays(rowid, body, unit_code) VALUES (?, ?, ?)",
+            ((int(e["essay_id"]), e["text"], e["unit_code"]) for e in essays(texts, n)),
+        )
+    f_secs = time.perf_counter() - t
+    f_size = db_path.stat().st_size
+    print(f"fts5:   {n / f_secs:.1f} essays/s, {f_secs:.0f} s, db {f_size / 1e6:.0f} MB", flush=True)
+
+    units = UNITS[:4]
+    whoosh_runs = {
+        "whoosh": lambda q: index.search(q),
+        "whoosh unit filter": lambda q: index.search(q, unit_codes=units),
+        "whoosh exact total": lambda q: index.search(q, exact_total=True),
+    }
+    sql = "SELECT rowid FROM essays WHERE essays MATCH ? ORDER BY rank LIMIT 21"
+    sql_units = (
+        "SELECT rowid FROM essays WHERE essays MATCH ? AND unit_code IN (?,?,?,?) "
+        "ORDER BY rank LIMIT 21"
+    )
+    fts_runs = {
+        "fts5": lambda q: db.execute(sql, (fts_query(q),)).fetchall(),
+        "fts5 unit filter": lambda q: db.execute(sql_units, (fts_query(q), *units)).fetchall(),
+        "fts5 + count": lambda q: (
+            db.execute(sql, (fts_query(q),)).fetchall(),
+            db.execute("SELECT count(*) FROM essays WHERE essays MATCH ?", (fts_query(q),)).fetchone(),
+        ),
+    }
+    figures = {}
+    for name, run in {**whoosh_runs, **fts_runs}.items():
+        p50, p95 = time_queries(run, QUERIES, rounds)
+        figures[name] = (p50, p95)
+        print(f"{name:20s} p50 {p50:7.1f} ms  p95 {p95:7.1f} ms", flush=True)
+    print("per query (whoosh / fts5, ms, median of rounds):")
+    for q in QUERIES:
+        w = time_queries(whoosh_runs["whoosh"], [q], rounds)[0]
+        f = time_queries(fts_runs["fts5"], [q], rounds)[0]
+        r = index.search(q)
+        print(f"  {q:32s} {w:7.1f} / {f:7.1f}  hits~{r.total}{'' if r.total_is_exact else '+'}"
+              f"{' phrase' if r.is_phrase else ''}")
+    ratio = figures["whoosh"][1] / max(figures["fts5"][1], 1e-6)
+    print(f"p95 ratio whoosh/fts5: {ratio:.1f}x")
+    db.close()
+    index.close()
+    return {"n": n, "w_secs": w_secs, "w_size": w_size, "f_secs": f_secs, "f_size": f_size,
+            "figures": figures, "chars": chars}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="15000,150000", help="comma-separated essay counts")
+    parser.add_argument("--quick", action="store_true", help="2,000 essays, fewer rounds")
+    parser.add_argument("--workdir", help="keep indexes here (default: a temporary folder)")
+    parser.add_argument("--rounds", type=int, default=5, help="timed passes over the query mix")
+    args = parser.parse_args()
+    sizes = [2000] if args.quick else [int(s) for s in args.sizes.split(",") if s]
+    rounds = 2 if args.quick else args.rounds
+    texts = load_texts()
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(args.workdir) if args.workdir else Path(tmp)
+        workdir.mkdir(parents=True, exist_ok=True)
+        for n in sizes:
+            bench_size(texts, n, workdir, rounds)
+
+
+if __name__ == "__main__":
+    main()
