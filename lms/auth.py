@@ -8,7 +8,8 @@ from sqlalchemy import select
 from lms.db import db, utcnow
 from lms.forms import ChangePasswordForm, EmptyForm, LoginForm
 from lms.models import User
-from lms.security import audit, hash_password, verify_password
+from lms import throttle
+from lms.security import audit, client_address, hash_password, verify_password
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
@@ -49,14 +50,25 @@ def login():
         return redirect(url_for("pages.index"))
     form = LoginForm()
     if form.validate_on_submit():
+        address = client_address()
+        wait = throttle.blocked_for(form.username.data, address)
+        if wait is not None:
+            # Same answer whether or not the account exists: throttling must not reveal usernames.
+            audit("login.throttled", target=form.username.data[:80])
+            db.session.commit()
+            minutes = max(1, int(wait.total_seconds() // 60) + 1)
+            flash(f"Đăng nhập sai quá nhiều lần. Vui lòng thử lại sau {minutes} phút.", "danger")
+            return render_template("auth/login.html", form=form), 429
         user = authenticate(form.username.data, form.password.data)
         if user is None:
+            throttle.record_failure(form.username.data, address)
             audit("login.failed", target=form.username.data[:80])
             db.session.commit()
             flash("Tên đăng nhập hoặc mật khẩu không đúng.", "danger")
         else:
             # A fresh session at login: nothing planted before it survives (session fixation).
             session.clear()
+            throttle.clear_account(user.username)
             login_user(user, remember=form.remember.data)
             audit("login", user=user)
             db.session.commit()
