@@ -69,3 +69,29 @@ def make_snippet(text: str, parsed: ParsedQuery, window: int = WINDOW) -> str:
     else:
         parts.append(escape(text[cursor:].rstrip()))
     return "".join(parts).strip()
+
+
+def highlight_all(text: str, query: str) -> str:
+    """The whole text, HTML-escaped, with <mark> around every run of words matching the query."""
+    from search.query import parse_query
+
+    text = unicodedata.normalize("NFC", text or "")
+    parsed = parse_query(query or "")
+    toks = syllables(text)
+    if not toks or parsed.loose is None:
+        return escape(text)
+    flags = _matches(parsed, [f for _, f, _, _ in toks])
+    parts, cursor, j = [], 0, 0
+    while j < len(toks):
+        if not flags[j]:
+            j += 1
+            continue
+        k = j
+        while k + 1 < len(toks) and flags[k + 1] and text[toks[k][3] : toks[k + 1][2]].isspace():
+            k += 1
+        parts.append(escape(text[cursor : toks[j][2]]))
+        parts.append("<mark>" + escape(text[toks[j][2] : toks[k][3]]) + "</mark>")
+        cursor = toks[k][3]
+        j = k + 1
+    parts.append(escape(text[cursor:]))
+    return "".join(parts)

@@ -224,10 +224,12 @@ class EssayIndex:
         if self._searcher is None:
             self._searcher = ix.searcher()
         elif not self._searcher.up_to_date():
-            self._searcher = self._searcher.refresh()
-            # Document numbers move when segments change.
-            self._filters.clear()
-            self._ids_column = None
+            # A new searcher rather than Searcher.refresh(): in whoosh3 3.54 refresh() fails on an
+            # empty index, and its reader reuse keeps segments that a merge replaced, so hits
+            # came twice (tests/search/test_index.py, the threads test). Closing also drops the
+            # filter cache, whose document numbers move when segments change.
+            self._close_searcher()
+            self._searcher = ix.searcher()
         return self._searcher
 
     def close(self) -> None:
@@ -323,6 +325,8 @@ class EssayIndex:
         """Ids of all live essays, for the check/repair command."""
         with self._lock:
             s = self._fresh_searcher()
+            if s.doc_count_all() == 0:
+                return set()  # an empty index has no columns to read
             column = self._essay_ids(s)
             return {column[d] for d in s.reader().all_doc_ids()}
 
@@ -401,6 +405,8 @@ class EssayIndex:
             return _empty(page, per_page)
         with self._lock:
             s = self._fresh_searcher()
+            if s.doc_count_all() == 0:
+                return _empty(page, per_page)
             allowed = self._allowed(s, course_id, topic_id, unit_codes, state, themes, trainee)
             if allowed is not None and not allowed:
                 return _empty(page, per_page)
@@ -483,6 +489,8 @@ class EssayIndex:
             return {}
         with self._lock:
             s = self._fresh_searcher()
+            if s.doc_count_all() == 0:
+                return {}
             allowed = self._allowed(s, course_id, topic_id, unit_codes, state, themes, trainee)
             if allowed is not None and not allowed:
                 return {}
