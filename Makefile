@@ -39,6 +39,11 @@ test: install system-deps
 test-postgres: install system-deps
 	TEST_DATABASE_URL=$$(.ci/start-postgres | tail -n 1) $(BIN)/python -m pytest
 
+# Production: gunicorn (4 workers) + the one indexer process. Set DATABASE_URL for PostgreSQL.
+serve: install
+	$(BIN)/flask --app lms db upgrade
+	$(BIN)/python -m lms.serve
+
 bench: install
 	$(BIN)/python bench/roster_import.py
 

@@ -80,6 +80,12 @@ def _page_message(code: int | None) -> str:
     return ERROR_MESSAGES.get(code or 500, ("", "Có lỗi xảy ra."))[1]
 
 
+@bp.route("/favicon.ico")
+def favicon():
+    # Browsers ask for /favicon.ico whatever the page links; answer instead of logging a 404.
+    return current_app.send_static_file("favicon.svg")
+
+
 @bp.route("/")
 @login_required
 def index():
