@@ -6,3 +6,6 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Register the review pages, API and CLI."""
+    from review import tagging_views
+
+    tagging_views.init_app(app)
