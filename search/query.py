@@ -16,6 +16,8 @@ from search.analysis import bigram_terms, syllables
 
 # An exact-field match adds this much on top of the folded match's score.
 EXACT_BOOST = 2.0
+# Longer input is cut: nobody types more, and each syllable costs a posting list.
+MAX_QUERY_CHARS = 500
 # Prefixes shorter than this would expand to a large part of the vocabulary.
 MIN_PREFIX_CHARS = 2
 
@@ -129,7 +131,7 @@ def _combine(positives: list[wq.Query], negatives: list[wq.Query]) -> wq.Query |
 
 def parse_query(text: str) -> ParsedQuery:
     """Parse a user query; malformed input yields a sensible reading or an empty one."""
-    text = text if isinstance(text, str) else ""
+    text = text[:MAX_QUERY_CHARS] if isinstance(text, str) else ""
     clauses: list[list[_Item]] = [[]]
     for item in _lex(text):
         if item == "OR":

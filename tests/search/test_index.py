@@ -1,8 +1,9 @@
+import re
 import unicodedata
 
 import pytest
 
-from search import EssayIndex
+from search import EssayIndex, fold
 
 TEXT_A = "Chuyển đổi số trong cải cách hành chính ở Hà Nội. Người dân hoà mình với thủy điện."
 TEXT_B = "Đổi mới giáo dục: số hóa tài liệu, chuyển giao công nghệ và sức khỏe cộng đồng."
@@ -194,3 +195,43 @@ def test_snippet_of_nfd_text_and_escaping():
 def test_snippet_of_plain_text_and_of_a_page(small_index):
     assert small_index.snippet("Thủy điện Hòa Bình", "thuy dien") == "<mark>Thủy điện</mark> Hòa Bình"
     assert set(small_index.snippets(["a", "c", "nope"], "đà nẵng")) == {"a", "c"}
+
+
+def test_unit_filter_on_real_text_matches_a_scan(sample_index, sample_essays):
+    def has(pattern, essay):
+        return re.search(r"(?<![^\W_])" + pattern + r"(?![^\W_])", fold(essay["text"]))
+
+    in_u1 = [e for e in sample_essays if e["unit_code"] == "u1"]
+    phrase = {e["essay_id"] for e in in_u1 if has(r"viet[\W_]+nam", e)}
+    both = {e["essay_id"] for e in in_u1 if has("viet", e) and has("nam", e)}
+    result = sample_index.search("viet nam", unit_codes=["u1"], per_page=100, exact_total=True)
+    assert set(result.ids) == both
+    assert set(result.ids[: len(phrase)]) == phrase  # phrase holders first
+    assert result.total == len(both)
+    counts = sample_index.count_by("unit_code", "viet nam", unit_codes=["u1", "u2"])
+    assert set(counts) == {"u1", "u2"} and counts["u1"] == len(both)
+    assert sample_index.search("viet nam", unit_codes=["u1"], per_page=5).total <= len(both)
+
+
+def test_threads_share_one_index_while_it_is_written(index, make_essay):
+    import threading
+
+    index.upsert_many([make_essay("base", "Hà Nội mùa thu")])
+    errors = []
+
+    def read():
+        try:
+            for _ in range(30):
+                assert "base" in index.search("ha noi", per_page=100).ids
+        except Exception as exc:  # collected for the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=read) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for i in range(5):
+        index.upsert_many([make_essay(f"w{i}", "Hà Nội về đêm")])
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len(index.search("ha noi", per_page=100).ids) == 6
