@@ -29,6 +29,8 @@ def init_app(app: Flask) -> None:
     for group in (db_cli, units_cli, course_cli, roster_cli, user_cli, token_cli):
         app.cli.add_command(group)
     app.cli.add_command(demo_command)
+    app.cli.add_command(backup_command)
+    app.cli.add_command(restore_command)
 
 
 def fail(message: str) -> None:
@@ -184,3 +186,40 @@ def demo_command(if_empty: bool) -> None:
         click.echo("Dữ liệu mẫu đã được nạp. Tài khoản đăng nhập:")
     for username, password, label in logins:
         click.echo(f"  {label:<28} {username:<20} {password}")
+
+
+@click.command("backup")
+@click.option("--out", "out", type=click.Path(dir_okay=False), default=None,
+              help="Tệp .tar.gz (mặc định: thuhoach-backup-<thời gian>.tar.gz).")
+def backup_command(out: str | None) -> None:
+    """Write the database and the stored files to one archive."""
+    import datetime as dt
+    from pathlib import Path
+
+    from flask import current_app
+
+    from lms.backup import write_backup
+
+    target = Path(out or f"thuhoach-backup-{dt.datetime.now():%Y%m%d-%H%M%S}.tar.gz")
+    counts = write_backup(current_app._get_current_object(), target)
+    click.echo(f"Đã sao lưu {sum(counts.values())} dòng dữ liệu và các tệp vào {target}")
+
+
+@click.command("restore")
+@click.argument("archive", type=click.Path(exists=True, dir_okay=False))
+def restore_command(archive: str) -> None:
+    """Restore an archive made by `backup` into a new (migrated, empty) database."""
+    from pathlib import Path
+
+    from flask import current_app
+
+    from lms.backup import BackupError, restore_backup
+
+    try:
+        counts = restore_backup(current_app._get_current_object(), Path(archive))
+    except BackupError as exc:
+        fail(str(exc))
+    audit("backup.restored", target=Path(archive).name)
+    db.session.commit()
+    click.echo(f"Đã khôi phục {sum(counts.values())} dòng dữ liệu. Hãy chạy `flask --app lms search reindex` "
+               "để dựng lại chỉ mục tìm kiếm.")

@@ -53,7 +53,7 @@ def _nav_links(app: Flask) -> list[tuple[str, str]]:
         links.extend(provider(current_user))
     if current_user.role == Role.admin:
         links += [(url_for("pages.admin_units"), "Đơn vị"), (url_for("pages.admin_courses"), "Lớp học"),
-                  (url_for("pages.admin_users"), "Người dùng")]
+                  (url_for("pages.admin_users"), "Người dùng"), (url_for("pages.admin_audit"), "Nhật ký")]
     return links
 
 
@@ -183,3 +183,27 @@ def admin_reset_password(user_id: int):
         db.session.commit()
         flash(f"Mật khẩu mới của {user.username}: {password}", "success")
     return redirect(url_for("pages.admin_users"))
+
+
+AUDIT_PAGE_SIZE = 100
+
+
+@bp.route("/admin/audit")
+@role_required(Role.admin)
+def admin_audit():
+    from lms.models import AuditEvent
+
+    action = request.args.get("action", "").strip()
+    who = request.args.get("user", "").strip()
+    try:
+        page = max(1, int(request.args.get("page", "1")))
+    except ValueError:
+        page = 1
+    query = select(AuditEvent).order_by(AuditEvent.id.desc())
+    if action:
+        query = query.where(AuditEvent.action.startswith(action))
+    if who:
+        query = query.where(AuditEvent.username == who)
+    events = db.session.scalars(query.offset((page - 1) * AUDIT_PAGE_SIZE).limit(AUDIT_PAGE_SIZE + 1)).all()
+    return render_template("admin/audit.html", events=events[:AUDIT_PAGE_SIZE], has_more=len(events) > AUDIT_PAGE_SIZE,
+                           page=page, action=action, who=who)

@@ -87,3 +87,30 @@ def test_security_headers(client):
     assert "script-src 'self'" in headers["Content-Security-Policy"]
     assert "unsafe-inline" not in headers["Content-Security-Policy"]
     assert headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_audit_log_lists_logins_for_admins_only(client, auth, make_user):
+    admin, reviewer = make_user(Role.admin), make_user(Role.reviewer)
+    auth.login(reviewer)
+    assert client.get("/admin/audit").status_code == 403
+    client.post("/logout", data={"csrf_token": auth.csrf()})
+    auth.login(admin)
+    page = client.get("/admin/audit", query_string={"action": "login"}).get_data(as_text=True)
+    assert reviewer.username in page and admin.username in page
+    assert "access.denied" not in page  # filtered by action prefix
+    assert "access.denied" in client.get("/admin/audit").get_data(as_text=True)
+
+
+def test_audit_log_cannot_be_changed_or_deleted(app, client, auth, make_user):
+    import pytest
+    from sqlalchemy import delete, update
+    from sqlalchemy.exc import DatabaseError
+
+    auth.login(make_user(Role.admin))
+    event_id = db.session.query(AuditEvent.id).filter_by(action="login").scalar()
+    for statement in (update(AuditEvent).where(AuditEvent.id == event_id).values(action="x"),
+                      delete(AuditEvent).where(AuditEvent.id == event_id)):
+        with pytest.raises(DatabaseError):
+            db.session.execute(statement)
+        db.session.rollback()
+    assert db.session.get(AuditEvent, event_id).action == "login"
