@@ -7,7 +7,7 @@ from sqlalchemy import (Boolean, ForeignKey, Index, Integer, String, Text, Uniqu
 from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
 
 from lms.db import Base, UTCDateTime, utcnow
-from lms.models import Course, Topic, Unit, User
+from lms.models import Course, Role, Topic, Unit, User
 
 
 class Essay(Base):
@@ -38,6 +38,16 @@ class Essay(Base):
         primaryjoin="foreign(Essay.current_version_id) == EssayVersion.id", viewonly=True)
     versions: Mapped[list["EssayVersion"]] = relationship(
         foreign_keys="EssayVersion.essay_id", order_by="EssayVersion.number", back_populates="essay")
+
+    def can_view(self, user: User | None) -> bool:
+        """The owner, an officer of the essay's unit, Board reviewers and admins may read it."""
+        if user is None or not user.is_authenticated:
+            return False
+        return user.id == self.trainee_id or user.can_see_unit(self.unit_id)
+
+    def can_submit(self, user: User | None) -> bool:
+        """Who may hand in a new version of this essay (see `can_submit_for`)."""
+        return can_submit_for(user, self.trainee, self.unit_id)
 
 
 class EssayVersion(Base):
@@ -96,3 +106,26 @@ class IndexOutbox(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     essay_id: Mapped[int] = mapped_column(Integer, index=True)
     queued_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+def can_submit_for(user: User | None, trainee: User, unit_id: int | None = None) -> bool:
+    """The trainee themself, an officer of the trainee's unit (on behalf), or an admin.
+
+    `unit_id` is the unit of the enrolment when known; an officer of either that unit or the
+    trainee's own unit may hand in for them.
+    """
+    if user is None or not user.is_authenticated or trainee.role != Role.trainee:
+        return False
+    if user.id == trainee.id or user.role == Role.admin:
+        return True
+    return user.role == Role.officer and user.unit_id is not None and user.unit_id in (trainee.unit_id, unit_id)
+
+
+def can_grant_extension(user: User | None, *, trainee: User | None = None, unit_id: int | None = None) -> bool:
+    """A unit officer for a trainee of their own unit only; Board reviewers and admins for a trainee or a unit."""
+    if user is None or not user.is_authenticated or (trainee is None) == (unit_id is None):
+        return False
+    if user.is_board:
+        return True
+    return (user.role == Role.officer and trainee is not None and trainee.role == Role.trainee
+            and user.unit_id is not None and trainee.unit_id == user.unit_id)
