@@ -31,7 +31,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 
 def _init_core(app: Flask) -> None:
-    from lms import api, auth, cli, db as dbmod, pages, roster_views, security
+    from lms import api, auth, cli, db as dbmod, jobs, pages, roster_views, security
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     dbmod.db.init_app(app)
@@ -41,6 +41,7 @@ def _init_core(app: Flask) -> None:
     api.init_app(app)
     roster_views.init_app(app)
     cli.init_app(app)
+    jobs.init_app(app)
     load_features(app)
 
 

@@ -156,6 +156,14 @@ def units():
     return jsonify({"units": [{"code": u.code, "name": u.name, "kind": u.kind} for u in rows]})
 
 
+@bp.get("/jobs/<int:job_id>")
+@api_login_required
+def job(job_id: int):
+    from lms.jobs import job_json, job_or_404
+
+    return jsonify(job_json(job_or_404(job_id, current_user)))
+
+
 @bp.get("/openapi.json")
 def openapi():
     return jsonify(current_app.extensions["thuhoach.openapi"])
@@ -210,6 +218,14 @@ _BASE_OPENAPI: dict[str, Any] = {
         "/api/v1/units": {"get": {"summary": "Units (connection points)", "responses": std_responses(
             {"type": "object", "required": ["units"], "properties": {
                 "units": {"type": "array", "items": {"$ref": "#/components/schemas/Unit"}}}}, 401)}},
+        "/api/v1/jobs/{job_id}": {"get": {
+            "summary": "State of a background job (its creator or an admin)",
+            "parameters": [{"name": "job_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+            "responses": std_responses({"type": "object", "required": ["id", "kind", "status", "progress"], "properties": {
+                "id": {"type": "integer"}, "kind": {"type": "string"},
+                "status": {"type": "string", "enum": ["queued", "running", "done", "failed"]},
+                "progress": {"type": "integer"}, "message": {"type": "string", "nullable": True},
+                "download_url": {"type": "string", "nullable": True}}}, 401, 404)}},
         "/api/v1/openapi.json": {"get": {"summary": "This document", "security": [],
                                          "responses": {"200": {"description": "OpenAPI document"}}}},
     },

@@ -194,3 +194,30 @@ class LoginThrottle(Base):
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     window_start: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     failures: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Job(Base):
+    """Slow work done off the request path (report building, exports); survives restarts.
+
+    Claimed with one conditional UPDATE, so two workers never run the same job; a job whose
+    worker died (no heartbeat) goes back to the queue.
+    """
+
+    __tablename__ = "job"
+    __table_args__ = (Index("ix_job_status_id", "status", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(60))
+    params: Mapped[str] = mapped_column(Text, default="{}")  # JSON
+    # queued, running, done, failed
+    status: Mapped[str] = mapped_column(String(10), default="queued")
+    progress: Mapped[int] = mapped_column(Integer, default=0)  # percent
+    message: Mapped[str | None] = mapped_column(Text)
+    result_path: Mapped[str | None] = mapped_column(String(500))
+    result_name: Mapped[str | None] = mapped_column(String(255))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    heartbeat_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

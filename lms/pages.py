@@ -207,3 +207,29 @@ def admin_audit():
     events = db.session.scalars(query.offset((page - 1) * AUDIT_PAGE_SIZE).limit(AUDIT_PAGE_SIZE + 1)).all()
     return render_template("admin/audit.html", events=events[:AUDIT_PAGE_SIZE], has_more=len(events) > AUDIT_PAGE_SIZE,
                            page=page, action=action, who=who)
+
+
+@bp.route("/jobs/<int:job_id>")
+@login_required
+def job(job_id: int):
+    from lms.jobs import job_json, job_or_404
+
+    found = job_or_404(job_id, current_user)
+    return render_template("pages/job.html", job=found, state=job_json(found))
+
+
+@bp.route("/jobs/<int:job_id>/download")
+@login_required
+def job_download(job_id: int):
+    from pathlib import Path
+
+    from flask import send_file
+
+    from lms.jobs import job_or_404
+
+    found = job_or_404(job_id, current_user)
+    if found.status != "done" or not found.result_path or not Path(found.result_path).is_file():
+        abort(404)
+    audit("job.downloaded", target=f"job:{found.id}", detail=found.kind)
+    db.session.commit()
+    return send_file(found.result_path, as_attachment=True, download_name=found.result_name or Path(found.result_path).name)

@@ -1,7 +1,7 @@
-"""Production: gunicorn web workers plus the one background worker (indexer), started together.
+"""Production: gunicorn web workers plus the one background worker (jobs and indexing), started together.
 
 `make serve` runs `python -m lms.serve`. The web workers only read the search index
-(THUHOACH_INDEXER_IN_PROCESS=0); a single `flask --app lms search worker` process writes it.
+(THUHOACH_INDEXER_IN_PROCESS=0); a single `flask --app lms worker` process writes it and runs the jobs.
 If either side dies, everything stops with a non-zero status so a supervisor (systemd) restarts it.
 """
 from __future__ import annotations
@@ -25,7 +25,7 @@ def main() -> int:
         # because extraction runs in a subprocess with its own time limit.
         "lms:create_app()",
     ], env=env)
-    worker = subprocess.Popen([sys.executable, "-m", "flask", "--app", "lms", "search", "worker"], env=env)
+    worker = subprocess.Popen([sys.executable, "-m", "flask", "--app", "lms", "worker"], env=env)
     children = [web, worker]
 
     def stop(signum: int, _frame: object) -> None:
