@@ -1,8 +1,43 @@
 """Registers the essays feature with the host app."""
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, render_template, url_for
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from lms.models import Role, User
 
 
 def init_app(app: Flask) -> None:
-    """Register the submission pages, API and CLI."""
+    """Register the submission pages, API, demo step and the hooks of the host."""
+    from essays import api, demo, views
+
+    from lms.timefmt import iso
+
+    app.register_blueprint(views.bp)
+    app.add_template_filter(iso, "iso_local")
+    api.init_app(app)
+
+    app.extensions.setdefault("thuhoach.nav", []).append(_nav)
+    app.extensions.setdefault("thuhoach.home", []).append(_home)
+    app.extensions.setdefault("thuhoach.demo", []).append(demo.hand_in_demo_essays)
+    # A body over MAX_CONTENT_LENGTH is refused by Werkzeug before any view runs: say why in Vietnamese.
+    app.register_error_handler(RequestEntityTooLarge, _too_large)
+
+
+def _nav(user: User) -> list[tuple[str, str]]:
+    if user.role == Role.trainee:
+        return [(url_for("essays.mine"), "Bài thu hoạch của tôi")]
+    return [(url_for("essays.unit_essays"), "Bài thu hoạch"), (url_for("essays.extensions"), "Gia hạn")]
+
+
+def _home(user: User) -> str | None:
+    return url_for("essays.mine") if user.role == Role.trainee else None
+
+
+def _too_large(err: RequestEntityTooLarge):
+    from lms.api import error_response, is_api_request
+    from essays.operations import too_large_message
+
+    if is_api_request():
+        return error_response(413, too_large_message(), "too_large")
+    return render_template("errors/error.html", code=413, message=too_large_message()), 413
