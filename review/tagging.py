@@ -137,16 +137,17 @@ def retire_theme(theme: Theme, retired: bool = True) -> Theme:
 
 
 def merge_themes(source: Theme, target: Theme) -> int:
-    """Move every tag of `source` to `target` and retire `source`; returns how many tags moved."""
+    """Move every tag of `source` to `target` and retire `source`; returns how many tags it had."""
     if source.id == target.id:
         raise TaggingError("Không thể gộp một chủ đề vào chính nó.")
     if target.merged_into_id is not None:
         raise TaggingError(f"Chủ đề “{target.name}” đã được gộp vào chủ đề khác.")
     # Tags that carry both keep a single link to the target.
     already = select(TagTheme.tag_id).where(TagTheme.theme_id == target.id)
-    db.session.execute(delete(TagTheme).where(TagTheme.theme_id == source.id, TagTheme.tag_id.in_(already)))
-    moved = db.session.execute(update(TagTheme).where(TagTheme.theme_id == source.id)
-                               .values(theme_id=target.id)).rowcount
+    moved = db.session.execute(delete(TagTheme).where(TagTheme.theme_id == source.id,
+                                                      TagTheme.tag_id.in_(already))).rowcount
+    moved += db.session.execute(update(TagTheme).where(TagTheme.theme_id == source.id)
+                                .values(theme_id=target.id)).rowcount
     if target.parent_id == source.id:
         target.parent_id = source.parent_id
     db.session.execute(update(Theme).where(Theme.parent_id == source.id, Theme.id != target.id)
