@@ -6,6 +6,7 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Register the review pages, API and CLI."""
-    from review import tagging_views
+    from review import completeness_views, tagging_views
 
     tagging_views.init_app(app)
+    completeness_views.init_app(app)

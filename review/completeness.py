@@ -316,4 +316,8 @@ def trainee_states(course: Course, unit_ids: Iterable[int], as_of: dt.datetime |
     columns = [*people.columns, "is_exempt", "topic_id", "topic_position", "topic_title", "state", "essay_id",
                "version_id", "submitted_at", "under_extension", "due_at", "cutoff_at", "extended_until",
                "extension_reason"]
-    return pd.DataFrame(rows, columns=columns)
+    # object dtype: essays not handed in keep None (not NaN) for ids and times.
+    frame = pd.DataFrame(rows, columns=columns, dtype=object)
+    for column in ("enrollment_id", "user_id", "unit_id", "topic_id", "topic_position"):
+        frame[column] = frame[column].astype("int64")
+    return frame
