@@ -365,10 +365,9 @@ def normalize_name(value: Any) -> str:
 # ---------------------------------------------------------------------------------------------
 # Parsing the whole file
 
-def parse_roster(data: bytes, filename: str, *, resolver: UnitResolver,
+def parse_roster(frame: pd.DataFrame, *, resolver: UnitResolver,
                  only_unit_id: int | None = None) -> tuple[list[RosterRow], list[RowError]]:
     """The valid trainee rows and the problems of the others; RosterRejected when the file as a whole is bad."""
-    frame = read_table(data, filename)
     if frame.empty or all(_is_blank(v) for v in frame.head(HEADER_SEARCH_ROWS).to_numpy().ravel()):
         raise RosterRejected.single("Tệp trống, không có dữ liệu.")
     header_index, columns = find_header(frame)
@@ -553,10 +552,12 @@ def import_roster(data: bytes, filename: str, course_id: int, *,
 
     only_unit_id: an officer's unit; rows of other units (and people of other units) are refused.
     """
+    # Parse before the first query: with SQLite the write lock is held from the first statement.
+    frame = read_table(data, filename)
     course = db.session.get(Course, course_id)
     if course is None:
         raise RosterRejected.single(f"Không có lớp học mã {course_id}.")
-    rows, errors = parse_roster(data, filename, resolver=UnitResolver(), only_unit_id=only_unit_id)
+    rows, errors = parse_roster(frame, resolver=UnitResolver(), only_unit_id=only_unit_id)
 
     # The valid rows are matched even when others are bad, so one pass lists every problem.
     matcher = _Matcher(rows)

@@ -53,6 +53,9 @@ def _scope_unit_id(user: User) -> int | None:
 
 def _run_import(data: bytes, filename: str, course_id: int) -> ImportResult:
     """Import and commit with an audit record; on refusal roll back, audit the refusal and re-raise."""
+    # End the (write-intent) transaction opened by the permission and course look-ups, so SQLite's
+    # write lock is not held while the file is parsed.
+    db.session.commit()
     try:
         result = import_roster(data, filename, course_id, only_unit_id=_scope_unit_id(current_user))
     except RosterRejected as exc:
