@@ -58,6 +58,8 @@ def is_api_request() -> bool:
 def register_api_blueprint(app: Flask, blueprint: Blueprint) -> None:
     """Mount a feature's API blueprint: bearer auth, CSRF for cookie sessions, JSON errors."""
     app.extensions.setdefault("thuhoach.api_blueprints", set()).add(blueprint.name)
+    # CSRFProtect is switched off for the blueprint so that bearer requests pass; cookie sessions
+    # are checked by the app-wide hook of init_app instead, on every API blueprint.
     csrf.exempt(blueprint)
     app.register_blueprint(blueprint)
 
@@ -69,7 +71,8 @@ def add_openapi_paths(app: Flask, paths: dict[str, Any], schemas: dict[str, Any]
     doc["components"]["schemas"].update(schemas or {})
 
 
-def _check_csrf_for_cookie_sessions() -> None:
+def check_csrf_for_cookie_sessions() -> None:
+    """Writes through a cookie session must carry the CSRF token (header X-CSRFToken)."""
     # Bearer requests carry no ambient credentials; cookie sessions must prove the page sent them.
     if request.method in ("GET", "HEAD", "OPTIONS") or _bearer_token():
         return
@@ -99,14 +102,14 @@ def init_app(app: Flask) -> None:
     register_api_blueprint(app, bp)
     app.extensions.setdefault("thuhoach.openapi", copy.deepcopy(_BASE_OPENAPI))
 
+    @app.before_request
+    def _api_csrf() -> None:
+        if request.blueprint in app.extensions["thuhoach.api_blueprints"]:
+            check_csrf_for_cookie_sessions()
+
     @app.errorhandler(ApiError)
     def _api_error(err: ApiError):
         return jsonify({"error": {"code": err.code, "message": err.message}}), err.status
-
-
-@bp.before_request
-def _before() -> None:
-    _check_csrf_for_cookie_sessions()
 
 
 def api_login_required(view):

@@ -68,3 +68,17 @@ def test_openapi_documents_every_api_route(app, client):
         path = rule.rule.replace("<int:", "{").replace("<", "{").replace(">", "}")
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             assert (path, method) in documented, f"{method} {path} missing from openapi.json"
+
+
+def test_every_api_write_through_a_cookie_session_needs_the_csrf_token(app, client, auth, make_user,
+                                                                       make_unit, make_course, enroll):
+    unit, course = make_unit(), make_course()
+    trainee = make_user(Role.trainee, unit=unit)
+    enroll(trainee, course)
+    auth.login(trainee)
+    url = f"/api/v1/courses/{course.id}/topics/{course.topics[0].id}/essay"
+    text = {"text": "Bài thu hoạch về chuyển đổi số ở phường, xã, với đủ số chữ để được nhận. " * 3}
+    refused = client.put(url, json=text)
+    assert refused.status_code == 400 and refused.json["error"]["code"] == "csrf"
+    accepted = client.put(url, json=text, headers={"X-CSRFToken": auth.csrf()})
+    assert accepted.status_code == 200 and accepted.json["version"] == 1
