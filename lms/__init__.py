@@ -30,8 +30,34 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     return app
 
 
+def init_app(host_app: Flask, url_prefix: str = "/thuhoach", config: dict[str, Any] | None = None) -> Flask:
+    """Mount the whole of thuhoach inside another Flask application under `url_prefix`.
+
+    thuhoach stays its own Flask app (its login manager, CSRF, error pages, before/after-request
+    hooks and session never mix with the host's), dispatched by URL prefix; see ARCHITECTURE.md.
+    Returns the thuhoach app (also kept in host_app.extensions["thuhoach"]).
+    """
+    from werkzeug.middleware.dispatcher import DispatcherMiddleware
+
+    prefix = "/" + url_prefix.strip("/")
+    settings = {
+        # Own cookies, scoped to the prefix, so the host's session and ours never overwrite each other.
+        "SESSION_COOKIE_NAME": "thuhoach_session",
+        "SESSION_COOKIE_PATH": prefix,
+        "REMEMBER_COOKIE_NAME": "thuhoach_remember",
+        "REMEMBER_COOKIE_PATH": prefix,
+        # url_for outside a request (CLI, jobs, e-mails) builds URLs under the prefix too.
+        "APPLICATION_ROOT": prefix,
+        **(config or {}),
+    }
+    app = create_app(settings)
+    host_app.wsgi_app = DispatcherMiddleware(host_app.wsgi_app, {prefix: app})  # type: ignore[method-assign]
+    host_app.extensions["thuhoach"] = app
+    return app
+
+
 def _init_core(app: Flask) -> None:
-    from lms import api, auth, cli, db as dbmod, jobs, pages, roster_views, security
+    from lms import api, auth, cli, db as dbmod, jobs, lti, pages, roster_views, security
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     dbmod.db.init_app(app)
@@ -42,6 +68,7 @@ def _init_core(app: Flask) -> None:
     roster_views.init_app(app)
     cli.init_app(app)
     jobs.init_app(app)
+    lti.init_app(app)
     load_features(app)
 
 

@@ -116,4 +116,4 @@ def _unauthorized():
     if is_api_request():
         return error_response(401)
     flash(login_manager.login_message, login_manager.login_message_category)
-    return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+    return redirect(url_for("auth.login", next=(request.script_root + request.full_path).rstrip("?")))

@@ -1,0 +1,401 @@
+"""LTI operations: register platforms, find or link accounts, link courses and placements, sync the
+roster from Names and Roles, compute and return "submitted" scores. Writes flush and log; callers commit.
+
+Matching rule (one person, one account, whether they came from Excel or from the LMS):
+1. an existing link (issuer, subject) decides;
+2. otherwise an account in the platform's unit with the same username, else the same e-mail, is
+   linked once (recorded with how it was found and in the audit log) — only when exactly one
+   account fits and it is not already linked to another person of the same LMS;
+3. otherwise a learner gets a new trainee account in the platform's unit; an instructor gets none
+   (staff accounts are made by the admin, never by an LMS).
+Never by e-mail alone: without a unit on the platform nothing is matched, and an e-mail shared by
+two accounts in the unit matches nobody.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+from flask import current_app, url_for
+from sqlalchemy import column, delete, func, select, table
+from sqlalchemy.exc import IntegrityError
+from werkzeug.routing import BuildError
+
+from lms.db import db, utcnow
+from lms.lti.adapter import Launch, Member, PlatformServices, ServiceError
+from lms.lti.models import LtiContext, LtiNonce, LtiPlatform, LtiResourceLink, LtiUserLink
+from lms.models import Course, Enrollment, Role, Topic, Unit, User
+from lms.security import audit
+from lms.text import fold
+
+logger = logging.getLogger(__name__)
+
+# A password hash that never verifies: people created by an LMS log in through it.
+NO_PASSWORD = "!lti"
+_NOT_ALNUM = re.compile(r"[^a-z0-9]")
+_URL = re.compile(r"^https?://[^\s]+$")
+
+
+class LtiError(Exception):
+    """A refused LTI operation, with a Vietnamese message."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+# ---------------------------------------------------------------------------------------------
+# Platforms
+
+def register_platform(*, name: str, issuer: str, client_id: str, deployment_ids: Iterable[str], key_set_url: str,
+                      auth_login_url: str, auth_token_url: str, unit_code: str | None = None) -> LtiPlatform:
+    """Add a platform the admin trusts; raises LtiError with what is wrong."""
+    # The issuer is compared byte for byte with the id_token's `iss`: kept exactly as typed.
+    issuer, client_id = issuer.strip(), client_id.strip()
+    deployments = [d.strip() for d in deployment_ids if d.strip()]
+    if not issuer or not client_id or not deployments:
+        raise LtiError("Cần nhập issuer, client id và ít nhất một deployment id.")
+    for label, url in (("Key set URL", key_set_url), ("Auth login URL", auth_login_url),
+                       ("Access token URL", auth_token_url)):
+        if not _URL.match(url.strip()):
+            raise LtiError(f"{label} phải là địa chỉ http(s) đầy đủ.")
+    if db.session.scalar(select(LtiPlatform.id).where(LtiPlatform.issuer == issuer,
+                                                      LtiPlatform.client_id == client_id)):
+        raise LtiError(f"Nền tảng {issuer} với client id {client_id} đã được đăng ký.")
+    unit_id = None
+    if unit_code:
+        unit_id = db.session.scalar(select(Unit.id).where(Unit.code == unit_code.strip()))
+        if unit_id is None:
+            raise LtiError(f"Không có đơn vị mã {unit_code}.")
+    platform = LtiPlatform(name=name.strip() or issuer, issuer=issuer, client_id=client_id,
+                           deployment_ids=" ".join(deployments), key_set_url=key_set_url.strip(),
+                           auth_login_url=auth_login_url.strip(), auth_token_url=auth_token_url.strip(),
+                           unit_id=unit_id)
+    db.session.add(platform)
+    db.session.flush()
+    logger.info("lti: platform registered id=%s issuer=%s client_id=%s", platform.id, issuer, client_id)
+    return platform
+
+
+def platforms() -> list[LtiPlatform]:
+    """Every registered platform, oldest first."""
+    return list(db.session.scalars(select(LtiPlatform).order_by(LtiPlatform.id)))
+
+
+# ---------------------------------------------------------------------------------------------
+# One-time nonce
+
+def spend_nonce(issuer: str, nonce: str) -> bool:
+    """Record the launch's nonce; False when it was already used (the insert fails on the unique key)."""
+    try:
+        # The savepoint rolls back only this insert when the nonce is already there.
+        with db.session.begin_nested():
+            db.session.add(LtiNonce(issuer=issuer, nonce=nonce))
+    except IntegrityError:
+        return False
+    return True
+
+
+def forget_old_nonces(older_than: dt.timedelta = dt.timedelta(days=1)) -> int:
+    """Drop used nonces past any id_token's lifetime (a nonce is also refused once its signature ages)."""
+    result = db.session.execute(delete(LtiNonce).where(LtiNonce.used_at < utcnow() - older_than))
+    return result.rowcount or 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Accounts
+
+def _new_username(name: str, unit: Unit) -> str:
+    base = (_NOT_ALNUM.sub("", fold(name))[:40] or "hocvien") + "." + unit.code.lower()
+    taken = set(db.session.scalars(select(User.username).where(User.username.like(f"{base}%"))))
+    candidate, n = base, 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{base}{n}"
+    return candidate
+
+
+def _match_existing(platform: LtiPlatform, member: Member) -> tuple[User | None, str]:
+    """The one account of the platform's unit with this username, else e-mail; LtiError if ambiguous."""
+    if platform.unit_id is None:
+        return None, ""
+    in_unit = select(User).where(User.unit_id == platform.unit_id)
+    if member.username:
+        user = db.session.scalar(in_unit.where(User.username == member.username.strip()))
+        if user is not None:
+            return user, "username"
+    if member.email:
+        users = db.session.scalars(in_unit.where(func.lower(User.email) == member.email.strip().lower())).unique().all()
+        if len(users) > 1:
+            raise LtiError(f"Có {len(users)} tài khoản cùng email {member.email} trong đơn vị; "
+                           "quản trị viên cần liên kết thủ công.")
+        if users:
+            return users[0], "email"
+    return None, ""
+
+
+def account_for(platform: LtiPlatform, member: Member, *, create: bool) -> tuple[User | None, str]:
+    """The account of an LMS person, linking or creating it; (user, how) with how in
+    "linked" (already), "username", "email", "created", or (None, "") when not allowed to create."""
+    link = db.session.scalar(select(LtiUserLink).where(LtiUserLink.issuer == platform.issuer,
+                                                       LtiUserLink.subject == member.subject))
+    if link is not None:
+        return link.user, "linked"
+    user, how = _match_existing(platform, member)
+    if user is not None:
+        other = db.session.scalar(select(LtiUserLink.subject).where(LtiUserLink.issuer == platform.issuer,
+                                                                    LtiUserLink.user_id == user.id))
+        if other is not None:
+            raise LtiError(f"Tài khoản {user.username} đã được liên kết với một người khác trên LMS này.")
+    elif create and not member.is_instructor:
+        if platform.unit is None:
+            raise LtiError("Nền tảng LMS này chưa được gán đơn vị nên không thể tạo tài khoản học viên. "
+                           "Vui lòng báo quản trị viên.")
+        user = User(username=_new_username(member.name, platform.unit), role=Role.trainee,
+                    full_name=member.name.strip() or member.subject, unit_id=platform.unit_id,
+                    email=(member.email or "").strip().lower() or None, password_hash=NO_PASSWORD)
+        db.session.add(user)
+        db.session.flush()
+        how = "created"
+    else:
+        return None, ""
+    db.session.add(LtiUserLink(issuer=platform.issuer, subject=member.subject, user_id=user.id,
+                               platform_id=platform.id, matched_by=how))
+    db.session.flush()
+    audit("lti.user_linked", target=user.username, detail=f"issuer={platform.issuer} sub={member.subject} by={how}",
+          user=user)
+    logger.info("lti: account %s linked to issuer=%s sub=%s by %s", user.username, platform.issuer,
+                member.subject, how)
+    return user, how
+
+
+def ensure_enrolled(user: User, course: Course, platform: LtiPlatform) -> bool:
+    """Enrol a trainee in the course at their unit (or the platform's); True when newly enrolled."""
+    if db.session.scalar(select(Enrollment.id).where(Enrollment.course_id == course.id,
+                                                     Enrollment.user_id == user.id)):
+        return False
+    unit_id = user.unit_id or platform.unit_id
+    if unit_id is None:
+        raise LtiError("Không xác định được đơn vị của học viên để ghi danh.")
+    db.session.add(Enrollment(course_id=course.id, user_id=user.id, unit_id=unit_id))
+    db.session.flush()
+    return True
+
+
+# ---------------------------------------------------------------------------------------------
+# Contexts and placements
+
+def link_context(launch: Launch, course: Course) -> LtiContext:
+    """Remember that the launch's LMS course is this thuhoach course, with its service URLs."""
+    context_id = str(launch.context.get("id") or "")
+    if not context_id:
+        raise LtiError("LMS không gửi mã khoá học (context); không thể liên kết.")
+    context = db.session.scalar(select(LtiContext).where(LtiContext.platform_id == launch.platform.id,
+                                                         LtiContext.context_id == context_id))
+    if context is None:
+        context = LtiContext(platform_id=launch.platform.id, context_id=context_id, course_id=course.id,
+                             deployment_id=launch.deployment_id)
+        db.session.add(context)
+    elif context.course_id != course.id:
+        raise LtiError("Khoá học trên LMS này đã được liên kết với một lớp khác của thuhoach.")
+    context.title = (launch.context.get("title") or context.title or "")[:500]
+    context.memberships_url = launch.memberships_url or context.memberships_url
+    context.lineitems_url = launch.ags.get("lineitems") or context.lineitems_url
+    if launch.ags.get("scope"):
+        context.ags_scopes = " ".join(launch.ags["scope"])
+    db.session.flush()
+    return context
+
+
+def record_resource_link(launch: Launch, context: LtiContext, topic: Topic) -> LtiResourceLink:
+    """Remember a placement and its grade column (the launch names it once the platform made it)."""
+    rlid = launch.resource_link_id
+    if not rlid:
+        raise LtiError("LMS không gửi mã hoạt động (resource link).")
+    link = db.session.scalar(select(LtiResourceLink).where(LtiResourceLink.context_id == context.id,
+                                                           LtiResourceLink.resource_link_id == rlid))
+    if link is None:
+        link = LtiResourceLink(context_id=context.id, resource_link_id=rlid, topic_id=topic.id)
+        db.session.add(link)
+    link.topic_id = topic.id
+    link.lineitem_url = launch.ags.get("lineitem") or link.lineitem_url
+    db.session.flush()
+    return link
+
+
+def topic_of_launch(launch: Launch) -> Topic:
+    """The topic a placement was made for (custom parameter set at deep linking)."""
+    raw = launch.custom.get("topic_id", "")
+    topic = db.session.get(Topic, int(raw)) if raw.isdigit() else None
+    if topic is None:
+        raise LtiError("Hoạt động này chưa được gắn với chủ đề bài thu hoạch nào. Giảng viên cần thêm lại "
+                       "hoạt động bằng “Chọn nội dung” (deep linking).")
+    return topic
+
+
+# ---------------------------------------------------------------------------------------------
+# Where people land: asked of the features through hooks, or an endpoint named in the settings
+
+def _first_hook(name: str, *args: Any) -> str | None:
+    for hook in current_app.extensions.get(name, []):
+        url = hook(*args)
+        if url:
+            return url
+    return None
+
+
+def learner_target(user: User, topic: Topic) -> str:
+    """The topic's submission page."""
+    url = _first_hook("thuhoach.lti_learner_target", user, topic)
+    if url:
+        return url
+    try:
+        return url_for(current_app.config["LTI_LEARNER_ENDPOINT"], course_id=topic.course_id, topic_id=topic.id)
+    except BuildError:
+        return url_for("pages.index")
+
+
+def instructor_target(user: User, course: Course) -> str:
+    """The completeness page of the course."""
+    url = _first_hook("thuhoach.lti_instructor_target", user, course)
+    if url:
+        return url
+    try:
+        return url_for(current_app.config["LTI_INSTRUCTOR_ENDPOINT"])
+    except BuildError:
+        return url_for("pages.index")
+
+
+# ---------------------------------------------------------------------------------------------
+# Roster from Names and Roles
+
+@dataclass
+class SyncResult:
+    """What a roster sync did."""
+
+    members: int = 0
+    created: int = 0
+    linked: int = 0
+    enrolled: int = 0
+    skipped: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """One Vietnamese sentence for pages, the CLI and the audit log."""
+        text = (f"Đồng bộ {self.members} thành viên: tạo mới {self.created} tài khoản, liên kết {self.linked} "
+                f"tài khoản có sẵn, ghi danh mới {self.enrolled}.")
+        if self.skipped:
+            text += f" Bỏ qua {len(self.skipped)}: " + "; ".join(self.skipped[:20])
+        return text
+
+
+def sync_roster(context: LtiContext) -> SyncResult:
+    """Fill the course's roster from the LMS course's members (learners get accounts and enrolments)."""
+    if not context.memberships_url:
+        raise LtiError("LMS chưa cung cấp dịch vụ danh sách thành viên (Names and Roles) cho khoá học này.")
+    result = SyncResult()
+    try:
+        members = list(PlatformServices(context.platform).members(context.memberships_url))
+    except ServiceError as exc:
+        logger.warning("lti: roster sync of context %s failed: %s", context.id, exc)
+        raise LtiError("Không lấy được danh sách thành viên từ LMS. Vui lòng thử lại sau.") from exc
+    for member in members:
+        result.members += 1
+        if not member.active:
+            result.skipped.append(f"{member.name} (không còn hoạt động)")
+            continue
+        try:
+            user, how = account_for(context.platform, member, create=True)
+        except LtiError as exc:
+            result.skipped.append(f"{member.name}: {exc.message}")
+            continue
+        if user is None:
+            continue  # an instructor without a staff account: nothing to do
+        result.created += how == "created"
+        result.linked += how in ("username", "email")
+        if user.role == Role.trainee and ensure_enrolled(user, context.course, context.platform):
+            result.enrolled += 1
+    context.synced_at = utcnow()
+    db.session.flush()
+    logger.info("lti: roster sync context=%s members=%s created=%s linked=%s enrolled=%s skipped=%s",
+                context.id, result.members, result.created, result.linked, result.enrolled, len(result.skipped))
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# Scores: "submitted" 1/0 per trainee and topic
+
+_essay = table("essay", column("trainee_id"), column("topic_id"), column("current_version_id"))
+
+
+def submitted_user_ids(topic_id: int, user_ids: list[int]) -> set[int]:
+    """Who has handed in an essay on the topic: a hook of the essays feature, else its table by name."""
+    for hook in current_app.extensions.get("thuhoach.lti_submitted", []):
+        return set(hook(topic_id, user_ids))
+    if not user_ids:
+        return set()
+    return set(db.session.scalars(select(_essay.c.trainee_id).where(
+        _essay.c.topic_id == topic_id, _essay.c.trainee_id.in_(user_ids), _essay.c.current_version_id.is_not(None))))
+
+
+@dataclass
+class PushResult:
+    """What a score return did."""
+
+    sent: int = 0
+    failed: int = 0
+    columns: int = 0
+
+    def summary(self) -> str:
+        return f"Đã gửi {self.sent} điểm vào {self.columns} cột điểm; lỗi {self.failed}."
+
+
+def push_scores(context: LtiContext, *, only_user_ids: set[int] | None = None) -> PushResult:
+    """Send every linked trainee's submitted 1/0 for each placed topic of the LMS course."""
+    result = PushResult()
+    scopes = (context.ags_scopes or "").split()
+    links = db.session.scalars(select(LtiResourceLink).where(LtiResourceLink.context_id == context.id)).all()
+    if not links or not scopes:
+        return result
+    people = db.session.execute(
+        select(LtiUserLink.user_id, LtiUserLink.subject)
+        .join(Enrollment, (Enrollment.user_id == LtiUserLink.user_id) & (Enrollment.course_id == context.course_id))
+        .where(LtiUserLink.issuer == context.platform.issuer)).all()
+    if only_user_ids is not None:
+        people = [p for p in people if p.user_id in only_user_ids]
+    services = PlatformServices(context.platform)
+    now = utcnow()
+    for link in links:
+        lineitem = link.lineitem_url
+        if not lineitem and context.lineitems_url:
+            try:
+                lineitem = services.ensure_lineitem(
+                    context.lineitems_url, scopes, resource_id=f"thuhoach-topic-{link.topic_id}",
+                    label=f"Bài thu hoạch: {link.topic.title}"[:250], resource_link_id=link.resource_link_id)
+            except ServiceError as exc:
+                logger.warning("lti: no grade column for resource link %s: %s", link.id, exc)
+                result.failed += len(people)
+                continue
+            link.lineitem_url = lineitem
+        if not lineitem:
+            continue
+        result.columns += 1
+        done = submitted_user_ids(link.topic_id, [p.user_id for p in people])
+        for person in people:
+            try:
+                services.put_score(lineitem, scopes, person.subject, 1.0 if person.user_id in done else 0.0, now)
+                result.sent += 1
+            except ServiceError as exc:
+                result.failed += 1
+                logger.warning("lti: score for user %s on %s refused: %s", person.user_id, lineitem, exc)
+    db.session.flush()
+    logger.info("lti: scores context=%s columns=%s sent=%s failed=%s", context.id, result.columns, result.sent,
+                result.failed)
+    return result
+
+
+def contexts_of_course(course_id: int) -> list[LtiContext]:
+    """The LMS courses linked to a thuhoach course."""
+    return list(db.session.scalars(select(LtiContext).where(LtiContext.course_id == course_id)))

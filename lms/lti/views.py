@@ -1,0 +1,258 @@
+"""LTI pages: OIDC login initiation, launch, JWKS, deep-linking picker, and the admin's platform page."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import (Blueprint, Flask, abort, flash, make_response, redirect, render_template, request, session,
+                   url_for)
+from flask_login import login_user
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from wtforms import StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional
+
+from lms.db import db
+from lms.forms import REQUIRED, EmptyForm
+from lms.lti import adapter
+from lms.lti.adapter import CLAIM, DL_CLAIM, LaunchError, Launch
+from lms.lti.models import LtiContext, LtiPlatform
+from lms.lti.operations import (LtiError, account_for, ensure_enrolled, instructor_target, learner_target,
+                                link_context, platforms, push_scores, record_resource_link, register_platform,
+                                spend_nonce, sync_roster, topic_of_launch)
+from lms.models import Course, Role, Topic
+from lms.security import audit, csrf, role_required
+
+logger = logging.getLogger(__name__)
+bp = Blueprint("lti", __name__, url_prefix="/lti", static_folder="static")
+
+# Claims kept in the session between a deep-linking request and the teacher's choice.
+_DL_KEEP = ("sub", CLAIM + "deployment_id", CLAIM + "context", CLAIM + "roles", DL_CLAIM + "deep_linking_settings",
+            adapter.NRPS_CLAIM, adapter.AGS_CLAIM)
+
+
+def init_app(app: Flask) -> None:
+    """Register the LTI blueprint; login and launch are cross-site POSTs signed by the LMS, not forms."""
+    app.config.setdefault("LTI_LEARNER_ENDPOINT", "essays.submit")
+    app.config.setdefault("LTI_INSTRUCTOR_ENDPOINT", "completeness.index")
+    csrf.exempt(login)
+    csrf.exempt(launch)
+    app.register_blueprint(bp)
+    app.extensions.setdefault("thuhoach.nav", []).append(_nav)
+
+
+def _nav(user) -> list[tuple[str, str]]:
+    return [(url_for("lti.admin_platforms"), "LMS (LTI)")] if user.role == Role.admin else []
+
+
+class PlatformForm(FlaskForm):
+    name = StringField("Tên (ví dụ: Moodle Trường Chính trị)", validators=[Optional(), Length(max=200)])
+    issuer = StringField("Issuer (Platform ID)", validators=[DataRequired(REQUIRED), Length(max=255)])
+    client_id = StringField("Client ID", validators=[DataRequired(REQUIRED), Length(max=255)])
+    deployment_ids = StringField("Deployment ID (nhiều mã cách nhau bằng dấu cách)",
+                                 validators=[DataRequired(REQUIRED), Length(max=1000)])
+    key_set_url = StringField("Public keyset URL", validators=[DataRequired(REQUIRED), Length(max=500)])
+    auth_login_url = StringField("Authentication request URL", validators=[DataRequired(REQUIRED), Length(max=500)])
+    auth_token_url = StringField("Access token URL", validators=[DataRequired(REQUIRED), Length(max=500)])
+    unit_code = StringField("Mã đơn vị của học viên từ LMS này", validators=[Optional(), Length(max=20)])
+
+
+def _refuse(exc: LaunchError | LtiError, stage: str):
+    """Log, audit and show a refusal; nothing else of the request is kept."""
+    db.session.rollback()
+    reason = exc.reason if isinstance(exc, LaunchError) else "refused"
+    detail = exc.detail if isinstance(exc, LaunchError) else exc.message
+    logger.warning("lti: %s refused (%s): %s", stage, reason, detail)
+    audit(f"lti.{stage}_refused", target=reason, detail=detail[:500])
+    db.session.commit()
+    return render_template("lti/error.html", message=exc.message), 400
+
+
+@bp.route("/jwks.json")
+def jwks():
+    """The tool's public keys, for the LMS to check what we sign."""
+    response = make_response(adapter.tool_keys().jwks)
+    response.headers["Cache-Control"] = "public, max-age=3600"
+    return response
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    """OIDC login initiation: send the browser back to the LMS to fetch a signed id_token."""
+    # Our launch URL is always the redirect_uri, whatever target_link_uri the LMS names: the
+    # placement itself is identified by the signed claims, never by a URL the browser carried.
+    try:
+        return adapter.login_redirect(url_for("lti.launch", _external=True))
+    except LaunchError as exc:
+        return _refuse(exc, "login")
+
+
+@bp.route("/launch", methods=["POST"])
+def launch():
+    """A signed launch: deep linking for teachers, or the essay page / completeness page."""
+    try:
+        result = adapter.validate_launch(request.form.get("id_token"))
+        if not spend_nonce(result.platform.issuer, result.claims["nonce"]):
+            raise LaunchError("replayed", f"iss={result.platform.issuer} sub={result.subject}")
+        # The nonce stays spent whatever happens next.
+        db.session.commit()
+    except LaunchError as exc:
+        return _refuse(exc, "launch")
+    try:
+        if result.is_deep_link:
+            return _start_deep_link(result)
+        return _resource_launch(result)
+    except LtiError as exc:
+        return _refuse(exc, "launch")
+
+
+def _start_deep_link(result: Launch):
+    if not result.is_instructor:
+        raise LtiError("Chỉ giảng viên mới có thể thêm bài thu hoạch vào khoá học.")
+    session.clear()
+    session["lti_deep_link"] = {"platform_id": result.platform.id,
+                                "claims": {k: result.claims[k] for k in _DL_KEEP if k in result.claims}}
+    audit("lti.deep_link_started", target=result.platform.issuer, detail=f"sub={result.subject}")
+    db.session.commit()
+    return redirect(url_for("lti.deep_link"))
+
+
+def _resource_launch(result: Launch):
+    topic = topic_of_launch(result)
+    context = link_context(result, topic.course)
+    record_resource_link(result, context, topic)
+    user, how = account_for(result.platform, result.person, create=not result.is_instructor)
+    if user is None:
+        raise LtiError("Tài khoản giảng viên của bạn chưa được liên kết với thuhoach. Quản trị viên cần tạo tài "
+                       "khoản cán bộ cùng tên đăng nhập hoặc email trong đơn vị của LMS này.")
+    if not user.is_active:
+        raise LtiError("Tài khoản thuhoach của bạn đã bị khoá.")
+    if user.role == Role.trainee:
+        ensure_enrolled(user, topic.course, result.platform)
+    # A fresh session at login, as for the password login (session fixation).
+    session.clear()
+    login_user(user)
+    audit("lti.launch", target=f"topic={topic.id}", detail=f"iss={result.platform.issuer} by={how}", user=user)
+    db.session.commit()
+    if result.is_instructor and user.role != Role.trainee:
+        return redirect(instructor_target(user, topic.course))
+    return redirect(learner_target(user, topic))
+
+
+@bp.route("/deep-link", methods=["GET", "POST"])
+def deep_link():
+    """The teacher picks the topics to place; the signed answer goes back to the LMS."""
+    state = session.get("lti_deep_link")
+    if not state:
+        return render_template("lti/error.html", message="Phiên chọn nội dung đã hết hạn. Vui lòng mở lại "
+                                                         "“Chọn nội dung” từ LMS."), 400
+    platform = db.session.get(LtiPlatform, state["platform_id"])
+    if platform is None:
+        abort(404)
+    claims: dict[str, Any] = state["claims"]
+    settings = claims.get(DL_CLAIM + "deep_linking_settings") or {}
+    courses = db.session.scalars(select(Course).order_by(Course.starts_on.desc(), Course.id.desc())).all()
+    form = EmptyForm()
+    error = None
+    if form.validate_on_submit():
+        ids = [int(v) for v in request.form.getlist("topic_id") if v.isdigit()]
+        topics = [t for t in (db.session.get(Topic, i) for i in ids) if t is not None]
+        if not topics:
+            error = "Vui lòng chọn ít nhất một chủ đề."
+        elif len({t.course_id for t in topics}) > 1:
+            error = "Các chủ đề phải thuộc cùng một lớp."
+        else:
+            if settings.get("accept_multiple") is False:
+                topics = topics[:1]
+            try:
+                context = link_context(Launch(platform=platform, claims=claims), topics[0].course)
+            except LtiError as exc:
+                return _refuse(exc, "deep_link")
+            items = [{"url": url_for("lti.launch", _external=True), "title": f"Bài thu hoạch: {t.title}"[:250],
+                      "custom": {"topic_id": str(t.id)}, "lineitem": f"Nộp bài: {t.title}"[:250],
+                      "resource_id": f"thuhoach-topic-{t.id}"} for t in topics]
+            token = adapter.deep_link_response(platform, claims[CLAIM + "deployment_id"], settings, items)
+            session.pop("lti_deep_link", None)
+            audit("lti.deep_linked", target=f"context={context.id}", detail=",".join(str(t.id) for t in topics))
+            db.session.commit()
+            return_url = settings["deep_link_return_url"]
+            response = make_response(render_template("lti/deep_link_return.html", return_url=return_url,
+                                                      token=token, topics=topics))
+            origin = "{0.scheme}://{0.netloc}".format(urlsplit(return_url))
+            # The answer is a form posted to the LMS: allow exactly that target.
+            response.headers["Content-Security-Policy"] = (
+                f"default-src 'self'; style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'self'; "
+                f"frame-ancestors 'self'; form-action 'self' {origin}")
+            return response
+    return render_template("lti/deep_link.html", courses=courses, form=form, error=error,
+                           context_title=(claims.get(CLAIM + "context") or {}).get("title")), 400 if error else 200
+
+
+# --- administration --------------------------------------------------------------------------------
+
+@bp.route("/platforms", methods=["GET", "POST"])
+@role_required(Role.admin)
+def admin_platforms():
+    form = PlatformForm()
+    if form.validate_on_submit():
+        try:
+            platform = register_platform(
+                name=form.name.data or "", issuer=form.issuer.data, client_id=form.client_id.data,
+                deployment_ids=form.deployment_ids.data.split(), key_set_url=form.key_set_url.data,
+                auth_login_url=form.auth_login_url.data, auth_token_url=form.auth_token_url.data,
+                unit_code=form.unit_code.data or None)
+        except LtiError as exc:
+            db.session.rollback()
+            flash(exc.message, "danger")
+        else:
+            audit("lti.platform_added", target=platform.issuer, detail=f"client_id={platform.client_id}")
+            db.session.commit()
+            flash(f"Đã đăng ký nền tảng {platform.name}.", "success")
+            return redirect(url_for("lti.admin_platforms"))
+    contexts = db.session.scalars(select(LtiContext).order_by(LtiContext.id)).all()
+    return render_template("lti/platforms.html", form=form, platforms=platforms(), contexts=contexts,
+                           tool=tool_urls(), action_form=EmptyForm())
+
+
+def tool_urls() -> dict[str, str]:
+    """What the admin types into the LMS when registering the tool."""
+    return {"tool_url": url_for("lti.launch", _external=True), "login_url": url_for("lti.login", _external=True),
+            "redirect_uris": url_for("lti.launch", _external=True), "jwks_url": url_for("lti.jwks", _external=True),
+            "deep_link_url": url_for("lti.launch", _external=True)}
+
+
+def _context_or_404(context_id: int) -> LtiContext:
+    context = db.session.get(LtiContext, context_id)
+    if context is None:
+        abort(404)
+    return context
+
+
+@bp.route("/contexts/<int:context_id>/sync", methods=["POST"])
+@role_required(Role.admin)
+def sync(context_id: int):
+    context = _context_or_404(context_id)
+    if EmptyForm().validate_on_submit():
+        try:
+            result = sync_roster(context)
+        except LtiError as exc:
+            db.session.rollback()
+            flash(exc.message, "danger")
+        else:
+            audit("lti.roster_synced", target=f"context={context.id}", detail=result.summary()[:500])
+            db.session.commit()
+            flash(result.summary(), "success")
+    return redirect(url_for("lti.admin_platforms"))
+
+
+@bp.route("/contexts/<int:context_id>/scores", methods=["POST"])
+@role_required(Role.admin)
+def scores(context_id: int):
+    context = _context_or_404(context_id)
+    if EmptyForm().validate_on_submit():
+        result = push_scores(context)
+        audit("lti.scores_sent", target=f"context={context.id}", detail=result.summary())
+        db.session.commit()
+        flash(result.summary(), "success" if not result.failed else "warning")
+    return redirect(url_for("lti.admin_platforms"))
