@@ -109,7 +109,12 @@ def _handed_in(course: Course, as_of: dt.datetime, unit_ids: list[int] | None):
         .join(Essay, Essay.id == EssayVersion.essay_id)
         .where(Essay.course_id == course.id, EssayVersion.submitted_at <= as_of)
         .group_by(EssayVersion.essay_id)
-    ).subquery("last")
+    )
+    if unit_ids is not None:
+        # Only the essays of these units' trainees (a unit's page must not group the whole course).
+        last = last.where(Essay.trainee_id.in_(select(Enrollment.user_id).where(
+            Enrollment.course_id == course.id, Enrollment.unit_id.in_(unit_ids))))
+    last = last.subquery("last")
     query = (
         select(Enrollment.id.label("enrollment_id"), Enrollment.user_id, Enrollment.unit_id,
                Essay.topic_id, Essay.id.label("essay_id"), EssayVersion.id.label("version_id"),
@@ -267,7 +272,8 @@ def sort_units(units: pd.DataFrame, key: str, descending: bool = False) -> pd.Da
     if key not in SORT_KEYS:
         key = "name"
     if key == "name":
-        order = sorted(range(len(units)), key=lambda i: vn_sort_key(units["name"].iloc[i]), reverse=descending)
+        names = units["name"].tolist()
+        order = sorted(range(len(names)), key=lambda i: vn_sort_key(names[i]), reverse=descending)
         return units.iloc[order]
     return units.sort_values(key, ascending=not descending, kind="stable", na_position="last")
 
