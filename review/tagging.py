@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 from typing import Iterable
 
-from sqlalchemy import delete, exists, select, update
+from sqlalchemy import delete, or_, select, update
 from werkzeug.exceptions import NotFound
 
 from essays.models import Essay, EssayVersion
@@ -244,6 +244,11 @@ def _check_span(text: str, start: object, end: object) -> tuple[int, int]:
         raise TaggingError(f"Đoạn được chọn không hợp lệ: cần 0 ≤ đầu < cuối ≤ {len(text)}.")
     if not text[start:end].strip():  # type: ignore[index]
         raise TaggingError("Đoạn được chọn chỉ có khoảng trắng.")
+    # A mouse selection often takes the line break or space around the passage: drop them.
+    while text[start].isspace():  # type: ignore[index]
+        start += 1  # type: ignore[operator]
+    while text[end - 1].isspace():  # type: ignore[operator]
+        end -= 1  # type: ignore[operator]
     return start, end  # type: ignore[return-value]
 
 
@@ -426,9 +431,9 @@ def unassign_unit(assignment: ReviewAssignment) -> None:
 def review_queue(reviewer: User, course_id: int | None = None, limit: int = 500) -> list[tuple[Essay, EssayReview | None]]:
     """Essays of the reviewer's units that have a version and are not yet marked done."""
     assigned = select(ReviewAssignment.unit_id).where(ReviewAssignment.reviewer_id == reviewer.id)
-    done = exists().where(EssayReview.essay_id == Essay.id, EssayReview.state == "done")
+    not_done = or_(EssayReview.state.is_(None), EssayReview.state != "done")
     query = (select(Essay, EssayReview).outerjoin(EssayReview, EssayReview.essay_id == Essay.id)
-             .where(Essay.unit_id.in_(assigned), Essay.current_version_id.is_not(None), ~done)
+             .where(Essay.unit_id.in_(assigned), Essay.current_version_id.is_not(None), not_done)
              .order_by(Essay.unit_id, Essay.id).limit(limit))
     if course_id is not None:
         query = query.where(Essay.course_id == course_id)

@@ -222,7 +222,10 @@ class TestPermissions:
 
     def test_anonymous_gets_401(self, client, world, essay_of):
         essay = essay_of(world.trainee_a, world.course, ESSAY)
-        assert client.post(f"/api/v1/essays/{essay.id}/tags", json=self.tag_payload(world)).status_code == 401
+        bogus = {"Authorization": "Bearer khong-hop-le"}
+        assert client.post(f"/api/v1/essays/{essay.id}/tags", headers=bogus,
+                           json=self.tag_payload(world)).status_code == 401
+        assert client.get(f"/api/v1/essays/{essay.id}/tags").status_code == 401
         assert client.get(f"/api/v1/courses/{world.course.id}/tags").status_code == 401
 
 
