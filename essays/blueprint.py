@@ -9,14 +9,15 @@ from lms.models import Role, User
 
 def init_app(app: Flask) -> None:
     """Register the submission pages, API, demo step and the hooks of the host."""
-    from essays import api, demo, views
+    from essays import api, demo, indexing, search_views, views
 
     from lms.timefmt import iso
 
     app.register_blueprint(views.bp)
     app.add_template_filter(iso, "iso_local")
     api.init_app(app)
-
+    indexing.init_app(app)
+    search_views.init_app(app)
     app.extensions.setdefault("thuhoach.nav", []).append(_nav)
     app.extensions.setdefault("thuhoach.home", []).append(_home)
     app.extensions.setdefault("thuhoach.demo", []).append(demo.hand_in_demo_essays)

@@ -1,9 +1,11 @@
 """Checking uploaded essay files and extracting their text (no Flask here).
 
 `check_upload` looks at the bytes only (size, magic, zip structure) and never runs a parser.
-`extract_text` runs the parser in a fresh interpreter (`essays._extract_worker`) with memory
-and CPU limits, because one crafted 1.4 MB .docx was measured driving every parser to a
-2 GiB cap. A subprocess (not multiprocessing fork) keeps a threaded web worker safe.
+`extract_text` runs the parser in a child process (`essays._extract_worker`) with memory and
+CPU limits and a timeout, because one crafted 1.4 MB .docx was measured driving every parser to
+a 2 GiB cap. The child is forked from a multiprocessing fork server that has the parsers
+preloaded: never from the threaded web worker itself (unsafe), and not as a fresh interpreter
+per file (that start-up was ~90% of an upload's extraction time).
 """
 
 from __future__ import annotations
@@ -11,15 +13,16 @@ from __future__ import annotations
 import io
 import json
 import logging
+import multiprocessing
+import multiprocessing.context
+import multiprocessing.process
 import os
 import re
 import signal
-import subprocess
-import sys
+import threading
 import unicodedata
 import zipfile
 from dataclasses import dataclass, field
-from pathlib import Path
 
 logger = logging.getLogger(__name__)
 
@@ -323,59 +326,59 @@ def check_upload(filename: str, data: bytes, max_bytes: int = DEFAULT_MAX_BYTES)
 
 
 # --- running the worker ----------------------------------------------------------------
-_PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)
-# -I ignores PYTHON* variables and the current directory; -S skips site, so the parent's
-# import path (venv site-packages included) is handed over explicitly.
-_BOOTSTRAP = (
-    "import sys, json; sys.path[:0] = json.loads(sys.argv[1]); "
-    "from essays._extract_worker import main; main(sys.argv[2:])"
-)
+_FORK_SERVER: multiprocessing.context.ForkServerContext | None = None
+_FORK_SERVER_LOCK = threading.Lock()
 
 
-def _child_path() -> str:
-    paths = [_PACKAGE_ROOT] + [p for p in sys.path if p and os.path.isdir(p) and p != _PACKAGE_ROOT]
-    return json.dumps(paths)
+def _context() -> multiprocessing.context.ForkServerContext:
+    """This process's fork server context, with the parsers preloaded (started on first use)."""
+    global _FORK_SERVER
+    with _FORK_SERVER_LOCK:
+        if _FORK_SERVER is None:
+            from essays._extract_worker import PRELOAD
 
-
-def _child_env() -> dict[str, str]:
-    env = {"PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"), "LANG": "C.UTF-8"}
-    if "TMPDIR" in os.environ:
-        env["TMPDIR"] = os.environ["TMPDIR"]
-    return env
+            ctx = multiprocessing.get_context("forkserver")
+            ctx.set_forkserver_preload(PRELOAD)
+            _FORK_SERVER = ctx
+        return _FORK_SERVER
 
 
 def extract_text(data: bytes, kind: str, *, timeout: float = 30, memory_mb: int = 512) -> ExtractedText:
-    """Extract and normalise the text of a checked upload in a limited subprocess."""
+    """Extract and normalise the text of a checked upload in a forked, resource-limited child."""
     if kind not in KINDS:
         raise ValueError(f"unknown kind {kind!r}")
-    cmd = [
-        sys.executable, "-I", "-S", "-c", _BOOTSTRAP, _child_path(),
-        kind, str(int(memory_mb)), str(max(1, int(timeout) + 1)),
-    ]
-    # A new session lets a timeout kill the whole group (antiword/soffice included).
-    proc = subprocess.Popen(
-        cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        env=_child_env(), cwd="/", start_new_session=True, close_fds=True,
-    )
+    from essays._extract_worker import run_in_child
+
+    ctx = _context()
+    receiver, sender = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=run_in_child, args=(sender, kind, int(memory_mb), max(1, int(timeout) + 1), data),
+                       daemon=True)
     try:
-        out, err = proc.communicate(data, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        _kill_group(proc)
-        proc.communicate()
-        logger.warning("extraction of %s timed out after %ss", kind, timeout)
-        raise ExtractionError("timeout") from None
-    finally:
-        if proc.poll() is None:  # e.g. KeyboardInterrupt in communicate
+        proc.start()
+        sender.close()
+        if not receiver.poll(timeout):
             _kill_group(proc)
-    if proc.returncode != 0:
-        logger.warning("extraction worker for %s exited %s: %s", kind, proc.returncode, err[-2000:])
-        if proc.returncode == -signal.SIGXCPU:
+            logger.warning("extraction of %s timed out after %ss", kind, timeout)
+            raise ExtractionError("timeout")
+        try:
+            out = receiver.recv_bytes()
+        except (EOFError, OSError):
+            out = None  # the child died without answering (killed by a limit)
+        proc.join(10)
+    finally:
+        receiver.close()
+        if proc.is_alive():
+            _kill_group(proc)
+            proc.join(5)
+    if out is None:
+        logger.warning("extraction worker for %s exited %s without a result", kind, proc.exitcode)
+        if proc.exitcode == -signal.SIGXCPU:
             raise ExtractionError("timeout")
         raise ExtractionError("too_complex")
     try:
         result = json.loads(out)
     except ValueError:
-        logger.error("extraction worker for %s wrote no JSON: %s", kind, err[-2000:])
+        logger.error("extraction worker for %s sent no JSON", kind)
         raise ExtractionError("corrupt") from None
     if not result.get("ok"):
         code = result.get("code") if result.get("code") in MESSAGES else "corrupt"
@@ -390,8 +393,8 @@ def extract_text(data: bytes, kind: str, *, timeout: float = 30, memory_mb: int 
     )
 
 
-def _kill_group(proc: subprocess.Popen) -> None:
+def _kill_group(proc: multiprocessing.process.BaseProcess) -> None:
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
-        pass
+        proc.kill()

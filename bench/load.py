@@ -1,0 +1,304 @@
+"""Load test as on the night before the deadline: gunicorn (4 workers) + the worker process on loopback,
+N trainees log in and upload a ~100 KB .docx each, twice, while a reviewer searches.
+
+Prints uploads/s, p50/p95/p99 latency, errors, then checks that every essay and every version is in
+the database and in the search index. Run for SQLite (default) and PostgreSQL:
+
+    .venv/bin/python bench/load.py
+    .venv/bin/python bench/load.py --db postgres      # starts a throw-away server with .ci/start-postgres
+"""
+from __future__ import annotations
+
+import argparse
+import http.cookiejar
+import io
+import json
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+PASSWORD = "matkhau-tai-thu"
+SENTENCES = [
+    "Đẩy mạnh chuyển đổi số trong cải cách hành chính ở phường, xã.",
+    "Xây dựng chính quyền địa phương hai cấp tinh gọn, hiệu lực, hiệu quả.",
+    "Nâng cao chất lượng đội ngũ cán bộ, công chức cấp xã đáp ứng yêu cầu nhiệm vụ mới.",
+    "Phát triển kinh tế – xã hội gắn với bảo đảm quốc phòng – an ninh ở địa bàn cơ sở.",
+    "Kiến nghị: tăng cường bồi dưỡng kỹ năng số cho cán bộ và người dân.",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def make_docx(marker: str, target_bytes: int = 100_000) -> bytes:
+    """A real .docx of about target_bytes (text varies so that it does not compress away)."""
+    import random
+
+    from docx import Document
+
+    rng = random.Random(marker)
+    doc = Document()
+    doc.add_heading(f"BÀI THU HOẠCH {marker}", level=1)
+    while True:
+        for _ in range(200):
+            words = " ".join(rng.choice(SENTENCES) for _ in range(3))
+            doc.add_paragraph(f"{words} Mã {rng.randrange(10**9)}.")
+        buf = io.BytesIO()
+        doc.save(buf)
+        if buf.tell() >= target_bytes:
+            return buf.getvalue()
+
+
+def multipart(field: str, filename: str, data: bytes, mimetype: str) -> tuple[bytes, str]:
+    boundary = uuid.uuid4().hex
+    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{filename}\"\r\n"
+            f"Content-Type: {mimetype}\r\n\r\n").encode()
+    return head + data + f"\r\n--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+
+
+def setup_database(env: dict[str, str], trainees: int) -> dict:
+    """Migrate, then create a unit, a course, the trainees and a reviewer token in bulk."""
+    os.environ.update(env)
+    from sqlalchemy import insert
+
+    from lms import create_app
+    from lms.db import db, utcnow
+    from lms.migrate import upgrade
+    from lms.models import Enrollment, Role, User
+    from lms.security import create_api_token, hash_password
+    from lms.units import load_province
+
+    app = create_app({})
+    upgrade(app)
+    with app.app_context():
+        load_province("92")
+        db.session.commit()
+        from lms.courses import create_course
+        import datetime as dt
+
+        now = utcnow()
+        course = create_course("Lớp tải thử", starts_on=now.date(), ends_on=now.date(),
+                               essay_due_at=now + dt.timedelta(days=1), cutoff_at=now + dt.timedelta(days=2),
+                               topics=["Chủ đề 1", "Chủ đề 2", "Chủ đề 3"])
+        from lms.models import Unit
+        from sqlalchemy import select
+
+        units = db.session.scalars(select(Unit).order_by(Unit.code)).all()
+        pw = hash_password(PASSWORD)
+        rows = [{"username": f"tai{i:05d}", "password_hash": pw, "role": Role.trainee, "full_name": f"Học viên {i}",
+                 "unit_id": units[i % len(units)].id, "created_at": now} for i in range(trainees)]
+        db.session.execute(insert(User), rows)
+        users = db.session.execute(select(User.id, User.unit_id).where(User.username.like("tai%"))).all()
+        db.session.execute(insert(Enrollment), [{"course_id": course.id, "user_id": u.id, "unit_id": u.unit_id,
+                                                 "created_at": now} for u in users])
+        reviewer = User(username="bantochuc", password_hash=pw, role=Role.reviewer, full_name="Ban Tổ chức")
+        db.session.add(reviewer)
+        db.session.flush()
+        token = create_api_token(reviewer)
+        db.session.commit()
+        info = {"course_id": course.id, "topic_id": course.topics[0].id, "token": token}
+    db.engine(app).dispose()
+    return info
+
+
+def wait_for(url: str, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=2).read()
+            return
+        except (urllib.error.URLError, ConnectionError, OSError):
+            time.sleep(0.2)
+    raise SystemExit(f"server did not answer at {url}")
+
+
+class Trainee:
+    """One browser-like session: log in through the form, then use the API with the CSRF header."""
+
+    def __init__(self, base: str, username: str) -> None:
+        self.base, self.username = base, username
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+        self.csrf = ""
+
+    def login(self) -> None:
+        page = self.opener.open(f"{self.base}/login", timeout=60).read().decode()
+        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+        body = urllib.parse.urlencode({"username": self.username, "password": PASSWORD, "csrf_token": token}).encode()
+        self.opener.open(urllib.request.Request(f"{self.base}/login", data=body), timeout=60).read()
+        page = self.opener.open(f"{self.base}/password", timeout=60).read().decode()
+        self.csrf = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+
+    def upload(self, course_id: int, topic_id: int, data: bytes, name: str) -> tuple[float, int, dict]:
+        body, ctype = multipart("file", name, data,
+                                "application/vnd.openxmlformats-officedocument.wordprocessingml.document")
+        req = urllib.request.Request(f"{self.base}/api/v1/courses/{course_id}/topics/{topic_id}/essay", data=body,
+                                     method="PUT", headers={"Content-Type": ctype, "X-CSRFToken": self.csrf})
+        start = time.perf_counter()
+        try:
+            with self.opener.open(req, timeout=120) as response:
+                status, payload = response.status, json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            status, payload = exc.code, {"error": exc.read().decode(errors="replace")[:300]}
+        return time.perf_counter() - start, status, payload
+
+
+def pct(values: list[float], p: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))] * 1000 if values else float("nan")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--trainees", type=int, default=200)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--concurrency", type=int, default=32)
+    args = parser.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="thuhoach-load-"))
+    if args.db == "postgres":
+        base_url = subprocess.run([str(ROOT / ".ci/start-postgres")], check=True, capture_output=True,
+                                  text=True).stdout.strip().splitlines()[-1]
+        admin_url = base_url.rsplit("/", 1)[0] + "/postgres"
+        import psycopg
+
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute("DROP DATABASE IF EXISTS thuhoach_load")
+            conn.execute("CREATE DATABASE thuhoach_load")
+        database_url = base_url.rsplit("/", 1)[0] + "/thuhoach_load"
+    else:
+        database_url = f"sqlite:///{tmp / 'load.db'}"
+    env = dict(os.environ, DATABASE_URL=database_url, THUHOACH_DATA_DIR=str(tmp / "data"),
+               SECRET_KEY="load-test-secret", THUHOACH_INDEXER_IN_PROCESS="0")
+    print(f"database: {args.db}; data: {tmp}")
+    t0 = time.perf_counter()
+    info = setup_database(env, args.trainees)
+    print(f"set-up: {args.trainees} trainees in {time.perf_counter() - t0:.1f} s")
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    py = sys.executable
+    web = subprocess.Popen([py, "-m", "gunicorn", "-w", str(args.workers), "-b", f"127.0.0.1:{port}",
+                            "--timeout", "120", "lms:create_app()"], env=env, cwd=ROOT,
+                           stdout=subprocess.DEVNULL, stderr=open(tmp / "gunicorn.log", "w"))
+    worker = subprocess.Popen([py, "-m", "flask", "--app", "lms", "worker"], env=env, cwd=ROOT,
+                              stdout=subprocess.DEVNULL, stderr=open(tmp / "worker.log", "w"))
+    try:
+        wait_for(f"{base}/login")
+        docs = [make_docx(f"HV{i:05d}") for i in range(min(args.trainees, 20))]
+        print(f".docx size: {len(docs[0]) / 1024:.0f} KB")
+        latencies: list[float] = []
+        errors: list[str] = []
+        search_latencies: list[float] = []
+        stop = threading.Event()
+
+        def reviewer() -> None:
+            queries = ["chuyen doi so", "cải cách hành chính", "can bo", "\"quốc phòng\"", "kinh te OR an ninh"]
+            i = 0
+            while not stop.is_set():
+                req = urllib.request.Request(f"{base}/api/v1/search?q={urllib.parse.quote(queries[i % 5])}",
+                                             headers={"Authorization": f"Bearer {info['token']}"})
+                start = time.perf_counter()
+                try:
+                    urllib.request.urlopen(req, timeout=60).read()
+                    search_latencies.append(time.perf_counter() - start)
+                except urllib.error.HTTPError as exc:
+                    errors.append(f"search: {exc.code} ")
+                except OSError as exc:  # a timeout is an error to report, not a reason to stop searching
+                    errors.append(f"search: {exc}")
+                i += 1
+                time.sleep(0.2)
+
+        def trainee(i: int) -> None:
+            t = Trainee(base, f"tai{i:05d}")
+            try:
+                t.login()
+            except Exception as exc:  # counted, the run goes on
+                errors.append(f"login {t.username}: {exc}")
+                return
+            for attempt in (1, 2):
+                data = docs[i % len(docs)] + b""
+                elapsed, status, payload = t.upload(info["course_id"], info["topic_id"], data,
+                                                    f"Bài thu hoạch {t.username} lần {attempt}.docx")
+                if status == 200 and payload.get("version") == attempt:
+                    latencies.append(elapsed)
+                else:
+                    errors.append(f"upload {t.username}#{attempt}: {status} {payload}")
+
+        search_thread = threading.Thread(target=reviewer, daemon=True)
+        search_thread.start()
+        start = time.perf_counter()
+        with ThreadPoolExecutor(args.concurrency) as pool:
+            list(pool.map(trainee, range(args.trainees)))
+        wall = time.perf_counter() - start
+        stop.set()
+        search_thread.join(10)
+
+        n = len(latencies)
+        five_xx = sum(1 for e in errors if re.search(r": 5\d\d ", e))
+        print(f"uploads: {n} ok in {wall:.1f} s = {n / wall:.1f} uploads/s (logins included in the wall time)")
+        print(f"upload latency ms: p50 {pct(latencies, 50):.0f}  p95 {pct(latencies, 95):.0f}  p99 {pct(latencies, 99):.0f}")
+        print(f"search latency ms during load: p50 {pct(search_latencies, 50):.0f}  p95 {pct(search_latencies, 95):.0f}"
+              f" ({len(search_latencies)} queries)")
+        print(f"errors: {len(errors)} (5xx: {five_xx})")
+        for e in errors[:10]:
+            print("  ", e)
+
+        # Everything committed must be in the database and, once the worker catches up, in the index.
+        os.environ.update(env)
+        from sqlalchemy import func, select
+
+        from essays.indexing import get_index
+        from essays.models import Essay, EssayVersion, IndexOutbox
+        from lms import create_app
+        from lms.db import db
+
+        app = create_app({})
+        with app.app_context():
+            deadline = time.monotonic() + 120
+            while db.session.scalar(select(func.count()).select_from(IndexOutbox)) and time.monotonic() < deadline:
+                db.session.rollback()
+                time.sleep(0.5)
+            essays = db.session.scalar(select(func.count()).select_from(Essay))
+            versions = db.session.execute(select(EssayVersion.essay_id, EssayVersion.number)).all()
+            by_essay: dict[int, set[int]] = {}
+            for essay_id, number in versions:
+                by_essay.setdefault(essay_id, set()).add(number)
+            complete = sum(1 for numbers in by_essay.values() if numbers == {1, 2})
+            indexed = get_index(app).all_ids()
+            ids = {str(i) for i in db.session.scalars(select(Essay.id))}
+            print(f"database: {essays} essays, {len(versions)} versions, {complete} with versions 1 and 2; "
+                  f"index: {len(indexed)} essays, missing {len(ids - indexed)}")
+            lost = args.trainees - complete
+            print(f"RESULT lost={lost} errors={len(errors)} 5xx={five_xx}")
+            return 0 if lost == 0 and five_xx == 0 else 1
+    finally:
+        for proc in (web, worker):
+            proc.terminate()
+        for proc in (web, worker):
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+if __name__ == "__main__":
+    import urllib.parse
+
+    sys.exit(main())

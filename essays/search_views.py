@@ -1,0 +1,213 @@
+"""The search page and `GET /api/v1/search`: Whoosh finds ids, SQL applies permissions and loads rows."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Blueprint, Flask, abort, jsonify, render_template, request, url_for
+from flask_login import current_user, login_required
+from markupsafe import Markup
+from sqlalchemy import select
+
+from essays.access import essay_or_404, record_view
+from essays.indexing import get_index, pending_count
+from essays.models import Essay
+from lms.api import ApiError, add_openapi_paths, register_api_blueprint, std_responses
+from lms.db import db
+from lms.models import Course, Role, Unit, User
+from search.highlight import highlight_all
+
+bp = Blueprint("essay_search", __name__)
+api_bp = Blueprint("essay_search_api", __name__, url_prefix="/api/v1")
+
+PER_PAGE = 20
+STATES = {"on_time": "Đúng hạn", "late": "Nộp muộn", "extension": "Được gia hạn"}
+SORTS = {"relevance": "Mức độ phù hợp", "date": "Mới nhất"}
+
+
+def init_app(app: Flask) -> None:
+    """Register the search page and its API."""
+    app.register_blueprint(bp)
+    register_api_blueprint(app, api_bp)
+    add_openapi_paths(app, _OPENAPI_PATHS)
+    app.extensions.setdefault("thuhoach.nav", []).append(_nav)
+
+
+def _nav(user: User) -> list[tuple[str, str]]:
+    return [(url_for("essay_search.search"), "Tìm kiếm")] if user.role != Role.trainee else []
+
+
+class SearchDenied(Exception):
+    """Trainees do not search other people's essays."""
+
+
+@dataclass
+class SearchPage:
+    """What one search shows: rows in order, counts per unit and topic, paging."""
+
+    query: str
+    hits: list[tuple[Essay, float, Markup]]
+    total: int
+    total_is_exact: bool
+    is_phrase: bool
+    has_more: bool
+    page: int
+    by_unit: dict[str, int]
+    by_topic: dict[str, int]
+    pending: int
+
+
+def allowed_unit_codes(user: User) -> list[str] | None:
+    """Units whose essays the user may find: None for every unit (Board), one for an officer."""
+    if user.role in (Role.admin, Role.reviewer):
+        return None
+    if user.role == Role.officer and user.unit is not None:
+        return [user.unit.code]
+    raise SearchDenied()
+
+
+def run_search(user: User, q: str, *, course_id: int | None = None, topic_id: int | None = None,
+               unit_code: str | None = None, state: str | None = None, theme: str | None = None,
+               page: int = 1, sort: str = "relevance", per_page: int = PER_PAGE,
+               with_counts: bool = True) -> SearchPage:
+    """Search as this user may: scoped by unit in the index and again in SQL."""
+    scope = allowed_unit_codes(user)
+    units = scope
+    if unit_code:
+        units = [unit_code] if scope is None or unit_code in scope else []
+    filters: dict[str, Any] = {"course_id": course_id, "topic_id": topic_id, "unit_codes": units,
+                               "state": state, "themes": [theme] if theme else None}
+    index = get_index()
+    result = index.search(q, page=page, per_page=per_page, sort=sort if sort in SORTS else "relevance", **filters)
+    ids = [int(i) for i in result.ids]
+    rows: dict[int, Essay] = {}
+    if ids:
+        query = select(Essay).where(Essay.id.in_(ids))
+        if scope is not None:
+            query = query.join(Unit, Unit.id == Essay.unit_id).where(Unit.code.in_(scope))
+        rows = {e.id: e for e in db.session.scalars(query)}
+    snippets = index.snippets([str(i) for i in rows], q) if rows else {}
+    hits = [(rows[int(i)], score, Markup(snippets.get(i, ""))) for i, score in result.hits if int(i) in rows]
+    by_unit = index.count_by("unit_code", q, **filters) if with_counts else {}
+    by_topic = index.count_by("topic_id", q, **filters) if with_counts else {}
+    total = sum(by_unit.values()) if with_counts else result.total
+    return SearchPage(query=q, hits=hits, total=total, total_is_exact=with_counts or result.total_is_exact,
+                      is_phrase=result.is_phrase, has_more=result.has_more, page=result.page,
+                      by_unit=by_unit, by_topic=by_topic, pending=pending_count(db.session))
+
+
+def _int_arg(name: str) -> int | None:
+    value = request.args.get(name, "").strip()
+    if not value:
+        return None
+    if not value.isdigit():
+        raise ValueError(name)
+    return int(value)
+
+
+@bp.route("/search")
+@login_required
+def search():
+    user = current_user._get_current_object()
+    try:
+        allowed_unit_codes(user)
+    except SearchDenied:
+        abort(403)
+    q = request.args.get("q", "").strip()
+    try:
+        course_id, topic_id, page = _int_arg("course"), _int_arg("topic"), _int_arg("page") or 1
+    except ValueError:
+        abort(400)
+    unit_code = request.args.get("unit", "").strip() or None
+    state = request.args.get("state") if request.args.get("state") in STATES else None
+    theme = request.args.get("theme", "").strip() or None
+    sort = request.args.get("sort", "relevance")
+    courses = db.session.scalars(select(Course).order_by(Course.starts_on.desc())).all()
+    units_query = select(Unit).where(Unit.id.in_(select(Essay.unit_id).distinct())).order_by(Unit.name)
+    if user.role == Role.officer:
+        units_query = units_query.where(Unit.id == user.unit_id)
+    units = db.session.scalars(units_query).all()
+    result = None
+    if q:
+        result = run_search(user, q, course_id=course_id, topic_id=topic_id, unit_code=unit_code, state=state,
+                            theme=theme, page=page, sort=sort)
+    topics = {str(t.id): t for c in courses for t in c.topics}
+    unit_names = {u.code: u.name for u in units}
+    themes = _theme_choices()
+    args = {k: v for k, v in request.args.items() if k != "page"}
+    return render_template("essays/search.html", q=q, result=result, courses=courses, units=units,
+                           topics=topics, unit_names=unit_names, states=STATES, sorts=SORTS, themes=themes,
+                           selected={"course": course_id, "topic": topic_id, "unit": unit_code, "state": state,
+                                     "theme": theme, "sort": sort}, args=args)
+
+
+def _theme_choices() -> list[tuple[str, str]]:
+    """Themes to filter by, offered by the review feature when it is loaded."""
+    from flask import current_app
+
+    provider = current_app.extensions.get("thuhoach.theme_choices")
+    return provider() if provider else []
+
+
+@bp.route("/search/essays/<int:essay_id>")
+@login_required
+def essay(essay_id: int):
+    user = current_user._get_current_object()
+    found = essay_or_404(essay_id, user)
+    record_view(found, user)
+    q = request.args.get("q", "")
+    version = found.current_version
+    body = Markup(highlight_all(version.text, q)) if version else Markup("")
+    return render_template("essays/search_essay.html", essay=found, version=version, body=body, q=q)
+
+
+@api_bp.get("/search")
+@login_required
+def api_search():
+    user = current_user._get_current_object()
+    try:
+        course_id, topic_id, page = _int_arg("course"), _int_arg("topic"), _int_arg("page") or 1
+    except ValueError as exc:
+        raise ApiError(400, f"Tham số {exc.args[0]} phải là số nguyên.") from exc
+    try:
+        result = run_search(user, request.args.get("q", ""), course_id=course_id, topic_id=topic_id,
+                            unit_code=request.args.get("unit") or None, page=page,
+                            state=request.args.get("state") or None, theme=request.args.get("theme") or None,
+                            with_counts=True)
+    except SearchDenied as exc:
+        raise ApiError(403, "Học viên không dùng được chức năng tìm kiếm.") from exc
+    return jsonify({
+        "total": result.total,
+        "page": result.page,
+        "has_more": result.has_more,
+        "is_phrase": result.is_phrase,
+        "hits": [{"essay_id": e.id, "trainee": e.trainee.full_name, "unit_code": e.unit.code,
+                  "topic_id": e.topic_id, "score": round(score, 4), "snippet": str(snippet)}
+                 for e, score, snippet in result.hits],
+    })
+
+
+_OPENAPI_PATHS = {
+    "/api/v1/search": {"get": {
+        "summary": "Tìm bài thu hoạch (theo quyền: cán bộ đơn vị chỉ thấy đơn vị mình; học viên không được dùng)",
+        "parameters": [
+            {"name": "q", "in": "query", "schema": {"type": "string"},
+             "description": "Từ khóa; nhiều từ không ngoặc kép được tìm như cụm từ trước; \"…\", OR, NOT, tiền tố*"},
+            {"name": "course", "in": "query", "schema": {"type": "integer"}},
+            {"name": "topic", "in": "query", "schema": {"type": "integer"}},
+            {"name": "unit", "in": "query", "schema": {"type": "string"}},
+            {"name": "state", "in": "query", "schema": {"type": "string", "enum": list(STATES)}},
+            {"name": "theme", "in": "query", "schema": {"type": "string"}},
+            {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+        ],
+        "responses": std_responses({"type": "object", "required": ["total", "hits"], "properties": {
+            "total": {"type": "integer"}, "page": {"type": "integer"}, "has_more": {"type": "boolean"},
+            "is_phrase": {"type": "boolean"},
+            "hits": {"type": "array", "items": {"type": "object", "required": [
+                "essay_id", "trainee", "unit_code", "topic_id", "score", "snippet"], "properties": {
+                "essay_id": {"type": "integer"}, "trainee": {"type": "string"}, "unit_code": {"type": "string"},
+                "topic_id": {"type": "integer"}, "score": {"type": "number"},
+                "snippet": {"type": "string", "description": "HTML đã thoát ký tự, từ khớp trong <mark>"}}}}}},
+            400, 401, 403),
+    }},
+}
