@@ -12,6 +12,7 @@ from essays.models import Essay
 from lms.db import db
 from lms.text import fold
 from review.models.tagging import KIND_LABELS, TAG_KINDS, Tag, TagTheme, Theme
+from review.spreadsheets import safe_cell as _safe_cell
 from review.tagging import ordered_tree, theme_with_descendants
 
 WARD_KINDS = {"phường", "xã", "đặc khu"}
@@ -137,23 +138,6 @@ def compile_course(course_id: int, filters: CompilationFilter) -> list[ThemeSect
         clusters = sorted(per_theme[theme.id].values(), key=lambda c: (-len(c.units), -len(c.tags), c.lead.id))
         sections.append(ThemeSection(theme, getattr(theme, "depth", 0), clusters))
     return sections
-
-
-def _safe(value: object) -> object:
-    # Local stand-in for review/spreadsheets.py (not there yet): a text cell starting with
-    # = + - @ (or tab/CR) would run as a formula in Excel (OWASP CSV injection), so prefix a quote.
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
-def _safe_cell(value: object) -> object:
-    try:
-        from review import spreadsheets  # written by another developer; used when present
-    except ImportError:
-        return _safe(value)
-    helper = getattr(spreadsheets, "safe_cell", None) or getattr(spreadsheets, "sanitize_cell", None)
-    return helper(value) if helper else _safe(value)
 
 
 def build_xlsx(course_name: str, sections: list[ThemeSection]) -> bytes:

@@ -113,3 +113,40 @@ def test_keyboard_shortcut_tags_the_selection(page: Page, login, make_unit, make
     page.keyboard.press("t")
 
     expect(page.locator("#tags blockquote")).to_have_text("người dân rất hài lòng")
+
+
+class TestOnTablet:
+    @pytest.fixture
+    def browser_context_args(self, browser_context_args):
+        return {**browser_context_args, "viewport": {"width": 800, "height": 1280}, "is_mobile": True,
+                "has_touch": True}
+
+    def test_touch_selection_survives_tapping_the_button(self, page: Page, login, make_unit, make_user,
+                                                         make_course, enroll):
+        ward = make_unit()
+        course = make_course()
+        trainee = make_user(Role.trainee, unit=ward)
+        enroll(trainee, course)
+        essay = write_essay(trainee, course, ESSAY)
+        db.session.add(Theme(name="cán bộ"))
+        reviewer = make_user(Role.reviewer)
+        db.session.commit()
+        login(page, reviewer.username)
+        page.goto(f"/review/essays/{essay.id}")
+        page.locator("#tag-panel").get_by_label("cán bộ").tap()
+
+        # The tablet's own long-press selection handles cannot be driven from Playwright: make the
+        # same selection through the Selection API, then clear it as a tap elsewhere would.
+        page.evaluate("""(passage) => {
+            const root = document.getElementById("essay-text");
+            const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+            for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+                const at = node.data.indexOf(passage);
+                if (at >= 0) { window.getSelection().setBaseAndExtent(node, at, node, at + passage.length); return; }
+            }
+        }""", PASSAGE)
+        expect(page.locator("#selected-preview")).to_have_text(f"“{PASSAGE}”")
+        page.evaluate("window.getSelection().removeAllRanges()")
+        page.get_by_role("button", name="Gắn thẻ (T)").tap()
+
+        expect(page.locator("#tags blockquote")).to_have_text(PASSAGE)
