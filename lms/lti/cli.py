@@ -8,9 +8,9 @@ from flask import Flask
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from lms.db import db
+from lms.db import db, read_only
 from lms.lti.models import LtiContext
-from lms.lti.operations import LtiError, platforms, push_scores, register_platform, sync_roster
+from lms.lti.operations import LtiError, fetch_members, platforms, push_scores, register_platform, sync_roster
 from lms.security import audit
 
 lti_cli = AppGroup("lti", help="Kết nối LMS qua LTI 1.3.")
@@ -61,7 +61,9 @@ def platform_list() -> None:
 
 
 def _context(context_id: int) -> LtiContext:
-    context = db.session.get(LtiContext, context_id)
+    # Read without a write lock: the LMS is called next and may be slow.
+    with read_only():
+        context = db.session.get(LtiContext, context_id)
     if context is None:
         _fail(f"Không có khoá học LMS đã liên kết mã {context_id}.")
     return context
@@ -80,7 +82,10 @@ def sync(context_id: int) -> None:
     """Fill a linked course's roster from the LMS (Names and Roles)."""
     context = _context(context_id)
     try:
-        result = sync_roster(context)
+        with read_only():
+            members = fetch_members(context)
+        db.session.rollback()
+        result = sync_roster(db.session.get(LtiContext, context_id), members)
     except LtiError as exc:
         _fail(exc.message)
     audit("lti.roster_synced", target=f"context={context.id}", detail=result.summary()[:500])

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from typing import Any
 
 from flask import Flask, current_app, has_app_context
 from sqlalchemy import column, event, select, table
 from sqlalchemy.orm import Session
 
-from lms.jobs import Progress, register_handler
+from lms.jobs import Progress, register_handler, register_task
 from lms.lti.models import LtiContext, LtiResourceLink
 from lms.models import Job
 
@@ -29,6 +30,7 @@ def init_app(app: Flask) -> None:
     """Register the job handler and, once per process, the flush listener."""
     global _listening
     register_handler(app, JOB_KIND, _handle)
+    register_task(app, _forget_nonces)
     app.extensions["thuhoach.lti_grades"] = True
     if not _listening:
         event.listen(Session, "after_flush", _collect)
@@ -61,10 +63,11 @@ def _enqueue(session: Session, flush_context: Any) -> None:
 
 
 def _handle(app: Flask, params: dict[str, Any], progress: Progress) -> None:
-    from lms.db import db
+    from lms.db import db, read_only
     from lms.lti.operations import push_scores
 
-    context = db.session.get(LtiContext, params["context_id"])
+    with read_only():
+        context = db.session.get(LtiContext, params["context_id"])
     if context is None:
         return None
     user_ids = set(params["user_ids"]) if params.get("user_ids") else None
@@ -74,3 +77,17 @@ def _handle(app: Flask, params: dict[str, Any], progress: Progress) -> None:
     if result.failed:
         raise RuntimeError(result.summary())
     return None
+
+
+def _forget_nonces(app: Flask) -> int:
+    """Once an hour, drop used nonces older than any id_token can be (they are refused by `iat` anyway)."""
+    from lms.db import db
+    from lms.lti.operations import forget_old_nonces
+
+    if time.monotonic() - app.extensions.get("thuhoach.lti_nonce_sweep", -3600.0) < 3600:
+        return 0
+    app.extensions["thuhoach.lti_nonce_sweep"] = time.monotonic()
+    with app.app_context():
+        if forget_old_nonces():
+            db.session.commit()
+    return 0

@@ -17,14 +17,14 @@ import datetime as dt
 import logging
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
 from flask import current_app, url_for
 from sqlalchemy import column, delete, func, select, table
 from sqlalchemy.exc import IntegrityError
 from werkzeug.routing import BuildError
 
-from lms.db import db, utcnow
+from lms.db import db, read_only, utcnow
 from lms.lti.adapter import Launch, Member, PlatformServices, ServiceError
 from lms.lti.models import LtiContext, LtiNonce, LtiPlatform, LtiResourceLink, LtiUserLink
 from lms.models import Course, Enrollment, Role, Topic, Unit, User
@@ -151,11 +151,12 @@ def account_for(platform: LtiPlatform, member: Member, *, create: bool) -> tuple
         if other is not None:
             raise LtiError(f"Tài khoản {user.username} đã được liên kết với một người khác trên LMS này.")
     elif create and not member.is_instructor:
-        if platform.unit is None:
+        unit = db.session.get(Unit, platform.unit_id) if platform.unit_id is not None else None
+        if unit is None:
             raise LtiError("Nền tảng LMS này chưa được gán đơn vị nên không thể tạo tài khoản học viên. "
                            "Vui lòng báo quản trị viên.")
-        user = User(username=_new_username(member.name, platform.unit), role=Role.trainee,
-                    full_name=member.name.strip() or member.subject, unit_id=platform.unit_id,
+        user = User(username=_new_username(member.name, unit), role=Role.trainee,
+                    full_name=member.name.strip() or member.subject, unit_id=unit.id,
                     email=(member.email or "").strip().lower() or None, password_hash=NO_PASSWORD)
         db.session.add(user)
         db.session.flush()
@@ -291,16 +292,21 @@ class SyncResult:
         return text
 
 
-def sync_roster(context: LtiContext) -> SyncResult:
-    """Fill the course's roster from the LMS course's members (learners get accounts and enrolments)."""
+def fetch_members(context: LtiContext) -> list[Member]:
+    """Ask the LMS for the course's members. Call it outside a write transaction: with SQLite a
+    slow LMS must not hold the write lock (the caller reads the context inside `read_only()`)."""
     if not context.memberships_url:
         raise LtiError("LMS chưa cung cấp dịch vụ danh sách thành viên (Names and Roles) cho khoá học này.")
-    result = SyncResult()
     try:
-        members = list(PlatformServices(context.platform).members(context.memberships_url))
+        return list(PlatformServices(context.platform).members(context.memberships_url))
     except ServiceError as exc:
         logger.warning("lti: roster sync of context %s failed: %s", context.id, exc)
         raise LtiError("Không lấy được danh sách thành viên từ LMS. Vui lòng thử lại sau.") from exc
+
+
+def sync_roster(context: LtiContext, members: list[Member]) -> SyncResult:
+    """Fill the course's roster from the LMS course's members (learners get accounts and enrolments)."""
+    result = SyncResult()
     for member in members:
         result.members += 1
         if not member.active:
@@ -352,46 +358,69 @@ class PushResult:
         return f"Đã gửi {self.sent} điểm vào {self.columns} cột điểm; lỗi {self.failed}."
 
 
+@dataclass(frozen=True)
+class _Column:
+    link_id: int
+    topic_id: int
+    topic_title: str
+    resource_link_id: str
+    lineitem_url: str | None
+
+
 def push_scores(context: LtiContext, *, only_user_ids: set[int] | None = None) -> PushResult:
-    """Send every linked trainee's submitted 1/0 for each placed topic of the LMS course."""
+    """Send every linked trainee's submitted 1/0 for each placed topic of the LMS course.
+
+    Everything is read first and the read transaction ended, so no database lock is held while
+    the LMS answers; only the grade columns the LMS created are written afterwards (flushed).
+    The caller passes a context loaded inside `read_only()` (or commits first) for the same reason.
+    """
     result = PushResult()
-    scopes = (context.ags_scopes or "").split()
-    links = db.session.scalars(select(LtiResourceLink).where(LtiResourceLink.context_id == context.id)).all()
-    if not links or not scopes:
+    context_id = context.id
+    with read_only():
+        scopes = (context.ags_scopes or "").split()
+        platform, lineitems_url, course_id = context.platform, context.lineitems_url, context.course_id
+        columns = [_Column(link.id, link.topic_id, link.topic.title, link.resource_link_id, link.lineitem_url)
+                   for link in db.session.scalars(select(LtiResourceLink).where(LtiResourceLink.context_id == context_id))]
+        people = [tuple(p) for p in db.session.execute(
+            select(LtiUserLink.user_id, LtiUserLink.subject)
+            .join(Enrollment, (Enrollment.user_id == LtiUserLink.user_id) & (Enrollment.course_id == course_id))
+            .where(LtiUserLink.issuer == platform.issuer))]
+        if only_user_ids is not None:
+            people = [p for p in people if p[0] in only_user_ids]
+        done = {c.topic_id: submitted_user_ids(c.topic_id, [p[0] for p in people]) for c in columns}
+        db.session.expunge(platform)
+    db.session.rollback()  # nothing was written: this only ends the read transaction
+    if not columns or not scopes:
         return result
-    people = db.session.execute(
-        select(LtiUserLink.user_id, LtiUserLink.subject)
-        .join(Enrollment, (Enrollment.user_id == LtiUserLink.user_id) & (Enrollment.course_id == context.course_id))
-        .where(LtiUserLink.issuer == context.platform.issuer)).all()
-    if only_user_ids is not None:
-        people = [p for p in people if p.user_id in only_user_ids]
-    services = PlatformServices(context.platform)
+    services = PlatformServices(platform)
     now = utcnow()
-    for link in links:
-        lineitem = link.lineitem_url
-        if not lineitem and context.lineitems_url:
+    created: dict[int, str] = {}
+    for col in columns:
+        lineitem = col.lineitem_url
+        if not lineitem and lineitems_url:
             try:
                 lineitem = services.ensure_lineitem(
-                    context.lineitems_url, scopes, resource_id=f"thuhoach-topic-{link.topic_id}",
-                    label=f"Bài thu hoạch: {link.topic.title}"[:250], resource_link_id=link.resource_link_id)
+                    lineitems_url, scopes, resource_id=f"thuhoach-topic-{col.topic_id}",
+                    label=f"Bài thu hoạch: {col.topic_title}"[:250], resource_link_id=col.resource_link_id)
             except ServiceError as exc:
-                logger.warning("lti: no grade column for resource link %s: %s", link.id, exc)
+                logger.warning("lti: no grade column for resource link %s: %s", col.link_id, exc)
                 result.failed += len(people)
                 continue
-            link.lineitem_url = lineitem
+            created[col.link_id] = lineitem
         if not lineitem:
             continue
         result.columns += 1
-        done = submitted_user_ids(link.topic_id, [p.user_id for p in people])
-        for person in people:
+        for user_id, subject in people:
             try:
-                services.put_score(lineitem, scopes, person.subject, 1.0 if person.user_id in done else 0.0, now)
+                services.put_score(lineitem, scopes, subject, 1.0 if user_id in done[col.topic_id] else 0.0, now)
                 result.sent += 1
             except ServiceError as exc:
                 result.failed += 1
-                logger.warning("lti: score for user %s on %s refused: %s", person.user_id, lineitem, exc)
+                logger.warning("lti: score for user %s on %s refused: %s", user_id, lineitem, exc)
+    for link_id, lineitem in created.items():
+        db.session.get(LtiResourceLink, link_id).lineitem_url = lineitem
     db.session.flush()
-    logger.info("lti: scores context=%s columns=%s sent=%s failed=%s", context.id, result.columns, result.sent,
+    logger.info("lti: scores context=%s columns=%s sent=%s failed=%s", context_id, result.columns, result.sent,
                 result.failed)
     return result
 

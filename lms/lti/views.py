@@ -10,15 +10,15 @@ from flask import (Blueprint, Flask, abort, flash, make_response, redirect, rend
 from flask_login import login_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import StringField, TextAreaField
+from wtforms import StringField
 from wtforms.validators import DataRequired, Length, Optional
 
-from lms.db import db
+from lms.db import db, read_only
 from lms.forms import REQUIRED, EmptyForm
 from lms.lti import adapter
 from lms.lti.adapter import CLAIM, DL_CLAIM, LaunchError, Launch
 from lms.lti.models import LtiContext, LtiPlatform
-from lms.lti.operations import (LtiError, account_for, ensure_enrolled, instructor_target, learner_target,
+from lms.lti.operations import (LtiError, account_for, ensure_enrolled, fetch_members, instructor_target, learner_target,
                                 link_context, platforms, push_scores, record_resource_link, register_platform,
                                 spend_nonce, sync_roster, topic_of_launch)
 from lms.models import Course, Role, Topic
@@ -92,7 +92,10 @@ def login():
 def launch():
     """A signed launch: deep linking for teachers, or the essay page / completeness page."""
     try:
-        result = adapter.validate_launch(request.form.get("id_token"))
+        # Checking the signature fetches the LMS's keys: no write lock is held meanwhile.
+        with read_only():
+            result = adapter.validate_launch(request.form.get("id_token"))
+        db.session.rollback()
         if not spend_nonce(result.platform.issuer, result.claims["nonce"]):
             raise LaunchError("replayed", f"iss={result.platform.issuer} sub={result.subject}")
         # The nonce stays spent whatever happens next.
@@ -229,18 +232,28 @@ def _context_or_404(context_id: int) -> LtiContext:
     return context
 
 
+def _context_for_call(context_id: int) -> LtiContext:
+    """The context, read without a write lock: the LMS is called next and may be slow."""
+    db.session.commit()  # ends the request's transaction (the login check read the user)
+    with read_only():
+        return _context_or_404(context_id)
+
+
 @bp.route("/contexts/<int:context_id>/sync", methods=["POST"])
 @role_required(Role.admin)
 def sync(context_id: int):
-    context = _context_or_404(context_id)
     if EmptyForm().validate_on_submit():
+        context = _context_for_call(context_id)
         try:
-            result = sync_roster(context)
+            with read_only():
+                members = fetch_members(context)
+            db.session.rollback()
+            result = sync_roster(db.session.get(LtiContext, context_id), members)
         except LtiError as exc:
             db.session.rollback()
             flash(exc.message, "danger")
         else:
-            audit("lti.roster_synced", target=f"context={context.id}", detail=result.summary()[:500])
+            audit("lti.roster_synced", target=f"context={context_id}", detail=result.summary()[:500])
             db.session.commit()
             flash(result.summary(), "success")
     return redirect(url_for("lti.admin_platforms"))
@@ -249,10 +262,9 @@ def sync(context_id: int):
 @bp.route("/contexts/<int:context_id>/scores", methods=["POST"])
 @role_required(Role.admin)
 def scores(context_id: int):
-    context = _context_or_404(context_id)
     if EmptyForm().validate_on_submit():
-        result = push_scores(context)
-        audit("lti.scores_sent", target=f"context={context.id}", detail=result.summary())
+        result = push_scores(_context_for_call(context_id))
+        audit("lti.scores_sent", target=f"context={context_id}", detail=result.summary())
         db.session.commit()
         flash(result.summary(), "success" if not result.failed else "warning")
     return redirect(url_for("lti.admin_platforms"))

@@ -133,10 +133,11 @@ class FakePlatform:
               mimetype: str = "application/json") -> Response:
         return Response(json.dumps(data), status=status, mimetype=mimetype, headers=headers or {})
 
-    def _bearer(self, request: Request, scope: str) -> None:
+    def _bearer(self, request: Request, *scopes: str) -> None:
+        """The request's access token must carry one of the scopes."""
         token = request.headers.get("Authorization", "").removeprefix("Bearer ")
-        if scope not in self.tokens.get(token, []):
-            raise PermissionError(f"token lacks {scope}")
+        if not set(scopes) & set(self.tokens.get(token, [])):
+            raise PermissionError(f"token lacks {scopes}")
 
     def _route(self, request: Request) -> Response:
         path = request.path
@@ -184,7 +185,7 @@ class FakePlatform:
                 item["id"] = f"{self.url}/lineitems/{self.context_id}/{len(self.lineitems) + 1}"
                 self.lineitems.append(item)
                 return self._json(item, mimetype="application/vnd.ims.lis.v2.lineitem+json")
-            self._bearer(request, AGS_SCOPES[1])
+            self._bearer(request, AGS_SCOPES[0], AGS_SCOPES[1])  # the full scope reads too
             return self._json(self.lineitems, mimetype="application/vnd.ims.lis.v2.lineitemcontainer+json")
         if m := re.fullmatch(rf"/lineitems/{self.context_id}/(\d+)/scores", path):
             self._bearer(request, AGS_SCOPES[2])
