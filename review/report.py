@@ -37,16 +37,18 @@ SHEETS = ("Tổng hợp", "Theo đơn vị", "Theo chủ đề", "Chủ đề ki
 # Charts list every unit up to this many; above it a distribution is clearer than 3,000 bars.
 CHART_MAX_UNITS = 120
 # Section IV quotes at most this many distinct passages per theme; the .xlsx lists them all.
-QUOTES_PER_THEME = 8
+QUOTES_PER_THEME = 5
 
 
 # --- the theme aggregation (next to completeness) ------------------------------------------------
 
 @dataclass
 class ThemeFigures:
-    """Tagged passages as of a time: `passages` (one row per tag), `clusters` and `themes` (per theme × kind)."""
+    """Tagged passages as of a time: `passages` (one row per tag), `pairs` (tag × theme), `clusters` and
+    `themes` (per theme × kind, most frequent first)."""
 
     passages: pd.DataFrame
+    pairs: pd.DataFrame
     clusters: pd.DataFrame
     themes: pd.DataFrame
 
@@ -56,6 +58,12 @@ class ThemeFigures:
         return {"tags": int(len(p)), "passages": int(p["cluster"].nunique()) if len(p) else 0,
                 "essays": int(p["essay_id"].nunique()) if len(p) else 0,
                 "units": int(p["unit_id"].nunique()) if len(p) else 0}
+
+    def cluster_units(self, theme_id: int, kind: str, cluster: str) -> list[str]:
+        """Names of the units a passage (cluster) of a theme comes from, in Vietnamese order."""
+        p = self.pairs
+        part = p[(p["theme_id"] == theme_id) & (p["kind"] == kind) & (p["cluster"] == cluster)]
+        return sorted(part.drop_duplicates("unit_id")["unit_name"].tolist(), key=vn_sort_key)
 
 
 _PASSAGE_COLUMNS = ["tag_id", "cluster", "is_duplicate", "kind", "text", "essay_id", "unit_id", "unit_code",
@@ -107,12 +115,15 @@ def theme_figures(course: Course, as_of: dt.datetime | None = None, unit_ids: It
     links = pd.DataFrame.from_records([tuple(r) for r in db.session.execute(links_query).all()],
                                       columns=["tag_id", "theme_id", "theme"])
     keys = _cluster_keys(course.id) if tags else {}
+    # Sort keys once per theme, not once per tag (vn_sort_key is pure Python).
+    names = dict(zip(links["theme_id"], links["theme"]))
+    rank = {theme_id: i for i, theme_id in enumerate(sorted(names, key=lambda t: vn_sort_key(names[t])))}
     per_tag_themes: dict[int, list[tuple[int, str]]] = {}
     for tag_id, theme_id, name in links.itertuples(index=False):
         per_tag_themes.setdefault(tag_id, []).append((theme_id, name))
     records = []
     for r in tags:
-        themes = sorted(per_tag_themes.get(r.id, []), key=lambda t: vn_sort_key(t[1]))
+        themes = sorted(per_tag_themes.get(r.id, []), key=lambda t: rank[t[0]])
         records.append((r.id, keys.get(r.id, f"t{r.id}"), r.duplicate_of_id is not None, r.kind, r.text, r.essay_id,
                         r.unit_id, r.code, r.name, r.unit_kind, r.full_name, r.position, r.title,
                         ", ".join(t[1] for t in themes), [t[0] for t in themes]))
@@ -126,7 +137,7 @@ def theme_figures(course: Course, as_of: dt.datetime | None = None, unit_ids: It
         pairs = pairs[pairs["theme_id"].isin(wanted)]
     clusters = _clusters(pairs)
     themes = _themes(pairs)
-    return ThemeFigures(passages=passages, clusters=clusters, themes=themes)
+    return ThemeFigures(passages=passages, pairs=pairs, clusters=clusters, themes=themes)
 
 
 def _unit_list(frame: pd.DataFrame) -> tuple[list[str], bool]:
@@ -136,17 +147,18 @@ def _unit_list(frame: pd.DataFrame) -> tuple[list[str], bool]:
 
 
 def _clusters(pairs: pd.DataFrame) -> pd.DataFrame:
-    columns = ["theme_id", "theme", "kind", "cluster", "text", "tags", "essays", "units", "unit_names", "all_wards"]
+    """One row per theme × kind × cluster: lead text, tags, essays, units (set-based: 20,000 tags in well under a second)."""
+    columns = ["theme_id", "theme", "kind", "cluster", "text", "tags", "essays", "units", "all_wards"]
     if pairs.empty:
         return pd.DataFrame(columns=columns)
-    rows = []
-    for (theme_id, kind, cluster), part in pairs.groupby(["theme_id", "kind", "cluster"], sort=False):
-        # The lead passage: an original before its duplicates, then the oldest tag.
-        lead = part.sort_values(["is_duplicate", "tag_id"]).iloc[0]
-        names, all_wards = _unit_list(part)
-        rows.append((theme_id, lead["theme"], kind, cluster, lead["text"], int(part["tag_id"].nunique()),
-                     int(part["essay_id"].nunique()), len(names), names, all_wards))
-    frame = pd.DataFrame.from_records(rows, columns=columns)
+    keys = ["theme_id", "kind", "cluster"]
+    # The lead passage: an original before its duplicates, then the oldest tag.
+    lead = (pairs.sort_values(["is_duplicate", "tag_id"], kind="stable")
+            .drop_duplicates(keys)[[*keys, "theme", "text"]])
+    grouped = pairs.assign(is_ward=pairs["unit_kind"].isin(WARD_KINDS)).groupby(keys)
+    counts = pd.DataFrame({"tags": grouped["tag_id"].nunique(), "essays": grouped["essay_id"].nunique(),
+                           "units": grouped["unit_id"].nunique(), "all_wards": grouped["is_ward"].all()}).reset_index()
+    frame = lead.merge(counts, on=keys)[columns]
     return frame.sort_values(["theme_id", "units", "tags"], ascending=[True, False, False],
                              kind="stable").reset_index(drop=True)
 
@@ -719,18 +731,39 @@ def _no_borders(table) -> None:
 
 
 def _widths(table, widths_mm: Sequence[float]) -> None:
+    """Fixed column widths, in the grid as well as on each cell (LibreOffice reads the grid, Word the cells)."""
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
     from docx.shared import Mm
 
     table.autofit = False
+    grid = table._tbl.tblGrid
+    for col, width in zip(grid.findall(qn("w:gridCol")), widths_mm):
+        col.set(qn("w:w"), str(int(Mm(width).twips)))
+    tbl_pr = table._tbl.tblPr
+    tbl_w = tbl_pr.find(qn("w:tblW"))
+    if tbl_w is None:
+        tbl_w = OxmlElement("w:tblW")
+        tbl_pr.append(tbl_w)
+    tbl_w.set(qn("w:type"), "dxa")
+    tbl_w.set(qn("w:w"), str(int(Mm(sum(widths_mm)).twips)))
     for row in table.rows:
         for cell, width in zip(row.cells, widths_mm):
             cell.width = Mm(width)
 
 
+def _cant_split(row) -> None:
+    """Keep a table row on one page (the signature block must not be cut)."""
+    from docx.oxml import OxmlElement
+
+    row._tr.get_or_add_trPr().append(OxmlElement("w:cantSplit"))
+
+
 def _header_block(doc, prose: ReportProse, as_of: dt.datetime) -> None:
     table = doc.add_table(rows=1, cols=2)
     _no_borders(table)
-    _widths(table, [72, 93])
+    # Slightly wider than the text block: the two headings fit on one line each, as in printed reports.
+    _widths(table, [85, 83])
     left, right = table.rows[0].cells
     _cell_para(left, prose.parent_org.upper(), align="center", after=0)
     _cell_para(left, prose.org_name.upper(), bold=True, align="center", after=0)
@@ -745,6 +778,7 @@ def _signature_block(doc, prose: ReportProse) -> None:
     table = doc.add_table(rows=1, cols=2)
     _no_borders(table)
     _widths(table, [80, 85])
+    _cant_split(table.rows[0])
     left, right = table.rows[0].cells
     p = _cell_para(left, "", align="left", after=0)
     run = p.add_run("Nơi nhận:")
@@ -758,8 +792,13 @@ def _signature_block(doc, prose: ReportProse) -> None:
     _cell_para(right, prose.signer_name, bold=True, align="center", after=0)
 
 
+def _issuer(data: ReportData) -> str:
+    """Who reports, in running text (the header's capitals do not lower-case reliably)."""
+    return f"Đảng ủy {data.unit.name}" if data.unit is not None else "Ban Tổ chức Thành ủy"
+
+
 def _heading(doc, text: str) -> None:
-    _para(doc, text, bold=True, before=6, indent=True, keep_next=True)
+    _para(doc, text, bold=True, before=6, indent=True, keep_next=True, align="left")
 
 
 def _bullet(doc, text: str) -> None:
@@ -788,16 +827,19 @@ def report_docx(data: ReportData, prose: ReportProse) -> bytes:
     _header_block(doc, prose, data.as_of)
 
     _para(doc, "BÁO CÁO", size=16, bold=True, align="center", before=18, after=0)
-    subject = "Kết quả tổ chức lớp bồi dưỡng và tổng hợp bài thu hoạch, kiến nghị, đề xuất"
-    _para(doc, subject, bold=True, align="center", after=0)
+    title = _para(doc, "Kết quả tổ chức lớp bồi dưỡng và tổng hợp bài thu hoạch,", bold=True, align="center",
+                  after=0)
+    # The subject breaks where the sense does, not wherever the line runs out.
+    title.runs[0].add_break()
+    _set_run_font(title.add_run("kiến nghị, đề xuất"), 14, bold=True)
     if data.unit is not None:
         _para(doc, f"của {data.unit.name}", bold=True, align="center", after=0)
     _para(doc, "-----", align="center", after=12)
 
     place = data.place_word
-    who = data.unit.name if data.unit else prose.org_name.capitalize()
+    who = _issuer(data)
     intro = prose.intro.strip() or (
-        f"Thực hiện chương trình bồi dưỡng năm {to_local(data.as_of).year}, {who[0].upper() + who[1:]} báo cáo "
+        f"Thực hiện chương trình bồi dưỡng năm {to_local(data.as_of).year}, {who} báo cáo "
         f"kết quả tổ chức lớp “{data.course.name}” và tổng hợp bài thu hoạch, kiến nghị, đề xuất của học viên "
         f"(số liệu tính đến {to_local(data.as_of):%H} giờ {to_local(data.as_of):%M} ngày "
         f"{fmt_date(to_local(data.as_of).date())}) như sau:")
@@ -860,7 +902,7 @@ def report_docx(data: ReportData, prose: ReportProse) -> bytes:
         if below:
             _bullet(doc, f"{vn_int(len(below))} điểm cầu đạt dưới 80%: "
                          + _unit_names([f"{u['name']} ({vn_pct(u['percent'])})" for u in below], 15) + ".")
-        _picture(doc, completeness_chart_png(f.units), "Biểu đồ 1. Tỉ lệ hoàn thành bài thu hoạch theo đơn vị")
+        _para(doc, "(Tỉ lệ hoàn thành của từng đơn vị: xem Phụ lục và Biểu đồ 2 kèm theo.)", italic=True, indent=True)
 
     # IV. Recommendations by theme
     totals = data.themes.totals()
@@ -873,10 +915,11 @@ def report_docx(data: ReportData, prose: ReportProse) -> bytes:
                     f"từ {vn_int(totals['essays'])} bài thu hoạch của {vn_int(totals['units'])} {place}, "
                     f"tập trung vào các nhóm vấn đề sau (xếp theo số ý kiến, nhiều nhất trước):"), indent=True)
         _recommendations(doc, data)
-        _picture(doc, themes_chart_png(data.themes.themes), "Biểu đồ 2. Số ý kiến kiến nghị, đề xuất theo chủ đề")
+        _picture(doc, themes_chart_png(data.themes.themes), "Biểu đồ 1. Số ý kiến kiến nghị, đề xuất theo chủ đề")
 
     _para(doc, (f"Trên đây là báo cáo kết quả tổ chức lớp bồi dưỡng và tổng hợp bài thu hoạch, kiến nghị, "
-                f"đề xuất của học viên{' ' + data.unit.name if data.unit else ''}./."), indent=True, before=6, after=12)
+                f"đề xuất của học viên{' ' + data.unit.name if data.unit else ''}./."), indent=True, before=6, after=12,
+          keep_next=True)
     _signature_block(doc, prose)
 
     # Appendix: one row per unit, on landscape pages.
@@ -887,9 +930,17 @@ def report_docx(data: ReportData, prose: ReportProse) -> bytes:
     section.left_margin, section.right_margin = Mm(20), Mm(15)
     _para(doc, "PHỤ LỤC", bold=True, align="center", after=0)
     _para(doc, "SỐ LIỆU THAM GIA HỌC TẬP VÀ NỘP BÀI THU HOẠCH THEO ĐƠN VỊ", bold=True, align="center", after=0)
-    _para(doc, (f"(Kèm theo Báo cáo số {prose.number.strip()} của {prose.org_name.strip().capitalize()}; "
+    _para(doc, (f"(Kèm theo Báo cáo số {prose.number.strip()} của {_issuer(data)}; "
                 f"số liệu tính đến {fmt_datetime(data.as_of)})"), italic=True, align="center", after=6)
     _appendix_table(doc, data)
+    if t["units"] > 1:
+        # The per-unit chart on its own portrait page after the table: 103 bars need a full page.
+        chart = doc.add_section(WD_SECTION.NEW_PAGE)
+        chart.orientation = WD_ORIENT.PORTRAIT
+        chart.page_width, chart.page_height = Mm(210), Mm(297)
+        chart.top_margin, chart.bottom_margin = Mm(20), Mm(20)
+        chart.left_margin, chart.right_margin = Mm(30), Mm(15)
+        _picture(doc, completeness_chart_png(f.units), "Biểu đồ 2. Tỉ lệ hoàn thành bài thu hoạch theo đơn vị")
     out = io.BytesIO()
     doc.save(out)
     return out.getvalue()
@@ -906,9 +957,8 @@ def _recommendations(doc, data: ReportData) -> None:
         rows = themes[themes["theme_id"] == theme_id]
         name = rows["theme"].iloc[0]
         counts = {r.kind: r.passages for r in rows.itertuples(index=False)}
-        pairs = data.themes.passages
-        in_theme = pairs[[theme_id in ids for ids in pairs["theme_ids"]]]
-        unit_count = in_theme["unit_id"].nunique()
+        pairs = data.themes.pairs
+        unit_count = pairs[pairs["theme_id"] == theme_id]["unit_id"].nunique()
         parts = [f"{vn_int(counts[k])} {KIND_LABELS[k].lower()}" for k in TAG_KINDS if counts.get(k)]
         _para(doc, f"{i}. {name[0].upper() + name[1:]} ({', '.join(parts)}; từ {vn_int(unit_count)} {data.place_word})",
               bold=True, italic=True, indent=True, keep_next=True)
@@ -917,8 +967,10 @@ def _recommendations(doc, data: ReportData) -> None:
         for r in mine.head(QUOTES_PER_THEME).itertuples(index=False):
             verb = "kiến nghị" if r.kind == "recommendation" else "đề xuất"
             text = " ".join(str(r.text).split()).rstrip(" .;")
-            where = f" ({_unit_names(r.unit_names)})" if r.units > 1 else ""
-            _bullet(doc, f"{_who(r.units, r.unit_names, r.all_wards)} {verb}: “{_short(text, 600)}”{where}.")
+            names = data.themes.cluster_units(theme_id, r.kind, r.cluster)
+            # Name the wards when they are few; “103 phường, xã” says enough on its own.
+            where = f" ({_unit_names(names)})" if 1 < r.units <= 12 else ""
+            _bullet(doc, f"{_who(r.units, names, r.all_wards)} {verb}: “{_short(text, 600)}”{where}.")
         if len(mine) > QUOTES_PER_THEME:
             _para(doc, f"(Và {vn_int(len(mine) - QUOTES_PER_THEME)} ý kiến khác, xem tệp tổng hợp .xlsx kèm theo.)",
                   italic=True, indent=True)
