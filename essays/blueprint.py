@@ -21,8 +21,27 @@ def init_app(app: Flask) -> None:
     app.extensions.setdefault("thuhoach.nav", []).append(_nav)
     app.extensions.setdefault("thuhoach.home", []).append(_home)
     app.extensions.setdefault("thuhoach.demo", []).append(demo.hand_in_demo_essays)
+    # LTI (lms.lti) asks these: where a learner lands, and who has handed in on a topic.
+    app.extensions.setdefault("thuhoach.lti_learner_target", []).append(_lti_learner_target)
+    app.extensions.setdefault("thuhoach.lti_submitted", []).append(_lti_submitted)
     # A body over MAX_CONTENT_LENGTH is refused by Werkzeug before any view runs: say why in Vietnamese.
     app.register_error_handler(RequestEntityTooLarge, _too_large)
+
+
+def _lti_learner_target(user: User, topic) -> str:
+    return url_for("essays.submit", course_id=topic.course_id, topic_id=topic.id)
+
+
+def _lti_submitted(topic_id: int, user_ids: list[int]) -> set[int]:
+    from sqlalchemy import select
+
+    from essays.models import Essay
+    from lms.db import db
+
+    if not user_ids:
+        return set()
+    return set(db.session.scalars(select(Essay.trainee_id).where(
+        Essay.topic_id == topic_id, Essay.trainee_id.in_(user_ids), Essay.current_version_id.is_not(None))))
 
 
 def _nav(user: User) -> list[tuple[str, str]]:

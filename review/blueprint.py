@@ -1,7 +1,9 @@
 """Registers the review feature with the host app."""
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, url_for
+
+from lms.models import Course, Role, User
 
 
 def init_app(app: Flask) -> None:
@@ -11,3 +13,13 @@ def init_app(app: Flask) -> None:
     tagging_views.init_app(app)
     completeness_views.init_app(app)
     __import__("review.report_views", fromlist=["init_app"]).init_app(app)  # one line in a shared file
+    app.extensions.setdefault("thuhoach.lti_instructor_target", []).append(_lti_instructor_target)
+
+
+def _lti_instructor_target(user: User, course: Course) -> str | None:
+    """A teacher coming from the LMS sees the completeness of that course: their unit's, or all."""
+    if user.role == Role.officer and user.unit is not None:
+        return url_for("completeness.unit_table", course_id=course.id, code=user.unit.code)
+    if user.is_board:
+        return url_for("completeness.overview", course_id=course.id)
+    return None

@@ -108,7 +108,8 @@ def test_an_instructor_with_a_staff_account_lands_on_the_completeness_page(lms, 
     officer = make_user(Role.officer, unit=lti_unit, username="giang.tct")
     course = make_course()
     response = lms.launch(TEACHER, custom={"topic_id": str(course.topics[0].id)})
-    assert response.status_code == 302 and response.headers["Location"] == "/completeness/"
+    assert response.status_code == 302
+    assert response.headers["Location"] == f"/completeness/{course.id}/units/{lti_unit.code}"
     link = db.session.scalar(select(LtiUserLink))
     assert (link.user_id, link.matched_by) == (officer.id, "username")
 
