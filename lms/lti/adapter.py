@@ -261,6 +261,16 @@ class _SessionService(SessionService):
         return False  # always compare with the state cookie
 
 
+def _request() -> FlaskRequest:
+    """The library's view of the request. Behind an HTTPS proxy (THUHOACH_HTTPS=1) the request
+    looks like plain HTTP, yet the state cookie must be `SameSite=None; Secure`, or the browser
+    drops it on the LMS's cross-site POST and every launch fails the state check."""
+    from flask import request
+
+    secure = request.is_secure or bool(current_app.config.get("SESSION_COOKIE_SECURE"))
+    return FlaskRequest(request_is_secure=secure)
+
+
 class _OIDCLogin(FlaskOIDCLogin):
     def _generate_nonce(self) -> str:
         return make_nonce()
@@ -268,7 +278,7 @@ class _OIDCLogin(FlaskOIDCLogin):
 
 def login_redirect(launch_url: str):
     """Answer the platform's OIDC login initiation with the redirect to its authorisation URL."""
-    request = FlaskRequest()
+    request = _request()
     login = _OIDCLogin(request, _ToolConf(), session_service=_SessionService(request),
                        cookie_service=FlaskCookieService(request))
     try:
@@ -374,7 +384,7 @@ def validate_launch(id_token: str | None) -> Launch:
     if not id_token:
         raise LaunchError("malformed", "no id_token")
     platform, claims = _precheck(id_token)
-    request = FlaskRequest()
+    request = _request()
     launch = FlaskMessageLaunch(request, _ToolConf(), session_service=_SessionService(request),
                                 cookie_service=FlaskCookieService(request))
     launch.set_jwt_verify_options({"verify_aud": False, "require": ["exp", "iat"]})

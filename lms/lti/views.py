@@ -5,7 +5,7 @@ import logging
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import (Blueprint, Flask, abort, flash, make_response, redirect, render_template, request, session,
+from flask import (Blueprint, Flask, abort, current_app, flash, make_response, redirect, render_template, request, session,
                    url_for)
 from flask_login import login_user
 from flask_wtf import FlaskForm
@@ -58,6 +58,12 @@ class PlatformForm(FlaskForm):
     unit_code = StringField("Mã đơn vị của học viên từ LMS này", validators=[Optional(), Length(max=20)])
 
 
+def _external(endpoint: str) -> str:
+    """An absolute URL of ours, https when the site is served over HTTPS behind a proxy."""
+    scheme = "https" if current_app.config.get("SESSION_COOKIE_SECURE") else None
+    return url_for(endpoint, _external=True, _scheme=scheme)
+
+
 def _refuse(exc: LaunchError | LtiError, stage: str):
     """Log, audit and show a refusal; nothing else of the request is kept."""
     db.session.rollback()
@@ -83,7 +89,7 @@ def login():
     # Our launch URL is always the redirect_uri, whatever target_link_uri the LMS names: the
     # placement itself is identified by the signed claims, never by a URL the browser carried.
     try:
-        return adapter.login_redirect(url_for("lti.launch", _external=True))
+        return adapter.login_redirect(_external("lti.launch"))
     except LaunchError as exc:
         return _refuse(exc, "login")
 
@@ -172,7 +178,7 @@ def deep_link():
                 context = link_context(Launch(platform=platform, claims=claims), topics[0].course)
             except LtiError as exc:
                 return _refuse(exc, "deep_link")
-            items = [{"url": url_for("lti.launch", _external=True), "title": f"Bài thu hoạch: {t.title}"[:250],
+            items = [{"url": _external("lti.launch"), "title": f"Bài thu hoạch: {t.title}"[:250],
                       "custom": {"topic_id": str(t.id)}, "lineitem": f"Nộp bài: {t.title}"[:250],
                       "resource_id": f"thuhoach-topic-{t.id}"} for t in topics]
             token = adapter.deep_link_response(platform, claims[CLAIM + "deployment_id"], settings, items)
@@ -220,9 +226,9 @@ def admin_platforms():
 
 def tool_urls() -> dict[str, str]:
     """What the admin types into the LMS when registering the tool."""
-    return {"tool_url": url_for("lti.launch", _external=True), "login_url": url_for("lti.login", _external=True),
-            "redirect_uris": url_for("lti.launch", _external=True), "jwks_url": url_for("lti.jwks", _external=True),
-            "deep_link_url": url_for("lti.launch", _external=True)}
+    return {"tool_url": _external("lti.launch"), "login_url": _external("lti.login"),
+            "redirect_uris": _external("lti.launch"), "jwks_url": _external("lti.jwks"),
+            "deep_link_url": _external("lti.launch")}
 
 
 def _context_or_404(context_id: int) -> LtiContext:

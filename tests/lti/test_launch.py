@@ -218,3 +218,11 @@ def test_the_admin_registers_a_platform_in_the_page(auth, client, make_user):
         "auth_token_url": "https://moodle.example.vn/mod/lti/token.php", "unit_code": ""})
     assert response.status_code == 302
     assert "https://moodle.example.vn" in client.get("/lti/platforms").get_data(as_text=True)
+
+
+def test_behind_an_https_proxy_the_state_cookie_survives_a_cross_site_post(app, client, registered, platform):
+    app.config["SESSION_COOKIE_SECURE"] = True  # THUHOACH_HTTPS=1
+    response = client.post("/lti/login", data=login_params(platform, LEARNER_AN))
+    assert query_of(response.headers["Location"])["redirect_uri"] == "https://localhost/lti/launch"
+    (state_cookie,) = [c for c in response.headers.getlist("Set-Cookie") if c.startswith("lti1p3-state-")]
+    assert "Secure" in state_cookie and "SameSite=None" in state_cookie
