@@ -1,8 +1,11 @@
 """Turn what a user typed into Whoosh queries, without ever raising.
 
 Syntax: words (all required), "quoted phrases", uppercase OR / AND / NOT, ``-word``, ``prefix*``.
-Parentheses are ignored. Several words typed without quotes form a *run*: it is searched as a
-phrase first (``strict``) and then as all-words-anywhere (``loose``), so phrase hits rank first.
+Parentheses are ignored. Several words typed without quotes form a *run*. A query runs in stages,
+each adding hits the previous ones lacked: ``strict`` (runs as phrases, marked words in their
+exact form), the same with marks folded, for runs of three or more syllables some adjacent pair
+of the run, then ``loose`` (all words anywhere, marks folded). So phrase hits rank far above scattered words, and
+"hòa" ranks essays with "hoà"/"hòa" above those with "hóa" without a costly union of two fields.
 """
 
 from __future__ import annotations
@@ -14,10 +17,10 @@ from whoosh import query as wq
 
 from search.analysis import bigram_terms, syllables
 
-# An exact-field match adds this much on top of the folded match's score.
-EXACT_BOOST = 2.0
 # Longer input is cut: nobody types more, and each syllable costs a posting list.
 MAX_QUERY_CHARS = 500
+# Readings of a query, run as successive stages (see _item_queries).
+_LEVELS = 4
 # Prefixes shorter than this would expand to a large part of the vocabulary.
 MIN_PREFIX_CHARS = 2
 
@@ -28,12 +31,13 @@ _TOKEN_RE = re.compile(r'"([^"]*)"?|([^\s"()]+)')
 class ParsedQuery:
     """Both readings of a user query, plus what a snippet should mark."""
 
-    strict: wq.Query | None  # unquoted runs read as phrases
-    loose: wq.Query | None  # unquoted runs read as all words anywhere
+    strict: wq.Query | None  # unquoted runs read as phrases, marked words in their exact form
+    loose: wq.Query | None  # unquoted runs read as all words anywhere, words folded
     has_run: bool  # an unquoted run of two or more syllables was typed
     terms: set[str] = field(default_factory=set)  # folded syllables to highlight
     prefixes: set[str] = field(default_factory=set)  # folded prefixes to highlight
     sequences: list[tuple[str, ...]] = field(default_factory=list)  # folded phrases to highlight
+    stages: list[wq.Query] = field(default_factory=list)  # run in order, each adding new hits
 
 
 @dataclass
@@ -43,25 +47,17 @@ class _Item:
     negated: bool = False
 
 
-def _word(exact: str, folded: str) -> wq.Query:
-    base = wq.Term("folded", folded)
-    if exact == folded:
-        return base  # typed without marks: the folded field alone decides
-    # A union, not AndMaybe: Whoosh can skip whole blocks of a union when collecting the top hits.
-    return wq.Or([base, wq.Term("exact", exact, boost=EXACT_BOOST)])
-
-
-def _phrase(syls: list[tuple[str, str]]) -> wq.Query:
+def _phrase(syls: list[tuple[str, str]], exact: bool = False) -> wq.Query:
+    """Syllables in a row, from the bigram field; exact=True reads one syllable in its exact form."""
     if len(syls) == 1:
-        return _word(*syls[0])
+        e, f = syls[0]
+        return wq.Term("exact", e) if exact and e != f else wq.Term("folded", f)
     grams = bigram_terms([f for _, f in syls])
     core = wq.Term("bigrams", grams[0]) if len(grams) == 1 else wq.Phrase("bigrams", grams)
-    marked = [wq.Term("exact", e) for e, f in syls if e != f]
-    if not marked:
-        return core
-    # The exact syllables only add score to phrase hits; they never widen the match.
-    bonus = marked[0] if len(marked) == 1 else wq.And(marked)
-    return wq.AndMaybe(core, bonus.with_boost(EXACT_BOOST))
+    # Marks are not checked inside a phrase: a folded phrase of two or more syllables almost
+    # never meets a different accented one, and adding the exact terms (as And or AndMaybe)
+    # cost up to 100 ms on common phrases at 15,000 essays (docs/PERFORMANCE.md).
+    return core
 
 
 def _prefix(exact: str, folded: str) -> wq.Query | None:
@@ -120,6 +116,24 @@ def _lex(text: str) -> list[_Item | str]:
     return out
 
 
+def _item_queries(item: _Item) -> tuple[wq.Query, ...] | None:
+    """The readings of one item, strictest first: exact, folded, partial, loose."""
+    if item.kind == "prefix":
+        q = _prefix(*item.syls[0])
+        return None if q is None else (q,) * _LEVELS
+    strict, folded = _phrase(item.syls, exact=True), _phrase(item.syls)
+    if item.kind != "run":
+        return strict, folded, folded, folded
+    loose = wq.And([wq.Term("folded", f) for _, f in item.syls])
+    partial = loose
+    if len(item.syls) > 2:
+        # Between the phrase and scattered words: some adjacent pair of it, e.g. "chuyển đổi".
+        # (And, not Require: whoosh3's RequireMatcher trips an assertion on this shape.)
+        grams = bigram_terms([f for _, f in item.syls])
+        partial = wq.And([*loose.subqueries, wq.Or([wq.Term("bigrams", g) for g in grams])])
+    return strict, folded, partial, loose
+
+
 def _combine(positives: list[wq.Query], negatives: list[wq.Query]) -> wq.Query | None:
     if not positives:
         return None  # "NOT x" alone would mean every other essay: return nothing instead
@@ -141,26 +155,20 @@ def parse_query(text: str) -> ParsedQuery:
         # "AND" only ends a run: words are required anyway.
 
     parsed = ParsedQuery(None, None, False)
-    strict_clauses, loose_clauses = [], []
+    levels: list[list[wq.Query]] = [[] for _ in range(_LEVELS)]
     for clause in clauses:
-        pos_strict, pos_loose, negs = [], [], []
+        positives: list[list[wq.Query]] = [[] for _ in range(_LEVELS)]
+        negs = []
         for item in clause:
-            if item.kind == "prefix":
-                q = _prefix(*item.syls[0])
-                if q is None:
-                    continue
-                strict = loose = q
-            elif item.kind == "run":
-                parsed.has_run = True
-                strict = _phrase(item.syls)
-                loose = wq.And([_word(e, f) for e, f in item.syls])
-            else:
-                strict = loose = _phrase(item.syls)
-            if item.negated:
-                negs.append(strict)
+            queries = _item_queries(item)
+            if queries is None:
                 continue
-            pos_strict.append(strict)
-            pos_loose.append(loose)
+            if item.negated:
+                negs.append(queries[-1])  # excluded in every form, so every stage agrees
+                continue
+            parsed.has_run |= item.kind == "run"
+            for level, q in zip(positives, queries):
+                level.append(q)
             folded = tuple(f for _, f in item.syls)
             if item.kind == "prefix":
                 parsed.prefixes.add(folded[0])
@@ -168,11 +176,13 @@ def parse_query(text: str) -> ParsedQuery:
                 parsed.terms.update(folded)
                 if len(folded) > 1:
                     parsed.sequences.append(folded)
-        strict_q = _combine(pos_strict, negs)
-        if strict_q is not None:
-            strict_clauses.append(strict_q)
-            loose_clauses.append(_combine(pos_loose, negs))
-    if strict_clauses:
-        parsed.strict = strict_clauses[0] if len(strict_clauses) == 1 else wq.Or(strict_clauses)
-        parsed.loose = loose_clauses[0] if len(loose_clauses) == 1 else wq.Or(loose_clauses)
+        if positives[0]:
+            for level, pos in zip(levels, positives):
+                level.append(_combine(pos, negs))
+    if levels[0]:
+        stages = [qs[0] if len(qs) == 1 else wq.Or(qs) for qs in levels]
+        parsed.strict, parsed.loose = stages[0], stages[-1]
+        for q in stages:
+            if not parsed.stages or parsed.stages[-1] != q:
+                parsed.stages.append(q)
     return parsed
