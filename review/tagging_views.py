@@ -16,7 +16,8 @@ from review.models.tagging import (KIND_LABELS, REVIEW_STATE_LABELS, PassageGrou
 from review.tagging import (TaggingError, assign_unit, choosable_themes, confirm_group, create_theme,
                             delete_tag, essay_or_404, mark_duplicate, mark_review, merge_themes,
                             ordered_tree, retire_theme, review_of, review_queue, tag_passage,
-                            theme_or_error, unassign_unit, ungroup, update_tag, update_theme)
+                            theme_or_error, unassign_unit, ungroup, update_tag, update_theme,
+                            write_transaction)
 
 bp = Blueprint("tagging", __name__, url_prefix="/review")
 BOARD = (Role.admin, Role.reviewer)
@@ -120,9 +121,11 @@ def read(essay_id: int):
     if version is None:
         abort(404)
     is_current = version.id == essay.current_version_id
-    suggestions = suggestions_for(version) if is_current else []
-    mark_review(essay, "in_progress", current_user, only_if_new=True)
-    db.session.commit()
+    db.session.commit()  # end the GET's read transaction before writing
+    with write_transaction():
+        suggestions = suggestions_for(version) if is_current else []
+        mark_review(essay, "in_progress", current_user, only_if_new=True)
+        db.session.commit()
 
     tags = db.session.scalars(select(Tag).where(Tag.essay_id == essay.id).order_by(Tag.start_offset)).all()
     here = [t for t in tags if t.version_id == version.id]

@@ -63,6 +63,9 @@ def test_nfd_input_is_stored_nfc_and_offsets_count_nfc_code_points(client, api_t
     assert response.status_code == 201
     assert response.json["text"] == PASSAGE
     assert unicodedata.is_normalized("NFC", response.json["text"])
+    # The offsets fit the text the essay API hands out.
+    served = client.get(f"/api/v1/essays/{essay.id}", headers=api_token(world.reviewer)).json["text"]
+    assert served[response.json["start"]:response.json["end"]] == PASSAGE
 
 
 @pytest.mark.parametrize("start, end", [(-1, 5), (5, 5), (7, 3), (0, 10_000), ("0", 4), (None, 4), (1.5, 4), (True, 4)])
