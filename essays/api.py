@@ -54,6 +54,12 @@ def put_essay(course_id: int, topic_id: int):
     now = utcnow()  # time of receipt, before reading and extracting the file
     user = current_user._get_current_object()
     topic = topic_or_404(course_id, topic_id)
+    try:
+        # Who may hand in is decided before the body is looked at.
+        check_submission(user, topic, uploaded_by=user, now=now)
+    except SubmissionError as exc:
+        db.session.rollback()
+        raise ApiError(exc.status, exc.message, exc.code) from None
     data, filename, text = _read_body()
     try:
         check_submission(user, topic, uploaded_by=user, now=now)
