@@ -485,8 +485,8 @@ class PlatformServices:
         try:
             for raw in service.get_members():
                 yield Member(subject=str(raw["user_id"]), name=raw.get("name") or "",
-                             email=raw.get("email"), username=raw.get("ext_user_username")
-                             or raw.get("lis_person_sourcedid"), roles=list(raw.get("roles", [])),
+                             email=raw.get("email"), username=raw.get("ext_user_username"),
+                             roles=list(raw.get("roles", [])),
                              active=raw.get("status", "Active") == "Active")
         except (LtiException, requests.RequestException) as exc:
             raise ServiceError(f"names and roles: {exc}") from exc

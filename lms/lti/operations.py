@@ -6,6 +6,7 @@ Matching rule (one person, one account, whether they came from Excel or from the
 2. otherwise an account in the platform's unit with the same username, else the same e-mail, is
    linked once (recorded with how it was found and in the audit log) — only when exactly one
    account fits and it is not already linked to another person of the same LMS;
+   A learner may only be linked to a trainee account and a teacher only to a unit officer's;
 3. otherwise a learner gets a new trainee account in the platform's unit; an instructor gets none
    (staff accounts are made by the admin, never by an LMS).
 Never by e-mail alone: without a unit on the platform nothing is matched, and an e-mail shared by
@@ -146,6 +147,13 @@ def account_for(platform: LtiPlatform, member: Member, *, create: bool) -> tuple
         return link.user, "linked"
     user, how = _match_existing(platform, member)
     if user is not None:
+        # A learner is only ever a trainee account, a teacher only a unit officer: an LMS never
+        # opens an admin's or a Board reviewer's account, nor staff rights to a learner.
+        allowed = Role.officer if member.is_instructor else Role.trainee
+        if user.role != allowed:
+            raise LtiError(f"Tài khoản {user.username} là {user.role.label}, không thể liên kết với "
+                           f"{'giảng viên' if member.is_instructor else 'học viên'} từ LMS. "
+                           "Vui lòng báo quản trị viên.")
         other = db.session.scalar(select(LtiUserLink.subject).where(LtiUserLink.issuer == platform.issuer,
                                                                     LtiUserLink.user_id == user.id))
         if other is not None:
@@ -380,7 +388,8 @@ def push_scores(context: LtiContext, *, only_user_ids: set[int] | None = None) -
         scopes = (context.ags_scopes or "").split()
         platform, lineitems_url, course_id = context.platform, context.lineitems_url, context.course_id
         columns = [_Column(link.id, link.topic_id, link.topic.title, link.resource_link_id, link.lineitem_url)
-                   for link in db.session.scalars(select(LtiResourceLink).where(LtiResourceLink.context_id == context_id))]
+                   for link in db.session.scalars(
+                       select(LtiResourceLink).where(LtiResourceLink.context_id == context_id))]
         people = [tuple(p) for p in db.session.execute(
             select(LtiUserLink.user_id, LtiUserLink.subject)
             .join(Enrollment, (Enrollment.user_id == LtiUserLink.user_id) & (Enrollment.course_id == course_id))

@@ -5,8 +5,8 @@ import logging
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import (Blueprint, Flask, abort, current_app, flash, make_response, redirect, render_template, request, session,
-                   url_for)
+from flask import (Blueprint, Flask, abort, current_app, flash, make_response, redirect, render_template,
+                   request, session, url_for)
 from flask_login import login_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -18,9 +18,9 @@ from lms.forms import REQUIRED, EmptyForm
 from lms.lti import adapter
 from lms.lti.adapter import CLAIM, DL_CLAIM, LaunchError, Launch
 from lms.lti.models import LtiContext, LtiPlatform
-from lms.lti.operations import (LtiError, account_for, ensure_enrolled, fetch_members, instructor_target, learner_target,
-                                link_context, platforms, push_scores, record_resource_link, register_platform,
-                                spend_nonce, sync_roster, topic_of_launch)
+from lms.lti.operations import (LtiError, account_for, ensure_enrolled, fetch_members, instructor_target,
+                                learner_target, link_context, platforms, push_scores, record_resource_link,
+                                register_platform, spend_nonce, sync_roster, topic_of_launch)
 from lms.models import Course, Role, Topic
 from lms.security import audit, csrf, role_required
 

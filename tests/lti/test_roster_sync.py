@@ -139,3 +139,18 @@ def test_the_admin_syncs_and_sends_scores_from_the_page(auth, client, platform, 
     sent = auth.post(f"/lti/contexts/{context.id}/scores", follow_redirects=True).get_data(as_text=True)
     assert "Đã gửi 1 điểm vào 1 cột điểm; lỗi 0." in sent
     assert [(s["userId"], s["scoreGiven"]) for s in platform.scores] == [("32", 0.0)]
+
+
+def test_a_learner_never_gets_a_staff_account_and_a_teacher_never_a_trainee_one(runner, platform, context, lti_unit,
+                                                                              make_user):
+    make_user(Role.officer, unit=lti_unit, email="canbo@tct.vn")
+    make_user(Role.admin, unit=lti_unit, username="quantri")
+    make_user(unit=lti_unit, email="hocvien@tct.vn")
+    platform.members = [Person(sub="40", name="Học Viên Lạ", email="canbo@tct.vn"),
+                        Person(sub="41", name="Quản Trị", username="quantri"),
+                        Person(sub="42", name="Giảng Viên", email="hocvien@tct.vn", roles=[INSTRUCTOR])]
+    output = sync(runner, context)
+    assert link_of("40") is None and "là Cán bộ đơn vị, không thể liên kết với học viên" in output
+    assert link_of("41") is None and "là Quản trị viên" in output
+    assert link_of("42") is None and "là Học viên, không thể liên kết với giảng viên" in output
+    assert accounts_with("canbo@tct.vn") == 1
