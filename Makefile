@@ -8,7 +8,7 @@ PORT ?= 5000
 DEB_PACKAGES := chromium libreoffice-writer-nogui antiword fonts-dejavu-core
 SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 
-.PHONY: run test test-postgres install system-deps serve bench lock clean
+.PHONY: run test test-postgres install system-deps serve audit bench lock clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -43,6 +43,13 @@ test-postgres: install system-deps
 serve: install
 	$(BIN)/flask --app lms db upgrade
 	$(BIN)/python -m lms.serve
+
+# Known vulnerabilities in the pinned dependencies (pip-audit asks PyPI's vulnerability data).
+audit: install
+	@out=$$($(BIN)/pip-audit --progress-spinner off 2>&1); status=$$?; echo "$$out"; \
+	skipped=$$(echo "$$out" | grep -c "could not be audited"); \
+	if [ $$status -ne 0 ]; then exit $$status; fi; \
+	if [ $$skipped -gt 0 ]; then echo "pip-audit: $$skipped installed packages could not be audited (vulnerability service unreachable from here)"; fi
 
 bench: install
 	$(BIN)/python bench/roster_import.py
