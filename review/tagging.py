@@ -446,9 +446,11 @@ def unassign_unit(assignment: ReviewAssignment) -> None:
     db.session.flush()
 
 
-def review_queue(reviewer: User, course_id: int | None = None, limit: int = 500) -> list[tuple[Essay, EssayReview | None]]:
-    """Essays of the reviewer's units that have a version and are not yet marked done."""
-    assigned = select(ReviewAssignment.unit_id).where(ReviewAssignment.reviewer_id == reviewer.id)
+def review_queue(reviewer: User, course_id: int | None = None, limit: int = 500,
+                 unit_id: int | None = None) -> list[tuple[Essay, EssayReview | None]]:
+    """Essays of the reviewer's units (or of one chosen unit) with a version, not yet marked done."""
+    assigned = (select(ReviewAssignment.unit_id).where(ReviewAssignment.reviewer_id == reviewer.id)
+                if unit_id is None else select(Unit.id).where(Unit.id == unit_id))
     not_done = or_(EssayReview.state.is_(None), EssayReview.state != "done")
     query = (select(Essay, EssayReview).outerjoin(EssayReview, EssayReview.essay_id == Essay.id)
              .where(Essay.unit_id.in_(assigned), Essay.current_version_id.is_not(None), not_done)

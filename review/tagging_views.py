@@ -251,10 +251,16 @@ def dismiss_suggestion(suggestion_id: int):
 @bp.route("/queue")
 @role_required(*BOARD)
 def queue():
-    rows = review_queue(current_user)
+    # Any Board member may also open another unit's list (a colleague is away, a unit is shared).
+    code = request.args.get("unit", "").strip()
+    other = db.session.scalar(select(Unit).where(Unit.code == code)) if code else None
+    if code and other is None:
+        abort(404)
+    rows = review_queue(current_user, unit_id=other.id if other else None)
     units = db.session.scalars(select(Unit).join(ReviewAssignment, ReviewAssignment.unit_id == Unit.id)
                                .where(ReviewAssignment.reviewer_id == current_user.id).order_by(Unit.name)).all()
-    return render_template("review/queue.html", rows=rows, units=units, states=REVIEW_STATE_LABELS)
+    return render_template("review/queue.html", rows=rows, units=units, other=other, code=code,
+                           states=REVIEW_STATE_LABELS)
 
 
 @bp.route("/assignments", methods=["GET", "POST"])

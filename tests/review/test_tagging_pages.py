@@ -141,7 +141,9 @@ def test_review_state_and_queue_of_assigned_units(client, auth, world, essay_of)
     assert db.session.get(EssayReview, essay_a.id).state == "done"
     queue = client.get("/review/queue").get_data(as_text=True)
     assert world.trainee_a.full_name not in queue
-    assert essay_b.id  # other unit's essay never appeared
+    other = client.get("/review/queue?unit=31261").get_data(as_text=True)
+    assert world.trainee_b.full_name in other and f"/review/essays/{essay_b.id}" in other
+    assert client.get("/review/queue?unit=khong-co").status_code == 404
 
 
 def test_board_assigns_units_by_page(client, auth, world):
