@@ -129,6 +129,15 @@ class FakePlatform:
             response = Response(json.dumps({"error": str(exc)}), status=401, mimetype="application/json")
         return response(environ, start_response)
 
+    @staticmethod
+    def _autopost(action: str, fields: dict[str, str]) -> Response:
+        """An HTML form that posts itself, as LMSs answer (plain HTML, no CSP of ours here)."""
+        inputs = "".join(f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">'
+                         for k, v in fields.items())
+        body = (f'<form id="f" method="post" action="{html.escape(action)}">{inputs}</form>'
+                '<script>document.getElementById("f").submit();</script>')
+        return Response(body, mimetype="text/html")
+
     def _json(self, data: Any, status: int = 200, headers: dict[str, str] | None = None,
               mimetype: str = "application/json") -> Response:
         return Response(json.dumps(data), status=status, mimetype=mimetype, headers=headers or {})
@@ -152,10 +161,12 @@ class FakePlatform:
             spec = json.loads(args["lti_message_hint"])
             person = Person(**spec.pop("person"))
             token = self.sign(self.claims(person, args["nonce"], **spec))
-            body = (f'<form method="post" action="{html.escape(args["redirect_uri"])}">'
-                    f'<input type="hidden" name="id_token" value="{token}">'
-                    f'<input type="hidden" name="state" value="{html.escape(args["state"])}"></form>')
-            return Response(body, mimetype="text/html")
+            return self._autopost(args["redirect_uri"], {"id_token": token, "state": args["state"]})
+        if path == "/start":
+            # What Moodle's "launch" does in the browser: post the login initiation to the tool.
+            person = Person(**json.loads(request.args["person"]))
+            spec = json.loads(request.args.get("spec", "{}"))
+            return self._autopost(request.args["tool_login"], login_params(self, person, **spec))
         if path == "/token":
             form = request.form
             assert form["grant_type"] == "client_credentials"
