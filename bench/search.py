@@ -143,9 +143,11 @@ def bench_size(texts: list[str], n: int, workdir: Path, rounds: int) -> dict:
     w_secs = time.perf_counter() - t
     w_size = dir_size(index.path)
     if reused:
-        print("whoosh: reusing the index in --workdir (no indexing figures)")
-    print(f"whoosh: {n / w_secs:.1f} essays/s, {chars / w_secs / 1e6:.2f} M chars/s, "
-          f"{w_secs:.0f} s, index {w_size / 1e6:.0f} MB (text {chars / 1e6:.0f} M chars)", flush=True)
+        print(f"whoosh: reusing the index in --workdir, {w_size / 1e6:.0f} MB (no indexing figures)")
+    else:
+        print(f"whoosh: {n / w_secs:.1f} essays/s, {chars / w_secs / 1e6:.2f} M chars/s, "
+              f"{w_secs:.0f} s, index {w_size / 1e6:.0f} MB (text {chars / 1e6:.0f} M chars)",
+              flush=True)
 
     db_path = workdir / f"fts-{n}.sqlite"
     db_path.unlink(missing_ok=True)
