@@ -66,6 +66,20 @@ def read_only() -> Iterator[None]:
         _write_intent.reset(token)
 
 
+@contextlib.contextmanager
+def write_transaction() -> Iterator[None]:
+    """Within this block a new SQLite transaction starts with BEGIN IMMEDIATE, even during a GET.
+
+    For a GET that must write (a cache, a read receipt): a deferred transaction that read first
+    can be refused the write lock instead of waiting for it. End the read transaction first.
+    """
+    token = _write_intent.set(True)
+    try:
+        yield
+    finally:
+        _write_intent.reset(token)
+
+
 def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, record: Any) -> None:

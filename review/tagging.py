@@ -1,9 +1,8 @@
 """Operations on the codebook, tags, review state and work sharing; they flush and log, callers commit."""
 from __future__ import annotations
 
-import contextlib
 import logging
-from typing import Iterable, Iterator
+from typing import Iterable
 
 from sqlalchemy import delete, or_, select, update
 from werkzeug.exceptions import NotFound
@@ -385,23 +384,6 @@ def tag_json(tag: Tag) -> dict:
         "unit": {"code": tag.unit.code, "name": tag.unit.name},
         "topic_id": essay.topic_id,
     }
-
-
-@contextlib.contextmanager
-def write_transaction() -> Iterator[None]:
-    """Within this block a new SQLite transaction starts with BEGIN IMMEDIATE even during a GET.
-
-    The reading view writes (suggestion cache, review state) while serving a GET, whose
-    transactions start deferred; a deferred transaction that read first can be refused the write
-    lock instead of waiting for it. The caller ends the read transaction before entering.
-    """
-    from lms.db import _write_intent  # the host's switch; no public "write" counterpart of read_only()
-
-    token = _write_intent.set(True)
-    try:
-        yield
-    finally:
-        _write_intent.reset(token)
 
 
 # --- review state and work sharing -------------------------------------------------------------

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from lms.api import API_PREFIX, ApiError, add_openapi_paths, api_login_required, json_body, std_responses
 from lms.db import db
-from lms.models import Course, Unit
+from lms.models import Course, Role, Unit
 from review.models.tagging import TAG_KINDS, Tag, Theme
 from review.tagging import (TaggingError, can_read_compilation, can_see_essay, can_tag, delete_tag,
                             essay_or_404, tag_json, tag_passage, update_tag)
@@ -129,6 +129,9 @@ def course_tags(course_id: int):
 @bp.get("/themes")
 @api_login_required
 def themes():
+    # The codebook is the Board's working tool; officers see it to read their unit's tags.
+    if current_user.role == Role.trainee:
+        raise ApiError(403)
     query = select(Theme).order_by(Theme.id)
     if request.args.get("all") != "1":
         query = query.where(Theme.is_retired.is_(False))

@@ -7,7 +7,7 @@ from flask_login import current_user
 from sqlalchemy import func, select
 
 from essays.models import Essay, EssayVersion
-from lms.db import db, utcnow
+from lms.db import db, utcnow, write_transaction
 from lms.forms import EmptyForm
 from lms.models import Course, Role, Unit, User
 from lms.security import audit, role_required
@@ -16,8 +16,7 @@ from review.models.tagging import (KIND_LABELS, REVIEW_STATE_LABELS, PassageGrou
 from review.tagging import (TaggingError, assign_unit, choosable_themes, confirm_group, create_theme,
                             delete_tag, essay_or_404, mark_duplicate, mark_review, merge_themes,
                             ordered_tree, retire_theme, review_of, review_queue, tag_passage,
-                            theme_or_error, unassign_unit, ungroup, update_tag, update_theme,
-                            write_transaction)
+                            theme_or_error, unassign_unit, ungroup, update_tag, update_theme)
 
 bp = Blueprint("tagging", __name__, url_prefix="/review")
 BOARD = (Role.admin, Role.reviewer)
