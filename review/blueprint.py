@@ -8,11 +8,12 @@ from lms.models import Course, Role, User
 
 def init_app(app: Flask) -> None:
     """Register the review pages, API and CLI."""
-    from review import completeness_views, tagging_views
+    from review import completeness_views, report_views, search_themes, tagging_views
 
     tagging_views.init_app(app)
+    search_themes.init_app(app)
     completeness_views.init_app(app)
-    __import__("review.report_views", fromlist=["init_app"]).init_app(app)  # one line in a shared file
+    report_views.init_app(app)
     app.extensions.setdefault("thuhoach.lti_instructor_target", []).append(_lti_instructor_target)
 
 

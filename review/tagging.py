@@ -12,6 +12,7 @@ from lms.db import db, utcnow
 from lms.models import Role, Unit, User
 from lms.security import audit
 from lms.text import fold
+from review.search_themes import reindex_essays, reindex_theme
 from review.models.tagging import (KIND_LABELS, REVIEW_STATES, TAG_KINDS, EssayReview, PassageGroup,
                                    ReviewAssignment, Tag, TagTheme, Theme)
 
@@ -142,6 +143,7 @@ def merge_themes(source: Theme, target: Theme) -> int:
         raise TaggingError("Không thể gộp một chủ đề vào chính nó.")
     if target.merged_into_id is not None:
         raise TaggingError(f"Chủ đề “{target.name}” đã được gộp vào chủ đề khác.")
+    reindex_theme(source.id)  # the search index filters by theme: these essays change
     # Tags that carry both keep a single link to the target.
     already = select(TagTheme.tag_id).where(TagTheme.theme_id == target.id)
     moved = db.session.execute(delete(TagTheme).where(TagTheme.theme_id == source.id,
@@ -279,6 +281,7 @@ def tag_passage(essay: Essay, *, start: object, end: object, kind: object, theme
               note=_check_note(note), created_by_id=by.id, themes=_themes_for_tag(theme_ids))
     db.session.add(tag)
     mark_review(essay, "in_progress", by, only_if_new=True)
+    reindex_essays([essay.id])
     db.session.flush()
     logger.info("tag %s on essay %s v%s [%s:%s] by %s", tag.id, essay.id, version.number, start, end, by.username)
     return tag
@@ -299,6 +302,8 @@ def update_tag(tag: Tag, fields: dict) -> Tag:
         tag.folded = fold(tag.text)
     if "duplicate_of" in fields:
         mark_duplicate(tag, fields["duplicate_of"])
+    if "themes" in fields:
+        reindex_essays([tag.essay_id])
     db.session.flush()
     return tag
 
@@ -310,6 +315,7 @@ def delete_tag(tag: Tag) -> None:
     db.session.execute(update(Suggestion).where(Suggestion.tag_id == tag.id)
                        .values(status="open", tag_id=None, decided_by_id=None, decided_at=None))
     db.session.execute(update(Tag).where(Tag.duplicate_of_id == tag.id).values(duplicate_of_id=None))
+    reindex_essays([tag.essay_id])
     db.session.delete(tag)
     db.session.flush()
 

@@ -191,3 +191,21 @@ def test_indexer_killed_mid_batch_loses_nothing(app, app_config, make_unit, make
     assert index.all_ids() == essay_ids
     assert db.session.scalar(select(func.count()).select_from(IndexOutbox)) == 0
     assert index.search("cai cach hanh chinh", exact_total=True).total == 120
+
+
+def test_themes_filter_search_and_follow_tag_changes(app, client, world, make_user, api_token):
+    from review import tagging
+
+    reviewer = make_user(Role.reviewer)
+    theme = tagging.create_theme("Chuyển đổi số")
+    db.session.commit()
+    essay = db.session.get(Essay, world["essays"][("31135", "a")])
+    tag = tagging.tag_passage(essay, start=0, end=22, kind="proposal", theme_ids=[theme.id], by=reviewer)
+    db.session.commit()
+    _drain(app)
+    headers = api_token(reviewer)
+    assert [h["essay_id"] for h in _ids(client, headers, "chuyen doi so", theme=str(theme.id))["hits"]] == [essay.id]
+    tagging.delete_tag(tag)
+    db.session.commit()
+    _drain(app)
+    assert _ids(client, headers, "chuyen doi so", theme=str(theme.id))["total"] == 0
