@@ -54,7 +54,11 @@ class EssayVersion(Base):
     """One handed-in version: the stored file (by content hash) and its extracted, normalised text."""
 
     __tablename__ = "essay_version"
-    __table_args__ = (UniqueConstraint("essay_id", "number"),)
+    # ix_essay_version_in_force covers "the last version handed in by T" (review.completeness):
+    # the figures are counted from the index alone, never from rows carrying the text.
+    __table_args__ = (UniqueConstraint("essay_id", "number"),
+                      Index("ix_essay_version_in_force", "essay_id", "number", "submitted_at", "is_late",
+                            "under_extension"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     essay_id: Mapped[int] = mapped_column(ForeignKey("essay.id"), index=True)
