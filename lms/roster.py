@@ -29,6 +29,7 @@ from sqlalchemy import or_, select, update
 from lms.db import db
 from lms.models import Course, Enrollment, Role, Unit, User
 from lms.security import generate_password
+from lms.spreadsheets import safe_cell
 from lms.text import fold, vn_name_key
 from lms.units import UnitResolver
 from lms.users import USERNAME_RE
@@ -79,7 +80,6 @@ _ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T]00:00(?::00)?)?$")
 _EMAIL = re.compile(r"^[a-z0-9._%+'\-]+@[a-z0-9\-]+(\.[a-z0-9\-]+)*\.[a-z]{2,}$")
 _PHONE_JUNK = re.compile(r"[\s.\-()/]")
 _EXCEL_EPOCH = dt.date(1899, 12, 30)
-_DANGEROUS_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -635,11 +635,6 @@ def import_roster(data: bytes, filename: str, course_id: int, *,
 # Credential sheets
 
 CREDENTIAL_HEADERS = ["STT", "Họ và tên", "Ngày sinh", "Đơn vị", "Tên đăng nhập", "Mật khẩu ban đầu"]
-
-
-def safe_cell(value: str) -> str:
-    """Text a spreadsheet will not run as a formula (OWASP CSV injection): = + - @ get a leading quote."""
-    return "'" + value if value.startswith(_DANGEROUS_START) else value
 
 
 def credential_users(unit: Unit, course_id: int | None = None) -> list[User]:

@@ -1,4 +1,4 @@
-"""Spreadsheet cells that cannot run: one helper every .xlsx/.csv writer of review/ goes through."""
+"""Spreadsheet cells that cannot run: the one helper every .xlsx/.csv export goes through."""
 from __future__ import annotations
 
 import csv

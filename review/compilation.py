@@ -12,7 +12,7 @@ from essays.models import Essay
 from lms.db import db
 from lms.text import fold
 from review.models.tagging import KIND_LABELS, TAG_KINDS, Tag, TagTheme, Theme
-from review.spreadsheets import safe_cell as _safe_cell
+from lms.spreadsheets import safe_cell as _safe_cell
 from review.tagging import ordered_tree, theme_with_descendants
 
 WARD_KINDS = {"phường", "xã", "đặc khu"}

@@ -16,7 +16,7 @@ from lms.timefmt import fmt_datetime
 from essays import storage
 from essays.models import EssayVersion
 from review.completeness import STATE_LABELS, Completeness, day_column
-from review.spreadsheets import csv_bytes, xlsx_bytes
+from lms.spreadsheets import csv_bytes, xlsx_bytes
 
 
 def overview_xlsx(figures: Completeness, threshold: float | None = None) -> bytes:

@@ -24,7 +24,7 @@ from lms.timefmt import fmt_date, fmt_datetime, to_local
 from review.completeness import Completeness, completeness, day_column, trainee_states
 from review.models.report import ReportSettings
 from review.models.tagging import KIND_LABELS, TAG_KINDS, Tag, TagTheme, Theme
-from review.spreadsheets import safe_cell
+from lms.spreadsheets import safe_cell
 
 logger = logging.getLogger(__name__)
 
