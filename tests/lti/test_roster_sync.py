@@ -154,3 +154,12 @@ def test_a_learner_never_gets_a_staff_account_and_a_teacher_never_a_trainee_one(
     assert link_of("41") is None and "là Quản trị viên" in output
     assert link_of("42") is None and "là Học viên, không thể liên kết với giảng viên" in output
     assert accounts_with("canbo@tct.vn") == 1
+
+
+@pytest.mark.parametrize("role", [Role.officer, Role.reviewer, Role.trainee])
+@pytest.mark.parametrize("action", ["sync", "scores"])
+def test_only_the_admin_calls_the_lms(auth, client, context, platform, lti_unit, make_user, role, action):
+    auth.login(make_user(role, unit=lti_unit))
+    assert auth.post(f"/lti/contexts/{context.id}/{action}").status_code == 403
+    assert client.get("/lti/platforms").status_code == 403
+    assert platform.requests == []
