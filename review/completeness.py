@@ -301,9 +301,14 @@ def trainee_states(course: Course, unit_ids: Iterable[int], as_of: dt.datetime |
         ["enrollment_id", "user_id", "unit_id", "full_name", "username", "email", "exempt_reason"])
     # Names repeat a lot across a country: compute each sort key once.
     name_keys = {name: vn_name_key(name) for name in set(people["full_name"])}
-    people = people.assign(_k=[name_keys[n] + ((u,),) for n, u in zip(people["full_name"], people["username"])])
-    people = people.sort_values("_k", kind="stable").drop(columns="_k").reset_index(drop=True)
-    handed = db.session.execute(_handed_in(course, as_of, unit_ids)).all()
+    keys = [name_keys[n] + ((u,),) for n, u in zip(people["full_name"], people["username"])]
+    # sorted() is stable like sort_values(kind="stable"), and much faster on tuples than pandas.
+    people = people.iloc[sorted(range(len(keys)), key=keys.__getitem__)].reset_index(drop=True)
+    # Integers and a boolean for every essay; times and flags only for the cells kept (below).
+    cells_query = _handed_in(course, as_of, unit_ids).with_only_columns(
+        Enrollment.id.label("enrollment_id"), Essay.topic_id, EssayVersion.id.label("version_id"),
+        EssayVersion.is_late)
+    handed = db.session.execute(cells_query).all()
     extensions = extensions_as_of(course, as_of, unit_ids)
     topic_list = [t for t in course.topics if topic_id is None or t.id == topic_id]
     columns = [*people.columns, "is_exempt", "topic_id", "topic_position", "topic_title", "state", "essay_id",
@@ -354,7 +359,13 @@ def trainee_states(course: Course, unit_ids: Iterable[int], as_of: dt.datetime |
     keep = np.ones(len(names), dtype=bool) if states is None else np.isin(names, list(set(states)))
     cells = np.flatnonzero(keep)
 
-    versions = [handed[v] if v >= 0 else None for v in version[cells].tolist()]
+    details: dict[int, object] = {}
+    wanted_versions = sorted({handed[v].version_id for v in version[cells].tolist() if v >= 0})
+    for start in range(0, len(wanted_versions), 900):  # SQLite's bound-parameter limit
+        details.update((r.version_id, r) for r in db.session.execute(
+            select(EssayVersion.id.label("version_id"), EssayVersion.essay_id, EssayVersion.submitted_at,
+                   EssayVersion.under_extension).where(EssayVersion.id.in_(wanted_versions[start:start + 900]))))
+    versions = [details[handed[v].version_id] if v >= 0 else None for v in version[cells].tolist()]
     chosen = [results[c] for c in case_of[cells].tolist()]
     picked = [topic_list[t] for t in topic[cells].tolist()]
     data = {c: people[c].to_numpy(dtype=object)[person[cells]] for c in people.columns}
