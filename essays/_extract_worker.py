@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import re
 import resource
-import sys
 
 # zipfile, subprocess, tempfile and the parsers are imported where used: this process
 # starts for every upload and each import costs milliseconds (measured in bench/extract.py).

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from essays.models import Essay, EssayVersion, IndexOutbox
 from lms.db import db
 from lms.jobs import register_task
-from lms.models import Topic, Unit, User
+from lms.models import Unit, User
 from search import EssayIndex
 
 logger = logging.getLogger(__name__)

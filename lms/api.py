@@ -7,11 +7,10 @@ from typing import Any
 from flask import Blueprint, Flask, current_app, jsonify, request
 from flask_login import current_user, login_required
 from sqlalchemy import select
-from werkzeug.exceptions import HTTPException
 
 from lms.auth import login_manager
 from lms.courses import visible_courses
-from lms.db import db, utcnow
+from lms.db import db
 from lms.models import ApiToken, Course, Unit, User
 from lms.security import csrf, token_digest
 from lms.timefmt import iso
@@ -123,6 +122,19 @@ def json_body() -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ApiError(400, "Nội dung yêu cầu phải là một đối tượng JSON.")
     return data
+
+
+def as_of_arg():
+    """The `as_of` query parameter as an aware UTC time, None when absent; 422 when malformed."""
+    from lms.timefmt import parse_iso
+
+    text = request.args.get("as_of")
+    if not text:
+        return None
+    try:
+        return parse_iso(text)
+    except ValueError:
+        raise ApiError(422, "Tham số as_of phải là thời điểm ISO 8601, ví dụ 2026-05-27T08:00:00+07:00.") from None
 
 
 def course_json(course: Course) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from typing import Callable
 from flask import current_app
 from sqlalchemy import select
 
-from lms.db import db, utcnow
+from lms.db import db
 from lms.models import Course, Enrollment, Role, Unit, User
 from lms.security import hash_password
 from lms.timefmt import LOCAL_TZ

@@ -1,7 +1,6 @@
 """Host pages: home by role, administration of units, courses and users, error pages."""
 from __future__ import annotations
 
-import datetime as dt
 
 from flask import (Blueprint, Flask, abort, current_app, flash, redirect, render_template, request,
                    url_for)

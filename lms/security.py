@@ -102,3 +102,25 @@ def audit(action: str, *, target: str | None = None, detail: str | None = None,
         username=actor.username if actor else None,
         action=action, target=target, detail=detail, address=client_address(),
     ))
+
+
+def course_or_404(course_id: int):
+    """A course by id, or 404."""
+    from lms.models import Course
+
+    course = db.session.get(Course, course_id)
+    if course is None:
+        abort(404)
+    return course
+
+
+def unit_or_404(code: str):
+    """A unit the current user may see (the Board any, an officer their own); 404 otherwise, never 403."""
+    from sqlalchemy import select
+
+    from lms.models import Unit
+
+    unit = db.session.scalar(select(Unit).where(Unit.code == code))
+    if unit is None or not current_user.can_see_unit(unit.id):
+        abort(404)
+    return unit

@@ -5,10 +5,11 @@ from flask import Blueprint, Flask, jsonify, request
 from flask_login import current_user
 from sqlalchemy import select
 
-from lms.api import ApiError, add_openapi_paths, api_login_required, register_api_blueprint, std_responses
+from lms.api import (ApiError, add_openapi_paths, api_login_required, as_of_arg, register_api_blueprint,
+                     std_responses)
 from lms.db import db
 from lms.models import Course, Role, Unit
-from lms.timefmt import iso, parse_iso
+from lms.timefmt import iso
 from review.completeness import completeness
 
 bp = Blueprint("completeness_api", __name__, url_prefix="/api/v1")
@@ -41,12 +42,7 @@ def course_completeness(course_id: int):
         if user.unit_id is None:
             raise ApiError(404)
         unit_ids = [user.unit_id]
-    as_of = None
-    if request.args.get("as_of"):
-        try:
-            as_of = parse_iso(request.args["as_of"])
-        except ValueError:
-            raise ApiError(422, "Tham số as_of phải là thời điểm ISO 8601, ví dụ 2026-05-27T08:00:00+07:00.") from None
+    as_of = as_of_arg()
     figures = completeness(course, as_of, unit_ids)
     topic_rows = figures.topics.groupby("unit_id")
     units = []

@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 
 from lms.courses import visible_courses
 from lms.db import db, utcnow
-from lms.models import Course, Enrollment, Role, Unit, User
-from lms.security import audit, role_required
+from lms.models import Enrollment, Role, Unit, User
+from lms.security import audit, course_or_404, role_required, unit_or_404
 from lms.text import vn_name_key
 from lms.timefmt import LOCAL_TZ, fmt_datetime, parse_vn_date, to_local
 from essays.operations import ExtensionError, grant_extension
@@ -72,22 +72,6 @@ def unread_notices(limit: int = 5) -> list[Notice]:
 
 
 # --- fetch helpers -------------------------------------------------------------------------------
-
-def course_or_404(course_id: int) -> Course:
-    """A course staff may look at."""
-    course = db.session.get(Course, course_id)
-    if course is None:
-        abort(404)
-    return course
-
-
-def unit_or_404(code: str) -> Unit:
-    """A unit the current user may see; another unit is "not found" for an officer (404, not 403)."""
-    unit = db.session.scalar(select(Unit).where(Unit.code == code))
-    if unit is None or not current_user.can_see_unit(unit.id):
-        abort(404)
-    return unit
-
 
 def managed_unit_or_404(code: str) -> Unit:
     """A unit whose attendance and exemptions the current user may change (its officer, an admin)."""

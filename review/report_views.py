@@ -9,18 +9,19 @@ from typing import Any, Iterable
 from urllib.parse import quote
 
 import click
-from flask import (Blueprint, Flask, Response, abort, current_app, flash, redirect, render_template, request,
+from flask import (Blueprint, Flask, Response, current_app, flash, redirect, render_template, request,
                    url_for)
 from flask.cli import AppGroup
 from flask_login import current_user
 from sqlalchemy import func, select
 
-from lms.api import ApiError, add_openapi_paths, api_login_required, register_api_blueprint, std_responses
+from lms.api import (ApiError, add_openapi_paths, api_login_required, as_of_arg, register_api_blueprint,
+                     std_responses)
 from lms.courses import visible_courses
 from lms.db import db, read_only
 from lms.jobs import enqueue_job, jobs_dir, register_handler
 from lms.models import Course, Enrollment, Role, Unit, User
-from lms.security import audit, role_required
+from lms.security import audit, course_or_404, role_required, unit_or_404
 from lms.text import vn_sort_key
 from lms.timefmt import LOCAL_TZ, fmt_datetime, iso, parse_iso, parse_vn_date
 from review.models.tagging import Theme
@@ -126,22 +127,6 @@ def parse_local_time(text: str | None) -> dt.datetime | None:
 def _int_list(values: Iterable[str]) -> list[int] | None:
     ids = sorted({int(v) for v in values if str(v).strip().isdigit()})
     return ids or None
-
-
-def course_or_404(course_id: int) -> Course:
-    """A course staff may build a report for."""
-    course = db.session.get(Course, course_id)
-    if course is None:
-        abort(404)
-    return course
-
-
-def unit_or_404(code: str) -> Unit:
-    """A unit whose report the user may build: the Board any, an officer only their own (404 otherwise)."""
-    unit = db.session.scalar(select(Unit).where(Unit.code == code))
-    if unit is None or not current_user.can_see_unit(unit.id):
-        abort(404)
-    return unit
 
 
 def _enrolled(course: Course, unit_ids: list[int] | None) -> int:
@@ -283,12 +268,7 @@ def _api_report(course_id: int, fmt: str):
     course = db.session.get(Course, course_id)
     if course is None:
         raise ApiError(404)
-    as_of = None
-    if request.args.get("as_of"):
-        try:
-            as_of = parse_iso(request.args["as_of"])
-        except ValueError:
-            raise ApiError(422, "Tham số as_of phải là thời điểm ISO 8601, ví dụ 2026-05-27T08:00:00+07:00.") from None
+    as_of = as_of_arg()
     unit_ids = None
     codes = [c.strip() for c in request.args.get("units", "").split(",") if c.strip()]
     if codes:

@@ -10,7 +10,7 @@ from essays.models import Essay, EssayVersion
 from lms.db import db, utcnow, write_transaction
 from lms.forms import EmptyForm
 from lms.models import Course, Role, Unit, User
-from lms.security import audit, role_required
+from lms.security import audit, course_or_404, role_required
 from review.models.tagging import (KIND_LABELS, REVIEW_STATE_LABELS, PassageGroup, ReviewAssignment,
                                    Suggestion, Tag, TagTheme, Theme)
 from review.tagging import (TaggingError, assign_unit, choosable_themes, confirm_group, create_theme,
@@ -310,13 +310,6 @@ def compilation_home():
     return render_template("review/compilation_home.html", courses=courses)
 
 
-def _course_or_404(course_id: int) -> Course:
-    course = db.session.get(Course, course_id)
-    if course is None:
-        abort(404)
-    return course
-
-
 def _filters(course: Course):
     from review.compilation import CompilationFilter
 
@@ -337,7 +330,7 @@ def _filters(course: Course):
 def compilation(course_id: int):
     from review.compilation import compile_course
 
-    course = _course_or_404(course_id)
+    course = course_or_404(course_id)
     filters = _filters(course)
     sections = compile_course(course.id, filters)
     units = db.session.scalars(select(Unit).where(Unit.id.in_(select(Tag.unit_id).where(Tag.course_id == course.id)))
@@ -352,7 +345,7 @@ def compilation(course_id: int):
 def compilation_xlsx(course_id: int):
     from review.compilation import build_xlsx, compile_course
 
-    course = _course_or_404(course_id)
+    course = course_or_404(course_id)
     data = build_xlsx(course.name, compile_course(course.id, _filters(course)))
     audit("compilation.exported", target=f"course={course.id}")
     db.session.commit()
@@ -365,7 +358,7 @@ def compilation_xlsx(course_id: int):
 def groups(course_id: int):
     from review.grouping import offered_groups
 
-    course = _course_or_404(course_id)
+    course = course_or_404(course_id)
     if request.method == "POST":
         if not EmptyForm().validate_on_submit():
             abort(400)

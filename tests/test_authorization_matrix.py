@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from typing import Callable
 
 import pytest
 
