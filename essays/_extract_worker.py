@@ -374,7 +374,8 @@ def _result(kind: str, data: bytes) -> dict:
 
 
 # Imported by the fork server once, so that each forked child starts with the parsers loaded.
-PRELOAD = ["essays._extract_worker", "essays.vntext", "defusedxml.ElementTree", "zipfile", "pypdfium2",
+# "__main__" too: otherwise every child re-runs the main script (gunicorn's, flask's) on start.
+PRELOAD = ["__main__", "essays._extract_worker", "essays.vntext", "defusedxml.ElementTree", "zipfile", "pypdfium2",
            "subprocess", "tempfile"]
 
 

@@ -55,15 +55,15 @@ def put_essay(course_id: int, topic_id: int):
     user = current_user._get_current_object()
     topic = topic_or_404(course_id, topic_id)
     try:
-        # Who may hand in is decided before the body is looked at.
+        # Who may hand in (and whether the window is open) is decided before the body is read;
+        # submit_essay checks again in the writing transaction.
         check_submission(user, topic, uploaded_by=user, now=now)
     except SubmissionError as exc:
         db.session.rollback()
         raise ApiError(exc.status, exc.message, exc.code) from None
     data, filename, text = _read_body()
     try:
-        check_submission(user, topic, uploaded_by=user, now=now)
-        # Release SQLite's write lock while the file is read in a subprocess.
+        # Release SQLite's write lock while the file is read in a child process.
         db.session.commit()
         prepared = prepare_submission(data=data, filename=filename, text=text)
         version = submit_essay(user, topic, data=data, filename=filename, text=text, uploaded_by=user,
