@@ -45,23 +45,33 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def make_docx(marker: str, target_bytes: int = 100_000) -> bytes:
-    """A real .docx of about target_bytes (text varies so that it does not compress away)."""
+def make_docx(marker: str, picture: bytes) -> bytes:
+    """A realistic ~100 KB essay: ~2,800 words of Vietnamese and one pasted photo (as bench/submit.py)."""
     import random
 
     from docx import Document
+    from docx.shared import Cm
 
     rng = random.Random(marker)
     doc = Document()
     doc.add_heading(f"BÀI THU HOẠCH {marker}", level=1)
-    while True:
-        for _ in range(200):
-            words = " ".join(rng.choice(SENTENCES) for _ in range(3))
-            doc.add_paragraph(f"{words} Mã {rng.randrange(10**9)}.")
-        buf = io.BytesIO()
-        doc.save(buf)
-        if buf.tell() >= target_bytes:
-            return buf.getvalue()
+    for _ in range(40):
+        doc.add_paragraph(" ".join(rng.choice(SENTENCES) for _ in range(5)) + f" Mã {rng.randrange(10**9)}.")
+    doc.add_picture(io.BytesIO(picture), width=Cm(8))
+    buf = io.BytesIO()
+    doc.save(buf)
+    return buf.getvalue()
+
+
+def make_picture(size_kb: int = 70) -> bytes:
+    """An incompressible PNG, as a photo pasted into an essay would be."""
+    from PIL import Image
+
+    side = int((size_kb * 1024 / 3) ** 0.5)
+    image = Image.frombytes("RGB", (side, side), os.urandom(side * side * 3))
+    buf = io.BytesIO()
+    image.save(buf, "PNG")
+    return buf.getvalue()
 
 
 def multipart(field: str, filename: str, data: bytes, mimetype: str) -> tuple[bytes, str]:
@@ -200,7 +210,8 @@ def main() -> int:
                               stdout=subprocess.DEVNULL, stderr=open(tmp / "worker.log", "w"))
     try:
         wait_for(f"{base}/login")
-        docs = [make_docx(f"HV{i:05d}") for i in range(min(args.trainees, 20))]
+        photo = make_picture()
+        docs = [make_docx(f"HV{i:05d}", photo) for i in range(min(args.trainees, 20))]
         print(f".docx size: {len(docs[0]) / 1024:.0f} KB")
         latencies: list[float] = []
         errors: list[str] = []
