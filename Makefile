@@ -39,7 +39,7 @@ test: install system-deps
 test-postgres: install system-deps
 	TEST_DATABASE_URL=$$(.ci/start-postgres | tail -n 1) $(BIN)/python -m pytest
 
-# Production: gunicorn (4 workers) + the one indexer process. Set DATABASE_URL for PostgreSQL.
+# Production: gunicorn (3 workers × 4 threads) + the one worker process (indexing, jobs). Set DATABASE_URL for PostgreSQL.
 serve: install
 	$(BIN)/flask --app lms db upgrade
 	$(BIN)/python -m lms.serve

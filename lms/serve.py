@@ -17,9 +17,12 @@ def main() -> int:
     """Start gunicorn and the worker; forward SIGTERM/SIGINT; exit when either exits."""
     env = dict(os.environ, THUHOACH_INDEXER_IN_PROCESS="0")
     bind = os.environ.get("THUHOACH_BIND", "127.0.0.1:8000")
-    workers = os.environ.get("WEB_CONCURRENCY", "4")
+    workers = os.environ.get("WEB_CONCURRENCY", "3")
+    # Threads: an upload waits for its extraction child, a search should not queue behind it.
+    threads = os.environ.get("THUHOACH_THREADS", "4")
     web = subprocess.Popen([
-        sys.executable, "-m", "gunicorn", "--workers", workers, "--bind", bind,
+        sys.executable, "-m", "gunicorn", "--workers", workers, "--threads", threads,
+        "--worker-class", "gthread", "--bind", bind,
         "--timeout", "120", "--graceful-timeout", "30", "--access-logfile", "-",
         # Uploads up to 20 MB from slow phones: a worker is never blocked by a slow client for long
         # because extraction runs in a subprocess with its own time limit.
@@ -35,7 +38,8 @@ def main() -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    print(f"thuhoach: web on http://{bind} ({workers} workers), indexer pid {worker.pid}", flush=True)
+    print(f"thuhoach: web on http://{bind} ({workers} workers × {threads} threads), worker pid {worker.pid}",
+          flush=True)
     while all(child.poll() is None for child in children):
         time.sleep(0.5)
     stop(signal.SIGTERM, None)
