@@ -209,3 +209,45 @@ def test_themes_filter_search_and_follow_tag_changes(app, client, world, make_us
     db.session.commit()
     _drain(app)
     assert _ids(client, headers, "chuyen doi so", theme=str(theme.id))["total"] == 0
+
+
+def _submit_in_process(config: dict, trainee_ids: list[int], topic_id: int) -> None:
+    from essays.operations import submit_essay as submit
+    from lms import create_app
+    from lms.models import Topic, User
+
+    app = create_app(config)
+    with app.app_context():
+        topic = db.session.get(Topic, topic_id)
+        for trainee_id in trainee_ids:
+            trainee = db.session.get(User, trainee_id)
+            submit(trainee, topic, data=None, filename=None, uploaded_by=trainee,
+                   text=f"Bài của học viên {trainee_id}: đề xuất số hóa hồ sơ một cửa ở phường, xã. " * 3)
+            db.session.commit()
+
+
+def test_several_processes_submitting_at_once_are_all_indexed(app, app_config, make_unit, make_user, make_course,
+                                                              enroll):
+    import multiprocessing
+
+    course, unit = make_course(), make_unit()
+    trainees = []
+    for i in range(12):
+        trainee = make_user(Role.trainee, unit=unit)
+        enroll(trainee, course)
+        trainees.append(trainee.id)
+    db.session.commit()
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_submit_in_process, args=(app_config, trainees[i::3], course.topics[0].id))
+             for i in range(3)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(180)
+        assert p.exitcode == 0
+    db.session.commit()
+    indexing.drain_all(app)
+    ids = {str(i) for i in db.session.scalars(select(Essay.id))}
+    assert len(ids) == 12
+    assert indexing.get_index(app).all_ids() == ids
+    assert indexing.get_index(app).search("so hoa ho so mot cua", exact_total=True).total == 12
