@@ -20,7 +20,9 @@ DEMO_TOPICS = [
     "Chuyên đề 2: Tổ chức bộ máy chính quyền địa phương hai cấp",
     "Chuyên đề 3: Chuyển đổi số và cải cách hành chính ở cơ sở",
 ]
-DEMO_WARDS = ["31135", "31120", "31147", "31261"]
+# A dozen connection points: city wards and rural communes.
+DEMO_WARDS = ["31135", "31120", "31147", "31261", "31168", "31186", "31207", "31231", "31246", "31255",
+              "31258", "31153"]
 GIVEN = ["An", "Bình", "Châu", "Dũng", "Đào", "Giang", "Hà", "Hải", "Khánh", "Linh", "Mai", "Nam",
          "Ngọc", "Phúc", "Quân", "Sơn", "Thảo", "Trung", "Uyên", "Vy", "Ánh", "Ân", "Đức", "Yến"]
 FAMILY = ["Nguyễn Văn", "Trần Thị", "Lê Hoàng", "Phạm Minh", "Huỳnh Thị", "Võ Văn", "Đặng Thị", "Bùi Quốc"]
@@ -59,12 +61,13 @@ def load_demo() -> list[tuple[str, str, str]]:
 
     people: dict[str, User] = {}
     logins: list[tuple[str, str, str]] = []
+    password_hash = hash_password(DEMO_PASSWORD)  # argon2 is slow on purpose: hash the shared password once
 
     def person(username: str, role: Role, name: str, unit: Unit | None, label: str | None = None) -> User:
         user = db.session.scalar(select(User).where(User.username == username))
         if user is None:
             user = User(username=username, role=role, full_name=name, unit=unit,
-                        password_hash=hash_password(DEMO_PASSWORD))
+                        password_hash=password_hash)
             db.session.add(user)
         people[username] = user
         if label:

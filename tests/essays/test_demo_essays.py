@@ -19,7 +19,9 @@ def test_demo_essays_are_realistic_and_spread_over_the_trainees(app):
     load_demo()
     db.session.commit()
     essays = db.session.scalars(select(Essay)).all()
-    assert 24 <= len(essays) <= 90
+    slots = db.session.scalar(select(func.count()).select_from(Enrollment)) * 3  # three demo topics
+    # Most, not all, of the demo's trainees hand in: every page has something real to show.
+    assert 24 <= len(essays) < slots
     assert any(e.version_count == 2 for e in essays)
     assert db.session.scalar(select(func.count()).where(EssayVersion.is_late)) >= 1
     enrolled = set(db.session.scalars(select(Enrollment.user_id)))
