@@ -88,8 +88,8 @@ def run_search(user: User, q: str, *, course_id: int | None = None, topic_id: in
         rows = {e.id: e for e in db.session.scalars(query)}
     snippets = index.snippets([str(i) for i in rows], q) if rows else {}
     hits = [(rows[int(i)], score, Markup(snippets.get(i, ""))) for i, score in result.hits if int(i) in rows]
-    by_unit = index.count_by("unit_code", q, **filters) if with_counts else {}
-    by_topic = index.count_by("topic_id", q, **filters) if with_counts else {}
+    counts = index.count_by_fields(("unit_code", "topic_id"), q, **filters) if with_counts else {}
+    by_unit, by_topic = counts.get("unit_code", {}), counts.get("topic_id", {})
     total = sum(by_unit.values()) if with_counts else result.total
     return SearchPage(query=q, hits=hits, total=total, total_is_exact=with_counts or result.total_is_exact,
                       is_phrase=result.is_phrase, has_more=result.has_more, page=result.page,

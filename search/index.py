@@ -480,9 +480,13 @@ class EssayIndex:
             terms=sorted(parsed.terms),
         )
 
-    def count_by(
+    def count_by(self, field_name: str, query: str, **filters: object) -> dict[str, int]:
+        """Exact number of matching essays per value of a field (course_id, topic_id, unit_code, state)."""
+        return self.count_by_fields((field_name,), query, **filters)[field_name]
+
+    def count_by_fields(
         self,
-        field_name: str,
+        field_names: Iterable[str],
         query: str,
         *,
         course_id: object = None,
@@ -491,27 +495,29 @@ class EssayIndex:
         state: object = None,
         themes: Iterable[str] | str | None = None,
         trainee: str | None = None,
-    ) -> dict[str, int]:
-        """Exact number of matching essays per value of a field (course_id, topic_id, unit_code, state)."""
-        if field_name not in COUNTABLE_FIELDS:
-            raise ValueError(f"cannot count by {field_name!r}; use one of {COUNTABLE_FIELDS}")
+    ) -> dict[str, dict[str, int]]:
+        """Counts per value of several fields in one pass over the matches (the search page's side panel)."""
+        field_names = tuple(field_names)
+        for name in field_names:
+            if name not in COUNTABLE_FIELDS:
+                raise ValueError(f"cannot count by {name!r}; use one of {COUNTABLE_FIELDS}")
+        counts: dict[str, Counter] = {name: Counter() for name in field_names}
         parsed = parse_query(query)
         if parsed.loose is None:
-            return {}
+            return {name: {} for name in field_names}
         with self._lock:
             s = self._fresh_searcher()
             if s.doc_count_all() == 0:
-                return {}
+                return {name: {} for name in field_names}
             allowed, _ = self._allowed(s, course_id, topic_id, unit_codes, state, themes, trainee)
             if allowed is not None and not allowed:
-                return {}
-            column = s.reader().column_reader(field_name)
-            counts = Counter(
-                column[d]
-                for d in s.docs_for_query(parsed.loose)
-                if allowed is None or d in allowed
-            )
-        return dict(counts)
+                return {name: {} for name in field_names}
+            columns = [(name, s.reader().column_reader(name)) for name in field_names]
+            for d in s.docs_for_query(parsed.loose):
+                if allowed is None or d in allowed:
+                    for name, column in columns:
+                        counts[name][column[d]] += 1
+        return {name: dict(c) for name, c in counts.items()}
 
     def snippet(self, essay_id_or_text: object, query: str) -> str:
         """HTML-escaped excerpt with <mark> around the original words that match the query."""
