@@ -18,7 +18,7 @@ from typing import Any, Callable
 from flask import Flask
 from sqlalchemy import select, update
 
-from lms.db import db, utcnow
+from lms.db import db, read_only, utcnow
 from lms.models import Job, User
 
 logger = logging.getLogger(__name__)
@@ -62,11 +62,19 @@ def _claim(app: Flask) -> int | None:
     session = db.new_session(app)
     try:
         now = utcnow()
-        # Jobs of a dead worker go back to the queue (or fail after too many attempts).
-        session.execute(update(Job).where(Job.status == "running", Job.heartbeat_at < now - STALE_AFTER,
-                                          Job.attempts < MAX_ATTEMPTS).values(status="queued"))
-        session.execute(update(Job).where(Job.status == "running", Job.heartbeat_at < now - STALE_AFTER)
-                        .values(status="failed", message="Tiến trình xử lý bị dừng nhiều lần.", finished_at=now))
+        stale = (Job.status == "running") & (Job.heartbeat_at < now - STALE_AFTER)
+        # The worker polls every second: look without SQLite's write lock, take it only for work.
+        with read_only():
+            has_queued = session.scalar(select(Job.id).where(Job.status == "queued").limit(1)) is not None
+            has_stale = session.scalar(select(Job.id).where(stale).limit(1)) is not None
+        session.rollback()
+        if not (has_queued or has_stale):
+            return None
+        if has_stale:
+            # Jobs of a dead worker go back to the queue (or fail after too many attempts).
+            session.execute(update(Job).where(stale, Job.attempts < MAX_ATTEMPTS).values(status="queued"))
+            session.execute(update(Job).where(stale).values(
+                status="failed", message="Tiến trình xử lý bị dừng nhiều lần.", finished_at=now))
         candidate = session.scalar(select(Job.id).where(Job.status == "queued").order_by(Job.id).limit(1))
         if candidate is None:
             session.commit()
