@@ -14,7 +14,7 @@ from lms.courses import CourseError, create_course, visible_courses
 from lms.db import db
 from lms.forms import CourseForm, EmptyForm, UnitForm, UserForm
 from lms.models import Course, Enrollment, Role, Unit, User
-from lms.security import audit, role_required
+from lms.security import audit, generate_password, role_required
 from lms.units import UnitError, add_unit
 from lms.users import UserError, create_user, reset_password
 
@@ -148,8 +148,6 @@ def admin_users():
     form.role.choices = [(r.value, r.label) for r in Role]
     if form.validate_on_submit():
         try:
-            from lms.security import generate_password
-
             password = generate_password()
             user = create_user(form.username.data, role=Role(form.role.data), password=password,
                                full_name=form.full_name.data, unit_code=form.unit_code.data or None)

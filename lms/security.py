@@ -8,12 +8,13 @@ from typing import Any, Callable, TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from flask import Flask, abort, request
+from flask import Flask, abort, current_app, request
 from flask_login import current_user
 from flask_wtf.csrf import CSRFProtect
+from sqlalchemy import select
 
 from lms.db import db
-from lms.models import ApiToken, AuditEvent, Role, User
+from lms.models import ApiToken, AuditEvent, Course, Role, Unit, User
 
 csrf = CSRFProtect()
 _hasher = PasswordHasher()
@@ -67,7 +68,6 @@ def role_required(*roles: Role) -> Callable[[F], F]:
         @functools.wraps(view)
         def wrapped(*args: Any, **kwargs: Any) -> Any:
             if not current_user.is_authenticated:
-                from flask import current_app
                 return current_app.login_manager.unauthorized()
             if current_user.role not in roles:
                 audit("access.denied", target=request.path)
@@ -104,22 +104,16 @@ def audit(action: str, *, target: str | None = None, detail: str | None = None,
     ))
 
 
-def course_or_404(course_id: int):
+def course_or_404(course_id: int) -> Course:
     """A course by id, or 404."""
-    from lms.models import Course
-
     course = db.session.get(Course, course_id)
     if course is None:
         abort(404)
     return course
 
 
-def unit_or_404(code: str):
+def unit_or_404(code: str) -> Unit:
     """A unit the current user may see (the Board any, an officer their own); 404 otherwise, never 403."""
-    from sqlalchemy import select
-
-    from lms.models import Unit
-
     unit = db.session.scalar(select(Unit).where(Unit.code == code))
     if unit is None or not current_user.can_see_unit(unit.id):
         abort(404)
