@@ -18,7 +18,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from essays.models import Essay, EssayVersion, IndexOutbox
-from lms.db import db
+from lms.db import db, read_only
 from lms.jobs import register_task
 from lms.models import Unit, User
 from search import EssayIndex
@@ -90,14 +90,16 @@ def drain_once(app: Flask, batch_size: int = BATCH_SIZE) -> int:
     """Index one batch from the outbox; returns how many outbox rows were done."""
     session = db.new_session(app)
     try:
-        rows = session.execute(
-            select(IndexOutbox.id, IndexOutbox.essay_id).order_by(IndexOutbox.id).limit(batch_size)).all()
-        session.rollback()  # release the read snapshot while Whoosh works
-        if not rows:
-            return 0
-        essay_ids = {r.essay_id for r in rows}
-        docs = essay_docs(session, essay_ids, app)
-        session.rollback()
+        # Polled every second: read without SQLite's write lock, release the snapshot while Whoosh works.
+        with read_only():
+            rows = session.execute(
+                select(IndexOutbox.id, IndexOutbox.essay_id).order_by(IndexOutbox.id).limit(batch_size)).all()
+            session.rollback()
+            if not rows:
+                return 0
+            essay_ids = {r.essay_id for r in rows}
+            docs = essay_docs(session, essay_ids, app)
+            session.rollback()
         index = get_index(app)
         if docs:
             index.upsert_many(docs.values())
