@@ -92,7 +92,8 @@ def parse_as_of(text: str | None) -> dt.datetime | None:
     return dt.datetime(day.year, day.month, day.day, hour, minute, tzinfo=LOCAL_TZ).astimezone(dt.timezone.utc)
 
 
-def _as_of_from_request() -> tuple[dt.datetime | None, str]:
+def as_of_from_request() -> tuple[dt.datetime | None, str]:
+    """The page's `as_of` query text parsed (None: now) and echoed back; flashes and uses now when malformed."""
     raw = request.args.get("as_of", "").strip()
     try:
         return parse_as_of(raw), raw
@@ -102,11 +103,12 @@ def _as_of_from_request() -> tuple[dt.datetime | None, str]:
         return None, ""
 
 
-def _download(data: bytes, name: str, mimetype: str) -> Response:
+def download_response(data: bytes, name: str, mimetype: str, fallback: str = "download") -> Response:
+    """An attachment named `name` (ASCII `fallback` for old clients when nothing ASCII is left), never cached."""
     from urllib.parse import quote
 
     response = Response(data, mimetype=mimetype)
-    ascii_name = name.encode("ascii", "ignore").decode() or "download"
+    ascii_name = name.encode("ascii", "ignore").decode() or fallback
     response.headers["Content-Disposition"] = (f'attachment; filename="{ascii_name}"; '
                                                f"filename*=UTF-8''{quote(name)}")
     response.headers["Cache-Control"] = "no-store"
@@ -137,7 +139,7 @@ def index():
 @role_required(*BOARD)
 def overview(course_id: int):
     course = course_or_404(course_id)
-    as_of, as_of_text = _as_of_from_request()
+    as_of, as_of_text = as_of_from_request()
     sort, descending = request.args.get("sort", "name"), request.args.get("desc") == "1"
     try:
         threshold = float(request.args.get("threshold", "") or 80)
@@ -158,7 +160,7 @@ def overview(course_id: int):
 @role_required(*BOARD)
 def overview_download(course_id: int):
     course = course_or_404(course_id)
-    as_of, _ = _as_of_from_request()
+    as_of, _ = as_of_from_request()
     try:
         threshold = float(request.args.get("threshold", "") or 80)
     except ValueError:
@@ -166,7 +168,7 @@ def overview_download(course_id: int):
     figures = completeness(course, as_of)
     units = sort_units(figures.units, request.args.get("sort", "name"), request.args.get("desc") == "1")
     figures.units = units
-    return _download(overview_xlsx(figures, threshold), f"tong-hop-lop-{course.id}-{_stamp(figures.as_of)}.xlsx",
+    return download_response(overview_xlsx(figures, threshold), f"tong-hop-lop-{course.id}-{_stamp(figures.as_of)}.xlsx",
                      XLSX)
 
 
@@ -175,7 +177,7 @@ def overview_download(course_id: int):
 def unit_table(course_id: int, code: str):
     course = course_or_404(course_id)
     unit = unit_or_404(code)
-    as_of, as_of_text = _as_of_from_request()
+    as_of, as_of_text = as_of_from_request()
     missing_only = request.args.get("missing") == "1"
     topic_id = request.args.get("topic", type=int)
     if topic_id is not None and topic_id not in {t.id for t in course.topics}:
@@ -215,9 +217,9 @@ def _rows_by_trainee(table, missing_only: bool) -> list[dict[str, Any]]:
 def missing_download(course_id: int, code: str):
     course = course_or_404(course_id)
     unit = unit_or_404(code)
-    as_of, _ = _as_of_from_request()
+    as_of, _ = as_of_from_request()
     table = trainee_states(course, [unit.id], as_of, states=("missing", "extension"))
-    return _download(missing_xlsx(table, course.name, unit.name),
+    return download_response(missing_xlsx(table, course.name, unit.name),
                      f"chua-nop-{safe_file_name(unit.name)}-{_stamp(as_of or utcnow())}.xlsx", XLSX)
 
 
@@ -226,12 +228,12 @@ def missing_download(course_id: int, code: str):
 def essays_download(course_id: int, code: str):
     course = course_or_404(course_id)
     unit = unit_or_404(code)
-    as_of, _ = _as_of_from_request()
+    as_of, _ = as_of_from_request()
     table = trainee_states(course, [unit.id], as_of)
     audit("essays.exported", target=f"unit:{unit.code}", detail=f"course={course.id} format=zip")
     db.session.commit()
     data = essays_zip(table, current_app.config["DATA_DIR"])
-    return _download(data, f"bai-thu-hoach-{safe_file_name(unit.name)}.zip", "application/zip")
+    return download_response(data, f"bai-thu-hoach-{safe_file_name(unit.name)}.zip", "application/zip")
 
 
 @bp.route("/<int:course_id>/units/<code>/essays.docx")
@@ -239,10 +241,10 @@ def essays_download(course_id: int, code: str):
 def essays_compiled(course_id: int, code: str):
     course = course_or_404(course_id)
     unit = unit_or_404(code)
-    as_of, _ = _as_of_from_request()
+    as_of, _ = as_of_from_request()
     table = trainee_states(course, [unit.id], as_of)
     data = essays_docx(table, f"{course.name} – {unit.name}")
-    return _download(data, f"tap-bai-thu-hoach-{safe_file_name(unit.name)}.docx", DOCX)
+    return download_response(data, f"tap-bai-thu-hoach-{safe_file_name(unit.name)}.docx", DOCX)
 
 
 # --- attendance, exemptions, extensions ----------------------------------------------------------

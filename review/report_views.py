@@ -6,7 +6,6 @@ import sys
 import uuid
 from pathlib import Path
 from typing import Any, Iterable
-from urllib.parse import quote
 
 import click
 from flask import (Blueprint, Flask, Response, current_app, flash, redirect, render_template, request,
@@ -23,7 +22,8 @@ from lms.jobs import enqueue_job, jobs_dir, register_handler
 from lms.models import Course, Enrollment, Role, Unit, User
 from lms.security import audit, course_or_404, role_required, unit_or_404
 from lms.text import vn_sort_key
-from lms.timefmt import LOCAL_TZ, fmt_datetime, iso, parse_iso, parse_vn_date
+from lms.timefmt import fmt_datetime, iso, parse_iso
+from review.completeness_views import as_of_from_request, download_response, parse_as_of
 from review.models.tagging import Theme
 from review.report import (FORMATS, MIMETYPES, ReportData, ReportError, ReportProse, build_report_data,
                            file_name, report_docx, report_prose, report_xlsx, save_prose)
@@ -104,24 +104,7 @@ def run_report_job(app: Flask, params: dict[str, Any], progress) -> tuple[Path, 
 
 
 def _download(content: bytes, name: str, fmt: str) -> Response:
-    response = Response(content, mimetype=MIMETYPES[fmt])
-    ascii_name = name.encode("ascii", "ignore").decode() or f"bao-cao.{fmt}"
-    response.headers["Content-Disposition"] = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
-# --- request parsing -------------------------------------------------------------------------------
-
-def parse_local_time(text: str | None) -> dt.datetime | None:
-    """“27/5/2026 08:00” (Vietnam time) → aware UTC; empty → None (now). Raises ValueError."""
-    text = (text or "").strip()
-    if not text:
-        return None
-    date_part, _, time_part = text.partition(" ")
-    day = parse_vn_date(date_part)
-    hour, minute = (int(p) for p in (time_part.strip() or "23:59").split(":"))
-    return dt.datetime(day.year, day.month, day.day, hour, minute, tzinfo=LOCAL_TZ).astimezone(dt.timezone.utc)
+    return download_response(content, name, MIMETYPES[fmt], fallback=f"bao-cao.{fmt}")
 
 
 def _int_list(values: Iterable[str]) -> list[int] | None:
@@ -154,13 +137,7 @@ def index():
 
 
 def _page(course: Course, unit: Unit | None):
-    as_of_text = request.args.get("as_of", "").strip()
-    try:
-        as_of = parse_local_time(as_of_text)
-    except ValueError:
-        flash("Thời điểm phải theo dạng dd/mm/yyyy HH:MM, ví dụ 27/5/2026 08:00. Đang hiển thị số liệu hiện tại.",
-              "warning")
-        as_of, as_of_text = None, ""
+    as_of, as_of_text = as_of_from_request()
     unit_ids = [unit.id] if unit else _int_list(request.args.getlist("unit"))
     theme_ids = _int_list(request.args.getlist("theme"))
     data = build_report_data(course, as_of, unit_ids, theme_ids, unit=unit, with_missing=False)
@@ -181,7 +158,7 @@ def _build(course: Course, unit: Unit | None):
         flash("Định dạng phải là .xlsx hoặc .docx.", "danger")
         return redirect(back)
     try:
-        as_of = parse_local_time(request.form.get("as_of"))
+        as_of = parse_as_of(request.form.get("as_of"))
     except ValueError:
         flash("Thời điểm phải theo dạng dd/mm/yyyy HH:MM, ví dụ 27/5/2026 08:00.", "danger")
         return redirect(back)
