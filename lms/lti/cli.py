@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from lms.db import db, read_only
 from lms.lti.models import LtiContext
-from lms.lti.operations import LtiError, fetch_members, platforms, push_scores, register_platform, sync_roster
+from lms.lti.operations import LtiError, platforms, push_scores, register_platform, sync_from_platform
 from lms.security import audit
 
 lti_cli = AppGroup("lti", help="Kết nối LMS qua LTI 1.3.")
@@ -82,10 +82,7 @@ def sync(context_id: int) -> None:
     """Fill a linked course's roster from the LMS (Names and Roles)."""
     context = _context(context_id)
     try:
-        with read_only():
-            members = fetch_members(context)
-        db.session.rollback()
-        result = sync_roster(db.session.get(LtiContext, context_id), members)
+        result = sync_from_platform(context)
     except LtiError as exc:
         _fail(exc.message)
     audit("lti.roster_synced", target=f"context={context.id}", detail=result.summary()[:500])

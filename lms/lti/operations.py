@@ -338,6 +338,16 @@ def sync_roster(context: LtiContext, members: list[Member]) -> SyncResult:
     return result
 
 
+def sync_from_platform(context: LtiContext) -> SyncResult:
+    """Fetch the members with no write lock held (the LMS may be slow), then sync them in a fresh
+    transaction. The caller audits and commits."""
+    context_id = context.id
+    with read_only():
+        members = fetch_members(context)
+    db.session.rollback()
+    return sync_roster(db.session.get(LtiContext, context_id), members)
+
+
 # ---------------------------------------------------------------------------------------------
 # Scores: "submitted" 1/0 per trainee and topic
 

@@ -18,9 +18,9 @@ from lms.forms import REQUIRED, EmptyForm
 from lms.lti import adapter
 from lms.lti.adapter import CLAIM, DL_CLAIM, LaunchError, Launch
 from lms.lti.models import LtiContext, LtiPlatform
-from lms.lti.operations import (LtiError, account_for, ensure_enrolled, fetch_members, instructor_target,
+from lms.lti.operations import (LtiError, account_for, ensure_enrolled, instructor_target,
                                 learner_target, link_context, platforms, push_scores, record_resource_link,
-                                register_platform, spend_nonce, sync_roster, topic_of_launch)
+                                register_platform, spend_nonce, sync_from_platform, topic_of_launch)
 from lms.models import Course, Role, Topic
 from lms.security import audit, csrf, role_required
 
@@ -251,10 +251,7 @@ def sync(context_id: int):
     if EmptyForm().validate_on_submit():
         context = _context_for_call(context_id)
         try:
-            with read_only():
-                members = fetch_members(context)
-            db.session.rollback()
-            result = sync_roster(db.session.get(LtiContext, context_id), members)
+            result = sync_from_platform(context)
         except LtiError as exc:
             db.session.rollback()
             flash(exc.message, "danger")
