@@ -29,7 +29,7 @@ from sqlalchemy import or_, select, update
 from lms.db import db
 from lms.models import Course, Enrollment, Role, Unit, User
 from lms.security import generate_password
-from lms.spreadsheets import safe_cell
+from lms.spreadsheets import xlsx_bytes
 from lms.text import fold, vn_name_key
 from lms.units import UnitResolver
 from lms.users import USERNAME_RE
@@ -652,21 +652,6 @@ def credential_users(unit: Unit, course_id: int | None = None) -> list[User]:
 
 def build_credentials_xlsx(unit: Unit, users: list[User]) -> bytes:
     """The unit's credential sheet: STT, name, birth date, unit, username, initial password."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
-
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "Tài khoản"
-    ws.append(CREDENTIAL_HEADERS)
-    for cell in ws[1]:
-        cell.font = Font(bold=True)
-    for n, user in enumerate(users, start=1):
-        ws.append([n, safe_cell(user.full_name), user.birth_date.strftime("%d/%m/%Y") if user.birth_date else "",
-                   safe_cell(unit.name), safe_cell(user.username), safe_cell(user.initial_password or "")])
-    for letter, width in zip("ABCDEF", (6, 32, 12, 30, 28, 18)):
-        ws.column_dimensions[letter].width = width
-    ws.freeze_panes = "A2"
-    out = io.BytesIO()
-    wb.save(out)
-    return out.getvalue()
+    rows = ([n, user.full_name, user.birth_date.strftime("%d/%m/%Y") if user.birth_date else "",
+             unit.name, user.username, user.initial_password or ""] for n, user in enumerate(users, start=1))
+    return xlsx_bytes([("Tài khoản", CREDENTIAL_HEADERS, rows)])

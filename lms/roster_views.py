@@ -17,7 +17,7 @@ from lms.db import db
 from lms.models import Course, Role, Unit, User
 from lms.roster import (ImportResult, RosterRejected, build_credentials_xlsx, credential_users,
                         import_roster)
-from lms.security import audit, role_required
+from lms.security import audit, course_or_404, role_required
 
 bp = Blueprint("roster", __name__)
 api_bp = Blueprint("roster_api", __name__, url_prefix="/api/v1")
@@ -107,8 +107,9 @@ def credentials(unit_code: str):
     course_id = None
     if "course" in request.args:
         course_id = request.args.get("course", type=int)
-        if course_id is None or db.session.get(Course, course_id) is None:
+        if course_id is None:
             abort(404)
+        course_or_404(course_id)
     users = credential_users(unit, course_id)
     audit("roster.credentials", target=unit.code, detail=f"course={course_id} accounts={len(users)}")
     db.session.commit()
