@@ -6,6 +6,7 @@ from typing import Any
 from flask import Blueprint, Flask, jsonify, request
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from lms.api import API_PREFIX, ApiError, add_openapi_paths, api_login_required, json_body, std_responses
 from lms.db import db
@@ -64,6 +65,8 @@ def essay_tags(essay_id: int):
     if not can_read_compilation(current_user, essay.unit_id):
         raise ApiError(403)
     tags = db.session.scalars(select(Tag).where(Tag.essay_id == essay.id)
+                              .options(selectinload(Tag.themes), selectinload(Tag.version),
+                                       selectinload(Tag.created_by))
                               .order_by(Tag.version_id, Tag.start_offset, Tag.id)).all()
     current = essay.current_version
     return jsonify({

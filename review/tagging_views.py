@@ -5,6 +5,7 @@ from flask import (Blueprint, Flask, Response, abort, flash, redirect, render_te
                    url_for)
 from flask_login import current_user
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from essays.models import Essay, EssayVersion
 from lms.db import db, utcnow, write_transaction
@@ -126,7 +127,8 @@ def read(essay_id: int):
         mark_review(essay, "in_progress", current_user, only_if_new=True)
         db.session.commit()
 
-    tags = db.session.scalars(select(Tag).where(Tag.essay_id == essay.id).order_by(Tag.start_offset)).all()
+    tags = db.session.scalars(select(Tag).where(Tag.essay_id == essay.id).options(selectinload(Tag.themes))
+                              .order_by(Tag.start_offset)).all()
     here = [t for t in tags if t.version_id == version.id]
     older = [t for t in tags if t.version_id != version.id]
     highlights = [Highlight(t.start_offset, t.end_offset, f"t{t.id}", f"hl-{t.kind}",
