@@ -342,10 +342,6 @@ class Launch:
         return self.claims.get(AGS_CLAIM) or {}
 
     @property
-    def deep_link_settings(self) -> dict[str, Any]:
-        return self.claims.get(DL_CLAIM + "deep_linking_settings") or {}
-
-    @property
     def person(self) -> "Member":
         ext = self.claims.get(CLAIM + "ext") or {}
         return Member(subject=self.subject, name=self.claims.get("name") or "",

@@ -443,7 +443,3 @@ def push_scores(context: LtiContext, *, only_user_ids: set[int] | None = None) -
                 result.failed)
     return result
 
-
-def contexts_of_course(course_id: int) -> list[LtiContext]:
-    """The LMS courses linked to a thuhoach course."""
-    return list(db.session.scalars(select(LtiContext).where(LtiContext.course_id == course_id)))
