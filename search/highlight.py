@@ -6,7 +6,7 @@ import unicodedata
 from html import escape
 
 from search.analysis import syllables
-from search.query import ParsedQuery
+from search.query import ParsedQuery, parse_query
 
 # Syllables shown around the best match.
 WINDOW = 32
@@ -25,6 +25,25 @@ def _phrase_starts(parsed: ParsedQuery, folded: list[str]) -> set[int]:
             if tuple(folded[i : i + n]) == seq:
                 starts.add(i)
     return starts
+
+
+def _mark_range(text: str, toks: list, flags: list[bool], start: int, end: int, cursor: int,
+                parts: list[str]) -> int:
+    """Append text[cursor:] up to the last hit among toks[start:end], escaped, hits in <mark>; return the new cursor."""
+    j = start
+    while j < end:
+        if not flags[j]:
+            j += 1
+            continue
+        # Merge neighbouring hits ("chuyển đổi số") into one mark when only spaces part them.
+        k = j
+        while k + 1 < end and flags[k + 1] and text[toks[k][3] : toks[k + 1][2]].isspace():
+            k += 1
+        parts.append(escape(text[cursor : toks[j][2]]))
+        parts.append("<mark>" + escape(text[toks[j][2] : toks[k][3]]) + "</mark>")
+        cursor = toks[k][3]
+        j = k + 1
+    return cursor
 
 
 def make_snippet(text: str, parsed: ParsedQuery, window: int = WINDOW) -> str:
@@ -50,20 +69,7 @@ def make_snippet(text: str, parsed: ParsedQuery, window: int = WINDOW) -> str:
     end = min(len(toks), best + window)
 
     parts = ["…" if best > 0 else ""]
-    cursor = 0 if best == 0 else toks[best][2]
-    j = best
-    while j < end:
-        if not flags[j]:
-            j += 1
-            continue
-        # Merge neighbouring hits ("chuyển đổi số") into one mark when only spaces part them.
-        k = j
-        while k + 1 < end and flags[k + 1] and text[toks[k][3] : toks[k + 1][2]].isspace():
-            k += 1
-        parts.append(escape(text[cursor : toks[j][2]]))
-        parts.append("<mark>" + escape(text[toks[j][2] : toks[k][3]]) + "</mark>")
-        cursor = toks[k][3]
-        j = k + 1
+    cursor = _mark_range(text, toks, flags, best, end, 0 if best == 0 else toks[best][2], parts)
     if end < len(toks):
         parts.append(escape(text[cursor : toks[end - 1][3]]) + "…")
     else:
@@ -73,25 +79,13 @@ def make_snippet(text: str, parsed: ParsedQuery, window: int = WINDOW) -> str:
 
 def highlight_all(text: str, query: str) -> str:
     """The whole text, HTML-escaped, with <mark> around every run of words matching the query."""
-    from search.query import parse_query
-
     text = unicodedata.normalize("NFC", text or "")
     parsed = parse_query(query or "")
     toks = syllables(text)
     if not toks or parsed.loose is None:
         return escape(text)
     flags = _matches(parsed, [f for _, f, _, _ in toks])
-    parts, cursor, j = [], 0, 0
-    while j < len(toks):
-        if not flags[j]:
-            j += 1
-            continue
-        k = j
-        while k + 1 < len(toks) and flags[k + 1] and text[toks[k][3] : toks[k + 1][2]].isspace():
-            k += 1
-        parts.append(escape(text[cursor : toks[j][2]]))
-        parts.append("<mark>" + escape(text[toks[j][2] : toks[k][3]]) + "</mark>")
-        cursor = toks[k][3]
-        j = k + 1
+    parts: list[str] = []
+    cursor = _mark_range(text, toks, flags, 0, len(toks), 0, parts)
     parts.append(escape(text[cursor:]))
     return "".join(parts)
