@@ -144,14 +144,20 @@ def read_attendance_xlsx(data: bytes, course: Course, unit: Unit) -> AttendanceI
     return result
 
 
+def _unit_enrollment(course: Course, unit: Unit, enrollment_id: int) -> Enrollment:
+    """The enrolment if it belongs to the course at the unit, else an AttendanceError."""
+    enrollment = db.session.get(Enrollment, enrollment_id)
+    if enrollment is None or enrollment.course_id != course.id or enrollment.unit_id != unit.id:
+        raise AttendanceError("Không tìm thấy học viên này trong đơn vị.")
+    return enrollment
+
+
 def exempt_trainee(course: Course, unit: Unit, enrollment_id: int, reason: str, *, by: User) -> Exemption:
     """Excuse a trainee of the unit from the essays, with a reason."""
     reason = " ".join((reason or "").split())
     if not reason:
         raise AttendanceError("Vui lòng ghi lý do miễn nộp.")
-    enrollment = db.session.get(Enrollment, enrollment_id)
-    if enrollment is None or enrollment.course_id != course.id or enrollment.unit_id != unit.id:
-        raise AttendanceError("Không tìm thấy học viên này trong đơn vị.")
+    enrollment = _unit_enrollment(course, unit, enrollment_id)
     exemption = db.session.scalar(select(Exemption).where(Exemption.enrollment_id == enrollment_id))
     if exemption is None:
         exemption = Exemption(enrollment_id=enrollment_id, reason=reason, granted_by_id=by.id, granted_at=utcnow())
@@ -166,8 +172,6 @@ def exempt_trainee(course: Course, unit: Unit, enrollment_id: int, reason: str, 
 
 def remove_exemption(course: Course, unit: Unit, enrollment_id: int, *, by: User) -> None:
     """Count the trainee again (the exemption is withdrawn)."""
-    enrollment = db.session.get(Enrollment, enrollment_id)
-    if enrollment is None or enrollment.course_id != course.id or enrollment.unit_id != unit.id:
-        raise AttendanceError("Không tìm thấy học viên này trong đơn vị.")
+    enrollment = _unit_enrollment(course, unit, enrollment_id)
     db.session.execute(delete(Exemption).where(Exemption.enrollment_id == enrollment_id))
     audit("exemption.removed", target=f"user:{enrollment.user.username}", user=by, detail=f"course={course.id}")
