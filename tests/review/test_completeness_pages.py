@@ -161,9 +161,11 @@ def test_api_answers_the_same_figures(roster, client, api_token):
 def test_api_gives_an_officer_only_their_unit(roster, client, api_token):
     headers = api_token(roster.officers["P01"])
     url = f"/api/v1/courses/{roster.course.id}/completeness"
-    mine = client.get(url, headers=headers).get_json()
+    # One fixed as-of time: two answers "as of now" a second apart would differ in as_of only.
+    now = {"as_of": utcnow().isoformat()}
+    mine = client.get(url, query_string=now, headers=headers).get_json()
     assert [u["code"] for u in mine["units"]] == ["P01"]
-    assert client.get(url + "?unit=P01", headers=headers).get_json() == mine
+    assert client.get(url, query_string={**now, "unit": "P01"}, headers=headers).get_json() == mine
     other = client.get(url + "?unit=P02", headers=headers)
     assert other.status_code == 404 and b"Ninh" not in other.data and b"P02" not in other.data
     assert client.get(url + "?unit=NOPE", headers=headers).status_code == 404
