@@ -22,14 +22,15 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from lms.courses import enrollment_of
-from lms.db import read_only, utcnow
-from lms.db import db
+from lms.db import db, read_only, utcnow
 from lms.models import Course, Enrollment, Role, Topic, Unit, User
 from lms.security import audit
 from lms.timefmt import fmt_datetime
 from essays import storage
 from essays.deadlines import Deadlines, Lateness, deadlines_for
-from essays.extraction import MIN_LETTERS, ExtractionError, check_upload, clean_filename, extract_text
+from essays.extraction import MESSAGES as EXTRACTION_MESSAGES
+from essays.extraction import (MIN_LETTERS, WARNINGS, ExtractionError, check_upload, clean_filename,
+                               extract_text)
 from essays.models import (Essay, EssayVersion, Extension, IndexOutbox, can_grant_extension,
                            can_submit_for)
 from essays.vntext import count_letters, prepare_text
@@ -90,8 +91,6 @@ def max_upload_bytes() -> int:
 
 def too_large_message(limit: int | None = None) -> str:
     """The Vietnamese refusal for a file over the limit."""
-    from essays.extraction import MESSAGES as EXTRACTION_MESSAGES
-
     return EXTRACTION_MESSAGES["too_large"].format(limit=_size_label(limit or max_upload_bytes()))
 
 
@@ -119,8 +118,6 @@ def prepare_submission(*, data: bytes | None, filename: str | None, text: str | 
     normalised, legacy = prepare_text(text)
     if count_letters(normalised) < MIN_LETTERS:
         raise SubmissionError(MESSAGES["paste_short"], 422, "no_text")
-    from essays.extraction import WARNINGS
-
     body = normalised.encode("utf-8")
     # The pasted text is kept as a UTF-8 file too, so every version has a file, a size and a hash.
     return PreparedSubmission(data=body, kind="paste", file_name=None, text=normalised,

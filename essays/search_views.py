@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, Flask, abort, jsonify, render_template, request, url_for
+from flask import Blueprint, Flask, abort, current_app, jsonify, render_template, request, url_for
 from flask_login import current_user, login_required
 from markupsafe import Markup
 from sqlalchemy import select
@@ -143,8 +143,6 @@ def search():
 
 def _theme_choices() -> list[tuple[str, str]]:
     """Themes to filter by, offered by the review feature when it is loaded."""
-    from flask import current_app
-
     provider = current_app.extensions.get("thuhoach.theme_choices")
     return provider() if provider else []
 
