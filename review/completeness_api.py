@@ -10,7 +10,7 @@ from lms.api import (ApiError, add_openapi_paths, api_login_required, as_of_arg,
 from lms.db import db
 from lms.models import Course, Role, Unit
 from lms.timefmt import iso
-from review.completeness import completeness
+from review.completeness import completeness, day_column
 
 bp = Blueprint("completeness_api", __name__, url_prefix="/api/v1")
 
@@ -44,19 +44,17 @@ def course_completeness(course_id: int):
         unit_ids = [user.unit_id]
     as_of = as_of_arg()
     figures = completeness(course, as_of, unit_ids)
-    topic_rows = figures.topics.groupby("unit_id")
-    units = []
-    for u in figures.units.to_dict("records"):
-        rows = topic_rows.get_group(u["unit_id"]) if u["unit_id"] in topic_rows.groups else []
-        units.append({
-            "code": u["code"], "name": u["name"], "enrolled": int(u["enrolled"]), "attended": int(u["attended"]),
-            "attended_per_day": {d.isoformat(): int(u[f"day_{d.isoformat()}"]) for d in figures.days},
-            "percent": u["percent"],
-            "topics": [{"topic_id": int(t["topic_id"]), "submitted": int(t["submitted"]),
-                        "on_time": int(t["on_time"]), "late": int(t["late"]), "extension": int(t["extension"]),
-                        "missing": int(t["missing"]), "exempt": int(t["exempt"])}
-                       for t in (rows.to_dict("records") if len(rows) else [])],
-        })
+    counts = ("submitted", "on_time", "late", "extension", "missing", "exempt")
+    cells = figures.topics
+    topics: dict[int, list[dict]] = {}
+    for unit_id, topic_id, *values in zip(*(cells[c].tolist() for c in ("unit_id", "topic_id", *counts))):
+        topics.setdefault(unit_id, []).append({"topic_id": topic_id, **dict(zip(counts, values))})
+    days = [(d.isoformat(), day_column(d)) for d in figures.days]
+    units = [{"code": u["code"], "name": u["name"], "enrolled": u["enrolled"], "attended": u["attended"],
+              "attended_per_day": {day: u[column] for day, column in days},
+              "percent": None if u["percent"] != u["percent"] else u["percent"],  # NaN: nothing expected
+              "topics": topics.get(u["unit_id"], [])}
+             for u in figures.units.to_dict("records")]
     return jsonify({"course_id": course.id, "as_of": iso(figures.as_of), "units": units})
 
 

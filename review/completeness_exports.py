@@ -6,6 +6,7 @@ import re
 import unicodedata
 import zipfile
 from pathlib import Path
+from typing import Callable
 
 import pandas as pd
 from markupsafe import Markup, escape
@@ -19,19 +20,25 @@ from review.completeness import STATE_LABELS, Completeness, day_column
 from lms.spreadsheets import csv_bytes, xlsx_bytes
 
 
+def _shown_percent(value: float | None) -> float | None:
+    # pandas stores a missing percentage (nothing expected) as NaN.
+    return None if value is None or value != value else value
+
+
 def overview_xlsx(figures: Completeness, threshold: float | None = None) -> bytes:
     """The Board's overview as .xlsx: one row per unit, the same columns as the page."""
     topics = figures.topic_list
     header = ["Mã đơn vị", "Đơn vị", "Ghi danh", *[f"Có mặt {d:%d/%m}" for d in figures.days], "Có mặt (≥1 buổi)",
               *[f"Đã nộp CĐ {t.position}" for t in topics], "Đúng hạn", "Nộp muộn", "Được gia hạn", "Chưa nộp",
               "Miễn nộp", "Tỉ lệ hoàn thành (%)", "Dưới ngưỡng"]
-    by_unit = figures.topics.set_index(["unit_id", "topic_id"])["submitted"]
+    by_unit = figures.submitted_by_cell()
     rows = []
     for row in figures.units.to_dict("records"):
-        below = threshold is not None and (row["percent"] is None or row["percent"] < threshold)
+        value = _shown_percent(row["percent"])
+        below = threshold is not None and (value is None or value < threshold)
         rows.append([row["code"], row["name"], row["enrolled"], *[row[day_column(d)] for d in figures.days],
-                     row["attended"], *[int(by_unit.get((row["unit_id"], t.id), 0)) for t in topics],
-                     row["on_time"], row["late"], row["extension"], row["missing"], row["exempt"], row["percent"],
+                     row["attended"], *[by_unit.get((row["unit_id"], t.id), 0) for t in topics],
+                     row["on_time"], row["late"], row["extension"], row["missing"], row["exempt"], value,
                      "x" if below else ""])
     info = [("Lớp", figures.course.name), ("Số liệu tính đến", fmt_datetime(figures.as_of))]
     info += [(f"Chủ đề {t.position}", t.title) for t in topics]
@@ -127,25 +134,51 @@ def _printable(text: str) -> str:
     return "".join(ch for ch in text if ch in "\n\t" or ord(ch) >= 32)
 
 
+def overview_rows_html(figures: Completeness, units: pd.DataFrame, threshold: float,
+                       unit_url: Callable[[str], str]) -> Markup:
+    """The overview table's body: one <tr> per unit of `units` (in that order), every value escaped.
+
+    Built as strings rather than by a Jinja loop: 3,300 units × 20 cells took 0.3–0.4 s through the
+    template engine (an escape and an attribute lookup per cell), a few tens of ms this way.
+    """
+    topic_ids = [t.id for t in figures.topic_list]
+    submitted = figures.submitted_by_cell()
+    n_days = len(figures.days)
+    columns = ["unit_id", "code", "name", "enrolled", *[day_column(d) for d in figures.days], "attended",
+               "on_time", "late", "extension", "missing", "exempt", "percent"]
+    badge = ' <span class="badge state-missing">dưới ngưỡng</span>'
+    rows = []
+    for unit_id, code, name, enrolled, *rest in zip(*(units[c].tolist() for c in columns)):
+        value = _shown_percent(rest[-1])
+        below = value is None or value < threshold
+        numbers = [enrolled, *rest[:n_days + 1], *[submitted.get((unit_id, t), 0) for t in topic_ids],
+                   *rest[n_days + 1:-1]]
+        code_html = escape(code)
+        rows.append(f'<tr class="{"below" if below else ""}" data-unit="{code_html}">\n'
+                    f'<td>{code_html}</td>\n<td><a href="{escape(unit_url(code))}">{escape(name)}</a>'
+                    f'{badge if below else ""}</td>\n<td>{"</td><td>".join(map(str, numbers))}</td>\n'
+                    f'<td class="percent">{"—" if value is None else f"{value:.1f}%"}</td>\n</tr>')
+    return Markup("\n".join(rows))
+
+
 def bar_chart_svg(units: pd.DataFrame, threshold: float | None = None, width: int = 640) -> Markup:
     """Completeness per unit as horizontal bars in inline SVG (no script, no style attribute)."""
     bar_h, gap, label_w = 16, 4, 220
-    rows = list(units.itertuples(index=False))
-    height = max(len(rows), 1) * (bar_h + gap) + 24
+    names, values = units["name"].tolist(), [_shown_percent(p) or 0.0 for p in units["percent"].tolist()]
+    height = max(len(names), 1) * (bar_h + gap) + 24
     scale = (width - label_w - 60) / 100
+    full, value_x = f"{100 * scale:.1f}", label_w + 100 * scale + 6
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" width="{width}" height="{height}" '
              f'viewBox="0 0 {width} {height}" role="img" aria-label="Tỉ lệ hoàn thành theo đơn vị">']
-    for i, r in enumerate(rows):
+    for i, (name, value) in enumerate(zip(names, values)):
         y = 4 + i * (bar_h + gap)
-        value = r.percent if r.percent is not None and r.percent == r.percent else 0.0
-        below = threshold is not None and value < threshold
-        colour = "#b3261e" if below else "#1e7a3c"
-        parts.append(f'<text x="{label_w - 6}" y="{y + bar_h - 4}" text-anchor="end" font-size="12">'
-                     f'{escape(r.name)}</text>')
-        parts.append(f'<rect x="{label_w}" y="{y}" width="{100 * scale:.1f}" height="{bar_h}" fill="#e5e8ec"/>')
-        parts.append(f'<rect x="{label_w}" y="{y}" width="{value * scale:.1f}" height="{bar_h}" fill="{colour}">'
-                     f'<title>{escape(r.name)}: {value:.1f}%</title></rect>')
-        parts.append(f'<text x="{label_w + 100 * scale + 6}" y="{y + bar_h - 4}" font-size="12">{value:.1f}%</text>')
+        colour = "#b3261e" if threshold is not None and value < threshold else "#1e7a3c"
+        name = escape(name)
+        parts.append(f'<text x="{label_w - 6}" y="{y + bar_h - 4}" text-anchor="end" font-size="12">{name}</text>'
+                     f'<rect x="{label_w}" y="{y}" width="{full}" height="{bar_h}" fill="#e5e8ec"/>'
+                     f'<rect x="{label_w}" y="{y}" width="{value * scale:.1f}" height="{bar_h}" fill="{colour}">'
+                     f'<title>{name}: {value:.1f}%</title></rect>'
+                     f'<text x="{value_x}" y="{y + bar_h - 4}" font-size="12">{value:.1f}%</text>')
     if threshold is not None:
         x = label_w + threshold * scale
         parts.append(f'<line x1="{x:.1f}" y1="0" x2="{x:.1f}" y2="{height - 20}" stroke="#a86400" '
@@ -154,4 +187,3 @@ def bar_chart_svg(units: pd.DataFrame, threshold: float | None = None, width: in
                      f'ngưỡng {threshold:g}%</text>')
     parts.append("</svg>")
     return Markup("".join(parts))
-

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+from urllib.parse import quote
 
 from flask import (Blueprint, Flask, Response, abort, current_app, flash, redirect, render_template,
                    request, url_for)
@@ -21,7 +22,7 @@ from review import attendance as attendance_ops
 from review.completeness import (SORT_KEYS, STATE_CSS, STATE_LABELS, completeness, day_column,
                                  sort_units, trainee_states)
 from review.completeness_exports import (bar_chart_svg, essays_docx, essays_zip, missing_xlsx,
-                                         overview_xlsx, safe_file_name)
+                                         overview_rows_html, overview_xlsx, safe_file_name)
 from review.models import Notice
 
 bp = Blueprint("completeness", __name__, url_prefix="/completeness")
@@ -105,8 +106,6 @@ def as_of_from_request() -> tuple[dt.datetime | None, str]:
 
 def download_response(data: bytes, name: str, mimetype: str, fallback: str = "download") -> Response:
     """An attachment named `name` (ASCII `fallback` for old clients when nothing ASCII is left), never cached."""
-    from urllib.parse import quote
-
     response = Response(data, mimetype=mimetype)
     ascii_name = name.encode("ascii", "ignore").decode() or fallback
     response.headers["Content-Disposition"] = (f'attachment; filename="{ascii_name}"; '
@@ -147,13 +146,19 @@ def overview(course_id: int):
         threshold = 80.0
     figures = completeness(course, as_of)
     units = sort_units(figures.units, sort, descending)
-    submitted = figures.topics.set_index(["unit_id", "topic_id"])["submitted"].to_dict()
+    # One url_for for 3,300 links (each call ≈ 15 µs): the unit's code goes between the two halves.
+    head, _, tail = url_for("completeness.unit_table", course_id=course.id, code=_CODE_MARK,
+                            as_of=as_of_text or None).partition(_CODE_MARK)
+    rows = overview_rows_html(figures, units, threshold, lambda code: head + quote(code, safe="") + tail)
     return render_template(
-        "completeness/overview.html", course=course, figures=figures, units=units.to_dict("records"),
-        submitted=submitted, totals=figures.totals(), topic_totals=figures.topic_totals().to_dict("records"),
+        "completeness/overview.html", course=course, figures=figures, n_units=len(units), rows=rows,
+        totals=figures.totals(), topic_totals=figures.topic_totals().to_dict("records"),
         sort=sort if sort in SORT_KEYS else "name", descending=descending, threshold=threshold,
         as_of_text=as_of_text, chart=bar_chart_svg(units, threshold), day_column=day_column,
         courses=visible_courses(current_user))
+
+
+_CODE_MARK = "__unit_code__"
 
 
 @bp.route("/<int:course_id>/overview.xlsx")

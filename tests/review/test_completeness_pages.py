@@ -297,3 +297,21 @@ def test_missing_xlsx_lists_exactly_the_missing(roster, client, auth):
 
 def test_attendance_rows_are_not_counted_for_absent_marks(roster):
     assert db.session.query(Attendance).filter(Attendance.is_present.is_(False)).count() > 0
+
+
+def test_a_unit_where_nothing_is_expected_shows_no_percentage(roster, client, auth, api_token, make_unit, make_user,
+                                                              enroll):
+    excused = make_unit(code="Z01", name="Xã Toàn Miễn")
+    enrollment = enroll(make_user(Role.trainee, unit=excused, full_name="Phan Văn Miễn"), roster.course)
+    db.session.add(Exemption(enrollment_id=enrollment.id, reason="Đi công tác dài ngày", granted_by_id=roster.admin.id))
+    db.session.commit()
+    assert completeness(roster.course).unit(excused.id)["expected"] == 0
+    auth.login(roster.reviewer)
+    html = client.get(f"/completeness/{roster.course.id}").get_data(as_text=True)
+    row = re.search(r'<tr class="below" data-unit="Z01">(.*?)</tr>', html, re.S).group(1)
+    assert re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)[-1] == "—"
+    sheet = load_workbook(io.BytesIO(client.get(f"/completeness/{roster.course.id}/overview.xlsx").data)).worksheets[0]
+    assert {r[0]: r for r in sheet.iter_rows(min_row=2, values_only=True)}["Z01"][-2:] == (None, "x")
+    answer = client.get(f"/api/v1/courses/{roster.course.id}/completeness", headers=api_token(roster.reviewer))
+    assert '"percent":null' in answer.get_data(as_text=True).replace(" ", "")
+    assert next(u for u in answer.get_json()["units"] if u["code"] == "Z01")["percent"] is None
