@@ -14,7 +14,10 @@ class Attendance(Base):
     """Whether an enrolled trainee followed the class at their connection point on one day."""
 
     __tablename__ = "attendance"
-    __table_args__ = (UniqueConstraint("enrollment_id", "day"),)
+    # ix_attendance_present covers the completeness count (present per day, per unit): without it
+    # every attendance row is read from the table for its is_present flag.
+    __table_args__ = (UniqueConstraint("enrollment_id", "day"),
+                      Index("ix_attendance_present", "enrollment_id", "is_present", "day"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     enrollment_id: Mapped[int] = mapped_column(ForeignKey("enrollment.id", ondelete="CASCADE"))
