@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 
 from whoosh import query as wq
+from whoosh.matching import AndNotMatcher
 
 from search.analysis import bigram_terms, syllables
 
@@ -134,12 +135,30 @@ def _item_queries(item: _Item) -> tuple[wq.Query, ...] | None:
     return strict, folded, partial, loose
 
 
+class _AndNotMatcher(AndNotMatcher):
+    # whoosh3 3.54 checks the first match against the excluded list only when both lists start
+    # at the same document, so "lịch sử -chiến" returned an essay with "chiến" whenever an
+    # essay with only "chiến" came before it (more often with several segments).
+    def _find_first(self):
+        if self.a.is_active() and self.b.is_active():
+            self._find_next()
+
+
+class _AndNot(wq.AndNot):
+    """AndNot with the first-match fix above."""
+
+    def matcher(self, searcher, context=None):
+        return _AndNotMatcher(
+            self.a.matcher(searcher, context), self.b.matcher(searcher, searcher.boolean_context())
+        )
+
+
 def _combine(positives: list[wq.Query], negatives: list[wq.Query]) -> wq.Query | None:
     if not positives:
         return None  # "NOT x" alone would mean every other essay: return nothing instead
     q = positives[0] if len(positives) == 1 else wq.And(positives)
     if negatives:
-        q = wq.AndNot(q, negatives[0] if len(negatives) == 1 else wq.Or(negatives))
+        q = _AndNot(q, negatives[0] if len(negatives) == 1 else wq.Or(negatives))
     return q
 
 

@@ -90,6 +90,19 @@ def test_operators(small_index, query, expected):
     assert ids(small_index.search(query)) == expected
 
 
+def test_excluded_word_removes_the_first_match_too(index, make_essay):
+    # Whoosh's AndNot only checked the first match when both lists began at the same essay.
+    index.upsert_many(
+        [
+            make_essay("only-war", "chiến tranh"),
+            make_essay("history-of-war", "lịch sử chiến tranh"),
+            make_essay("history", "lịch sử văn hoá"),
+        ]
+    )
+    assert ids(index.search("lịch sử -chiến")) == {"history"}
+    assert index.count_by("unit_code", "lịch sử -chiến") == {"u1": 1}
+
+
 @pytest.mark.parametrize("query", ['"', '"chuyển đổi', "NOT", "NOT số", "*", "c*", "OR OR", "()", "", "   ", "AND", '"" OR'])
 def test_malformed_queries_never_raise(small_index, query):
     result = small_index.search(query)
