@@ -1,0 +1,246 @@
+"""A fast Whoosh segment writer for building a whole index generation (``EssayIndex.rebuild``).
+
+Whoosh's ``SegmentWriter`` handles every posting in Python several times: a ``Token`` per
+syllable for each of the three text fields, the format's dictionaries, an external sort pool
+pickled to temporary files and merged back, then one ``add_posting()`` call with type checks
+per posting. The exact, folded and bigram fields carry ~2,200 of the ~2,250 postings of a
+1,500-word essay, so for them this writer instead
+
+* analyses the text once for all three fields (``analysis.document_terms``);
+* keeps their postings in memory, one ``array('I')`` per term (docnum, frequency[, positions]);
+* writes each term's posting blocks through Whoosh's own postings writer, a block at a time.
+
+The other fields (ids, dates, themes, the stored body) take Whoosh's usual path. The files are
+plain Whoosh files of the default codec: tests/search/test_bulk.py checks, posting by posting,
+that they equal what ``SegmentWriter`` writes for the same essays.
+
+This reaches into ``W3PostingsWriter``'s block buffer (``_ids``, ``_weights``...), so it is tied
+to the pinned whoosh3 version; the test above fails if that internal changes.
+"""
+
+from __future__ import annotations
+
+import struct
+from array import array
+from itertools import groupby
+from operator import itemgetter
+
+from whoosh import formats
+from whoosh.writing import SegmentWriter
+
+from search.analysis import BigramAnalyzer, ExactAnalyzer, FoldedAnalyzer, document_terms
+
+__all__ = ["BulkWriter"]
+
+# Index of each analyzer's terms in document_terms()'s answer.
+_FAST_ANALYZERS = {ExactAnalyzer: 0, FoldedAnalyzer: 1, BigramAnalyzer: 2}
+_BIGRAMS = 2
+# Rough memory cost of a new term (dict slot, key string, empty array) and of one array item,
+# for deciding when a segment is full.
+_TERM_BYTES = 200
+_ITEM_BYTES = 4.5
+_pack_uint = struct.Struct("!I").pack  # how Frequency encodes a posting's value
+
+
+def _fast_kind(field) -> int | None:
+    """Which document_terms() part indexes this field, or None if it takes Whoosh's path."""
+    kind = _FAST_ANALYZERS.get(type(field.analyzer))
+    if kind is None or field.vector or field.separate_spelling():
+        return None
+    fmt = field.format
+    wanted = formats.Positions if kind == _BIGRAMS else formats.Frequency
+    if type(fmt) is not wanted or fmt.field_boost != 1.0:
+        return None
+    return kind
+
+
+class BulkWriter(SegmentWriter):
+    """A ``SegmentWriter`` for adding many documents to a new index, several times faster.
+
+    Only ``add_document`` (no boosts, no ``_stored_*`` values) and ``commit``/``cancel``.
+    Postings of the text fields stay in memory until commit: when ``is_full()`` says so, commit
+    this writer (``merge=False``) and carry on with a new one, which starts a new segment.
+    An error inside ``add_document`` leaves the writer unusable: cancel it.
+    """
+
+    def __init__(self, ix, limitmb: int = 1024, **kwargs) -> None:
+        super().__init__(ix, limitmb=limitmb, **kwargs)
+        self._limit = limitmb * 1024 * 1024
+        self._size = 0
+        self._fast = {}
+        for name, field in self.schema.items():
+            if field.vector or field.separate_spelling():
+                raise ValueError(f"BulkWriter does not write vectors or spelling ({name!r})")
+            kind = _fast_kind(field)
+            if kind is not None:
+                self._fast[name] = kind
+        self._postings: dict[str, dict[str, array]] = {name: {} for name in self._fast}
+        self._text: str | None = None
+        self._terms: tuple | None = None
+
+    def is_full(self) -> bool:
+        """Tell whether the postings held in memory reached limitmb."""
+        return self._size >= self._limit
+
+    def add_document(self, **fields) -> None:
+        """Add one document; the same fields and values as ``SegmentWriter.add_document``."""
+        self._check_state()
+        if any(name.startswith("_") for name in fields):
+            raise ValueError("BulkWriter takes no boosts or _stored_ values")
+        schema = self.schema
+        docnum = self.docnum
+        fieldnames = sorted(fields)
+        self._check_fields(schema, fieldnames)
+        perdoc = self.perdocwriter
+        add_post = self.pool.add
+        perdoc.start_doc(docnum)
+        for fieldname in fieldnames:
+            value = fields[fieldname]
+            if value is None:
+                continue
+            field = schema[fieldname]
+            length = 0
+            if field.indexed:
+                if fieldname in self._fast:
+                    if not isinstance(value, str):
+                        raise ValueError(f"{fieldname!r} takes text, not {type(value).__name__}")
+                    length = self._add_fast(fieldname, docnum, value)
+                else:
+                    for tbytes, freq, weight, vbytes in field.index(value):
+                        if field.scorable:
+                            length += freq
+                        add_post((fieldname, tbytes, docnum, weight, vbytes))
+            perdoc.add_field(fieldname, field, value if field.stored else None, length)
+            if field.column_type:
+                perdoc.add_column_value(fieldname, field.column_type, field.to_column_value(value))
+        perdoc.finish_doc()
+        self._added = True
+        self.docnum += 1
+
+    def _add_fast(self, fieldname: str, docnum: int, text: str) -> int:
+        """Append this document's postings of one text field; returns the field length."""
+        if text != self._text:  # the three text fields get the same text: analyse it once
+            self._text, self._terms = text, document_terms(text)
+        terms = self._terms[self._fast[fieldname]]
+        store = self._postings[fieldname]
+        before = len(store)
+        length = 0
+        if self._fast[fieldname] == _BIGRAMS:
+            for term, positions in terms.items():
+                postings = store.get(term)
+                if postings is None:
+                    store[term] = postings = array("I")
+                postings.append(docnum)
+                if type(positions) is int:
+                    postings.append(1)
+                    postings.append(positions)
+                    length += 1
+                else:
+                    postings.append(len(positions))
+                    postings.extend(positions)
+                    length += len(positions)
+            items = 2 * len(terms) + length
+        else:
+            for term, freq in terms.items():
+                postings = store.get(term)
+                if postings is None:
+                    store[term] = postings = array("I")
+                postings.append(docnum)
+                postings.append(freq)
+                length += freq
+            items = 2 * len(terms)
+        self._size += _ITEM_BYTES * items + _TERM_BYTES * (len(store) - before)
+        return length
+
+    # -- commit --------------------------------------------------------------------------------
+
+    def _flush_segment(self) -> None:
+        # SegmentWriter._flush_segment with our fields' postings slotted in field-name order
+        # among the pool's (the term index wants one contiguous run per field).
+        self.perdocwriter.close()
+        pdr = self.per_document_reader()
+        try:
+            fast = sorted(name for name, store in self._postings.items() if store)
+            fw = self.fieldwriter
+            for fieldname, items in groupby(self.pool.iter_postings(), key=itemgetter(0)):
+                while fast and fast[0] < fieldname:
+                    self._write_fast_field(fast.pop(0), pdr)
+                fw.add_postings(self.schema, pdr, items)
+            for fieldname in fast:
+                self._write_fast_field(fieldname, pdr)
+            fw.close()
+        finally:
+            pdr.close()
+        self._text = self._terms = None
+        self._size = 0
+
+    def _write_fast_field(self, fieldname: str, pdr) -> None:
+        field = self.schema[fieldname]
+        # Block statistics use the length as stored (one byte, lossy), as Whoosh's writer does.
+        field_length = pdr.doc_field_length_reader(fieldname)
+        lengths = [field_length(d) or 0 for d in range(self.docnum)]
+        store = self._postings[fieldname]
+        fw = self.fieldwriter
+        fw.start_field(fieldname, field)
+        blocklimit = fw._postwriter._blocklimit
+        if isinstance(field.format, formats.Positions):
+            decode = _positions_decoder(field.format)
+        else:
+            decode = _frequencies
+        for term in sorted(store):  # code point order is UTF-8 byte order
+            ids, freqs, values = decode(store.pop(term))
+            fw.start_term(term.encode("utf-8"))
+            pw = fw._postwriter
+            n = len(ids)
+            for start in range(0, n, blocklimit):
+                end = start + blocklimit
+                _fill_block(pw, ids[start:end], freqs[start:end], values[start:end], lengths)
+                if end < n:
+                    pw._write_block()
+            fw.finish_term()  # writes the last block, as Whoosh does
+        fw.finish_field()
+
+
+def _frequencies(postings: array) -> tuple[array, array, list[bytes]]:
+    freqs = postings[1::2]
+    return postings[0::2], freqs, list(map(_pack_uint, freqs))
+
+
+def _positions_decoder(fmt: formats.Positions):
+    encode = fmt.encode
+    # Most bigrams occur once in an essay: encode([pos]) from a cached pickle of [pos]. Each
+    # value must still be its own bytes object, as in Whoosh, or pickling the block would
+    # write back-references and the file would differ.
+    one = encode([0])[: len(_pack_uint(1))]
+    single: dict[int, bytes] = {}
+
+    def decode(postings: array) -> tuple[array, array, list[bytes]]:
+        ids, freqs, values = array("I"), array("I"), []
+        i, end = 0, len(postings)
+        while i < end:
+            n = postings[i + 1]
+            ids.append(postings[i])
+            freqs.append(n)
+            if n == 1:
+                pos = postings[i + 2]
+                tail = single.get(pos)
+                if tail is None:
+                    tail = single[pos] = encode([pos])[len(one) :]
+                values.append(one + tail)
+            else:
+                values.append(encode(postings[i + 2 : i + 2 + n]))
+            i += 2 + n
+        return ids, freqs, values
+
+    return decode
+
+
+def _fill_block(pw, ids: array, freqs: array, values: list[bytes], lengths: list[int]) -> None:
+    """Put one block of postings into Whoosh's postings writer, as add_posting() would one by one."""
+    pw._ids = ids
+    pw._weights = array("f", freqs)
+    pw._values = values
+    pw._maxweight = float(max(freqs))
+    block_lengths = [x for x in map(lengths.__getitem__, ids) if x]
+    pw._minlength = min(block_lengths) if block_lengths else None
+    pw._maxlength = max(block_lengths, default=0)
