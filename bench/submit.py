@@ -137,7 +137,14 @@ def multipart(data: bytes, filename: str) -> tuple[bytes, str]:
     return head.encode() + data + f"\r\n--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
 
 
-def run_uploads(port: int, path: str, tokens: list[str], files: list[bytes], clients: int) -> tuple[list[float], float, int]:
+def run_uploads(port: int, path: str, tokens: list[str], files: list[bytes], clients: int,
+                keep_alive: bool = False) -> tuple[list[float], float, int]:
+    """Every trainee uploads once; `clients` uploads are in flight at any time.
+
+    Each upload opens its own connection by default: 1,000 trainees are 1,000 phones. With
+    keep-alive, 16 long-lived connections stay on the gunicorn worker that accepted them, so
+    one worker can hold twice the connections of another for the whole run (a bench artefact).
+    """
     latencies: list[float] = []
     failures = [0]
     lock = threading.Lock()
@@ -152,6 +159,9 @@ def run_uploads(port: int, path: str, tokens: list[str], files: list[bytes], cli
                 break
             body, ctype = multipart(files[i], f"Bài thu hoạch {i}.docx")
             start = time.perf_counter()
+            if not keep_alive:
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
             try:
                 conn.request("PUT", path, body=body, headers={"Authorization": f"Bearer {tokens[i]}",
                                                               "Content-Type": ctype})
@@ -211,6 +221,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--keep-alive", action="store_true",
+                        help="reuse one connection per client thread instead of one per upload")
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="thuhoach-bench-"))
@@ -225,14 +237,15 @@ def main() -> None:
         server = start_gunicorn(env, port, args.workers, args.threads)
         try:
             latencies, wall, failures = run_uploads(
-                port, f"/api/v1/courses/{course_id}/topics/{topic_id}/essay", tokens, files, args.clients)
+                port, f"/api/v1/courses/{course_id}/topics/{topic_id}/essay", tokens, files, args.clients,
+                args.keep_alive)
         finally:
             server.terminate()
             server.wait(timeout=30)
         latencies.sort()
         p = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000  # noqa: E731
-        print(f"gunicorn {args.workers} workers × {args.threads} threads, {args.clients} clients, "
-              f"{os.cpu_count()} CPUs")
+        print(f"gunicorn {args.workers} workers × {args.threads} threads, {args.clients} clients "
+              f"({'keep-alive' if args.keep_alive else 'a new connection per upload'}), {os.cpu_count()} CPUs")
         print(f"uploads: {len(latencies)} ok, {failures} failed in {wall:.1f} s → {len(latencies) / wall:.1f} uploads/s")
         print(f"latency: p50 {p(0.50):.0f} ms, p95 {p(0.95):.0f} ms, max {latencies[-1] * 1000:.0f} ms")
         figures = extraction_per_mb(files[0], workdir)

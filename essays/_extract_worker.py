@@ -1,9 +1,9 @@
-"""Child process for `essays.extraction.extract_text`: one file in, one JSON result out.
+"""Child process for `essays.extraction.extract_text`: files in, one JSON result out per file.
 
-`run_in_child` runs in a process forked by a multiprocessing fork server that has this module
-and the parsers preloaded (starting a fresh interpreter per file cost ~90% of an upload's
-extraction time). The fork server has one thread, so forking it is safe, unlike forking a
-threaded web worker. Limits are set in the child, first thing.
+`serve` runs in a process forked by a multiprocessing fork server that has this module and
+the parsers preloaded (starting a fresh interpreter per file cost ~90% of an upload's
+extraction time, and a fork per file still ~half of it). The fork server has one thread, so
+forking it is safe, unlike forking a threaded web worker. Limits are set before each file.
 Result: {"ok": true, "text": ...} or {"ok": false, "code": ...}.
 """
 
@@ -13,8 +13,8 @@ import json
 import re
 import resource
 
-# zipfile, subprocess, tempfile and the parsers are imported where used: this process
-# starts for every upload and each import costs milliseconds (measured in bench/extract.py).
+# zipfile, subprocess, tempfile and the parsers are imported where used; the fork server
+# preloads them (PRELOAD below), so a child starts with them already imported.
 
 # Same caps as check_upload, enforced again on the real (not declared) sizes.
 MAX_XML_PART = 25 * 1024 * 1024
@@ -32,12 +32,18 @@ class Refused(Exception):
 
 
 def _set_limits(memory_mb: int, cpu_s: int) -> None:
-    # Soft AS limit only: the soffice fallback raises it for itself (LibreOffice maps far
-    # more address space than it uses). Hostile input cannot run code, so that is safe.
+    # Soft limits only: the soffice fallback raises the AS limit for itself (LibreOffice maps
+    # far more address space than it uses), and a pooled worker must be able to renew its CPU
+    # allowance for the next file, which a lowered hard limit would forbid to a non-root user.
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
     resource.setrlimit(resource.RLIMIT_AS, (memory_mb * 1024 * 1024, hard))
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s + 2))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    used = int(usage.ru_utime + usage.ru_stime) + 1
+    _, cpu_hard = resource.getrlimit(resource.RLIMIT_CPU)
+    soft = used + cpu_s
+    if cpu_hard != resource.RLIM_INFINITY:
+        soft = min(soft, cpu_hard)
+    resource.setrlimit(resource.RLIMIT_CPU, (soft, cpu_hard))
 
 
 # --- XML helpers -----------------------------------------------------------------------
@@ -379,12 +385,28 @@ PRELOAD = ["__main__", "essays._extract_worker", "essays.vntext", "defusedxml.El
            "subprocess", "tempfile"]
 
 
-def run_in_child(conn, kind: str, memory_mb: int, cpu_s: int, data: bytes) -> None:
-    """Entry point in the forked child: own process group, limits, extract, send JSON back."""
+def serve(conn, max_tasks: int) -> None:
+    """Entry point in the forked child: read files from `conn` until it closes, one answer each.
+
+    Per file: (kind, memory_mb, cpu_s) then the bytes in; the JSON result out. The memory
+    limit holds for the whole process; the CPU limit is renewed per file as "what this
+    process has used so far + cpu_s" (SIGXCPU then ends it, the parent reports a timeout).
+    After a MemoryError the process ends: its heap is not trusted for the next file.
+    """
     import os
 
     os.setsid()  # a timeout then kills the whole group (antiword/soffice included)
-    _set_limits(memory_mb, cpu_s)
-    result = _result(kind, data)
-    conn.send_bytes(json.dumps(result, ensure_ascii=False).encode("utf-8", "replace"))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    for _ in range(max_tasks):
+        try:
+            kind, memory_mb, cpu_s = conn.recv()
+            data = conn.recv_bytes()
+        except (EOFError, OSError):
+            return
+        _set_limits(memory_mb, cpu_s)
+        result = _result(kind, data)
+        del data
+        conn.send_bytes(json.dumps(result, ensure_ascii=False).encode("utf-8", "replace"))
+        if result.get("detail") == "MemoryError":
+            return
     conn.close()

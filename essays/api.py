@@ -9,7 +9,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from lms.api import API_PREFIX, ApiError, add_openapi_paths, api_login_required, json_body, \
     register_api_blueprint, std_responses
-from lms.db import db, utcnow
+from lms.db import db, reads_first, utcnow, write_transaction
 from lms.timefmt import iso
 from essays.access import essay_of, essay_or_404, record_view, topic_or_404
 from essays.models import EssayVersion
@@ -50,6 +50,7 @@ def _read_body() -> tuple[bytes | None, str | None, str | None]:
 
 @bp.put("/courses/<int:course_id>/topics/<int:topic_id>/essay")
 @api_login_required
+@reads_first
 def put_essay(course_id: int, topic_id: int):
     now = utcnow()  # time of receipt, before reading and extracting the file
     user = current_user._get_current_object()
@@ -63,12 +64,12 @@ def put_essay(course_id: int, topic_id: int):
         raise ApiError(exc.status, exc.message, exc.code) from None
     data, filename, text = _read_body()
     try:
-        # Release SQLite's write lock while the file is read in a child process.
-        db.session.commit()
+        db.session.commit()  # end the read transaction: the file is read without holding one
         prepared = prepare_submission(data=data, filename=filename, text=text)
-        version = submit_essay(user, topic, data=data, filename=filename, text=text, uploaded_by=user,
-                               now=now, prepared=prepared)
-        db.session.commit()
+        with write_transaction():
+            version = submit_essay(user, topic, data=data, filename=filename, text=text, uploaded_by=user,
+                                   now=now, prepared=prepared)
+            db.session.commit()
     except SubmissionError as exc:
         db.session.rollback()
         raise ApiError(exc.status, exc.message, exc.code) from None

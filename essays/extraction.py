@@ -329,6 +329,16 @@ def check_upload(filename: str, data: bytes, max_bytes: int = DEFAULT_MAX_BYTES)
 _FORK_SERVER: multiprocessing.context.ForkServerContext | None = None
 _FORK_SERVER_LOCK = threading.Lock()
 
+# A pooled worker reads this many files, then is replaced: whatever one file left behind in
+# the heap (fragmentation, caches) does not accumulate.
+POOLED_TASKS = 200
+# Idle pooled workers kept per web process (more than its threads: no churn at steady load).
+POOL_IDLE = 8
+# PDF goes through pdfium, a C library: every PDF gets a fresh child that reads that one file
+# and exits, so nothing a crafted PDF does in the parser can outlive it or see the next file.
+# The other kinds are read by Python code (zipfile, defusedxml, antiword in its own process).
+ONE_SHOT_KINDS = frozenset({"pdf"})
+
 
 def _context() -> multiprocessing.context.ForkServerContext:
     """This process's fork server context, with the parsers preloaded (started on first use)."""
@@ -343,38 +353,119 @@ def _context() -> multiprocessing.context.ForkServerContext:
         return _FORK_SERVER
 
 
+class _Worker:
+    """One extraction child and the pipe to it; serves one file or, pooled, many in turn."""
+
+    def __init__(self, ctx: multiprocessing.context.ForkServerContext, *, max_tasks: int) -> None:
+        from essays._extract_worker import serve
+
+        self.conn, child_conn = ctx.Pipe(duplex=True)
+        self.proc = ctx.Process(target=serve, args=(child_conn, max_tasks), daemon=True)
+        self.proc.start()
+        child_conn.close()
+        self.tasks_left = max_tasks
+        self.served = 0  # files answered: a child that dies on its first file died of that file
+
+    def run(self, kind: str, data: bytes, *, timeout: float, memory_mb: int) -> bytes | None:
+        """Send one file; return the JSON answer, or None when the child died (killed by a limit).
+
+        Raises ExtractionError("timeout") after killing the child when no answer came in time.
+        """
+        self.tasks_left -= 1
+        try:
+            self.conn.send((kind, int(memory_mb), max(1, int(timeout) + 1)))
+            self.conn.send_bytes(data)
+            if not self.conn.poll(timeout):
+                self.kill()
+                logger.warning("extraction of %s timed out after %ss", kind, timeout)
+                raise ExtractionError("timeout")
+            answer = self.conn.recv_bytes()
+        except (EOFError, OSError):
+            return None
+        self.served += 1
+        return answer
+
+    def usable(self) -> bool:
+        return self.tasks_left > 0 and self.proc.is_alive()
+
+    def kill(self) -> None:
+        _kill_group(self.proc)
+        self.close()
+
+    def close(self) -> None:
+        """Let the child go (it exits when its pipe closes) and reap it."""
+        self.conn.close()
+        self.proc.join(5)
+        if self.proc.is_alive():
+            _kill_group(self.proc)
+            self.proc.join(5)
+
+
+class _Pool:
+    """Idle pooled workers of this process (web threads take one each; none is ever shared)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.idle: list[_Worker] = []
+        self.pid = os.getpid()
+
+    def take(self) -> _Worker:
+        with self.lock:
+            if self.pid != os.getpid():  # forked (e.g. by a server after import): not our children
+                self.idle, self.pid = [], os.getpid()
+            while self.idle:
+                worker = self.idle.pop()
+                if worker.usable():
+                    return worker
+                worker.close()
+        return _Worker(_context(), max_tasks=POOLED_TASKS)
+
+    def give_back(self, worker: _Worker) -> None:
+        with self.lock:
+            if worker.usable() and len(self.idle) < POOL_IDLE and self.pid == os.getpid():
+                self.idle.append(worker)
+                return
+        worker.close()
+
+    def shutdown(self) -> None:
+        with self.lock:
+            idle, self.idle = self.idle, []
+        for worker in idle:
+            worker.close()
+
+
+_POOL = _Pool()
+
+
 def extract_text(data: bytes, kind: str, *, timeout: float = 30, memory_mb: int = 512) -> ExtractedText:
-    """Extract and normalise the text of a checked upload in a forked, resource-limited child."""
+    """Extract and normalise the text of a checked upload in a resource-limited child process.
+
+    The child comes from a fork server with the parsers preloaded; for all kinds but PDF it
+    is kept for further files (starting one cost more than reading a typical essay).
+    """
     if kind not in KINDS:
         raise ValueError(f"unknown kind {kind!r}")
-    from essays._extract_worker import run_in_child
-
-    ctx = _context()
-    receiver, sender = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=run_in_child, args=(sender, kind, int(memory_mb), max(1, int(timeout) + 1), data),
-                       daemon=True)
-    try:
-        proc.start()
-        sender.close()
-        if not receiver.poll(timeout):
-            _kill_group(proc)
-            logger.warning("extraction of %s timed out after %ss", kind, timeout)
-            raise ExtractionError("timeout")
-        try:
-            out = receiver.recv_bytes()
-        except (EOFError, OSError):
-            out = None  # the child died without answering (killed by a limit)
-        proc.join(10)
-    finally:
-        receiver.close()
-        if proc.is_alive():
-            _kill_group(proc)
-            proc.join(5)
+    one_shot = kind in ONE_SHOT_KINDS
+    worker = _Worker(_context(), max_tasks=1) if one_shot else _POOL.take()
+    out = worker.run(kind, data, timeout=timeout, memory_mb=memory_mb)
+    if out is None and worker.served:
+        # A pooled child may have ended just before or as it was given the file (killed from
+        # outside, say): the file gets one fresh child of its own before it is called too complex.
+        worker.kill()
+        worker = _Worker(_context(), max_tasks=1)
+        out = worker.run(kind, data, timeout=timeout, memory_mb=memory_mb)
     if out is None:
-        logger.warning("extraction worker for %s exited %s without a result", kind, proc.exitcode)
-        if proc.exitcode == -signal.SIGXCPU:
+        worker.proc.join(5)
+        exitcode = worker.proc.exitcode
+        worker.kill()
+        logger.warning("extraction worker for %s exited %s without a result", kind, exitcode)
+        if exitcode == -signal.SIGXCPU:
             raise ExtractionError("timeout")
         raise ExtractionError("too_complex")
+    if one_shot:
+        worker.close()
+    else:
+        _POOL.give_back(worker)
     try:
         result = json.loads(out)
     except ValueError:

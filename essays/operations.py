@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from lms.courses import enrollment_of
-from lms.db import db, read_only, utcnow
+from lms.db import db, utcnow, write_transaction
 from lms.models import Course, Enrollment, Role, Topic, Unit, User
 from lms.security import audit
 from lms.timefmt import fmt_datetime
@@ -154,13 +154,19 @@ def submit_essay(trainee: User, topic: Topic, *, data: bytes | None, filename: s
         # Refuse a closed or foreign submission before spending a subprocess on it.
         check_submission(trainee, topic, uploaded_by=uploaded_by, now=now)
         prepared = prepare_submission(data=data, filename=filename, text=text)
-    enrollment, _deadlines, lateness = check_submission(trainee, topic, uploaded_by=uploaded_by, now=now)
-
     session = db.session
+    # The file is written (and fsynced) before the first statement of the writing transaction,
+    # so SQLite's write lock is not held meanwhile; a refusal below still removes it (_forget_orphans).
     data_dir = Path(current_app.config["DATA_DIR"])
     stored = storage.store_bytes(data_dir, prepared.data, prepared.sha256)
     if stored.created:
         session.info.setdefault(_NEW_FILES_KEY, []).append((str(data_dir), stored.sha256))
+    enrollment, _deadlines, lateness = check_submission(trainee, topic, uploaded_by=uploaded_by, now=now)
+    # Now that the transaction holds SQLite's write lock: a refused upload of the same bytes may
+    # have removed the shared file meanwhile (its clean-up takes the lock too). A stat if present.
+    again = storage.store_bytes(data_dir, prepared.data, prepared.sha256)
+    if again.created:
+        session.info.setdefault(_NEW_FILES_KEY, []).append((str(data_dir), again.sha256))
 
     essay = _essay_for(trainee.id, topic, enrollment.unit_id, now)
     # One statement reads and bumps the counter: racing uploads cannot get the same number.
@@ -219,8 +225,9 @@ def _forget_orphans(session: Session, transaction) -> None:
 
     Why not keep them: a refused-after-storage upload must leave nothing behind. Why the check:
     identical content is shared, and another transaction may have committed a row for it since.
-    On SQLite writers are serialised, so no uncommitted row can be waiting for the file; on
-    PostgreSQL two byte-identical uploads racing with a rollback could in principle lose the
+    On SQLite the check and the removal hold the write lock, and `submit_essay` re-stores the
+    file under that lock, so an upload of the same bytes cannot commit a row without its file;
+    on PostgreSQL two byte-identical uploads racing with a rollback could in principle lose the
     file of the other: the window is one statement long, and `flask essays check-files`-style
     verification (hash vs rows) would report it.
     """
@@ -235,10 +242,10 @@ def _forget_orphans(session: Session, transaction) -> None:
         return
     for data_dir, sha256 in pending:
         try:
-            with read_only(), bind.connect() as conn:
+            with write_transaction(), bind.connect() as conn:
                 used = conn.execute(select(EssayVersion.id).where(EssayVersion.sha256 == sha256).limit(1)).first()
-            if used is None:
-                storage.remove_file(data_dir, sha256)
+                if used is None:
+                    storage.remove_file(data_dir, sha256)
         except Exception:  # noqa: BLE001 - clean-up must never hide the original error
             logger.exception("could not check orphan file %s", sha256)
 

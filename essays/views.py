@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from lms.courses import enrollment_of, visible_courses
-from lms.db import db, utcnow
+from lms.db import db, reads_first, utcnow, write_transaction
 from lms.models import Course, Enrollment, Role, Topic, Unit, User
 from lms.security import role_required
 from lms.timefmt import parse_local
@@ -60,6 +60,7 @@ def mine():
 
 @bp.route("/courses/<int:course_id>/topics/<int:topic_id>/submit", methods=["GET", "POST"])
 @login_required
+@reads_first
 def submit(course_id: int, topic_id: int):
     return _submit_page(course_id, topic_id, current_user._get_current_object())
 
@@ -67,6 +68,7 @@ def submit(course_id: int, topic_id: int):
 @bp.route("/courses/<int:course_id>/topics/<int:topic_id>/trainees/<int:trainee_id>/submit",
           methods=["GET", "POST"])
 @role_required(Role.officer, Role.admin)
+@reads_first
 def submit_for(course_id: int, topic_id: int, trainee_id: int):
     trainee = db.session.get(User, trainee_id)
     if trainee is None:
@@ -91,12 +93,12 @@ def _submit_page(course_id: int, topic_id: int, trainee: User):
         text = form.text.data if form.text.data and form.text.data.strip() else None
         try:
             check_submission(trainee, topic, uploaded_by=user, now=now)
-            # Release SQLite's write lock while the file is read in a subprocess.
-            db.session.commit()
+            db.session.commit()  # end the read transaction: the file is read without holding one
             prepared = prepare_submission(data=data, filename=filename, text=text)
-            version = submit_essay(trainee, topic, data=data, filename=filename, text=text, uploaded_by=user,
-                                   now=now, prepared=prepared)
-            db.session.commit()
+            with write_transaction():
+                version = submit_essay(trainee, topic, data=data, filename=filename, text=text,
+                                       uploaded_by=user, now=now, prepared=prepared)
+                db.session.commit()
         except SubmissionError as exc:
             db.session.rollback()
             error, status = exc.message, exc.status

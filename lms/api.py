@@ -90,10 +90,12 @@ def _load_user_from_token(req) -> User | None:
     token = _bearer_token()
     if not token or not is_api_request():
         return None
-    api_token = db.session.scalar(select(ApiToken).where(ApiToken.token_sha256 == token_digest(token)))
-    if api_token is None or not api_token.user.is_active:
+    # One query (the token row itself is not needed): every API call pays for this.
+    user = db.session.scalar(select(User).join(ApiToken, ApiToken.user_id == User.id)
+                             .where(ApiToken.token_sha256 == token_digest(token)))
+    if user is None or not user.is_active:
         return None
-    return api_token.user
+    return user
 
 
 def init_app(app: Flask) -> None:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import io
+import os
+import signal
 import unicodedata
 import zipfile
 
 import pytest
 
+from essays import extraction
 from essays.extraction import (
     MESSAGES,
     ExtractionError,
@@ -276,8 +279,61 @@ def test_memory_limit_stops_a_heavy_document(essay_docx):
     assert info.value.code == "too_complex"
 
 
+def slow_docx(essay_docx: bytes) -> bytes:
+    """A document that takes tens of milliseconds to read: a warm worker reads a small one in ~1 ms."""
+    body = "<w:p><w:r><w:t>Đoạn văn ngắn của bài thu hoạch.</w:t></w:r></w:p>" * 30_000
+    return rezip(essay_docx, {"word/document.xml": document_xml(body)})
+
+
 def test_timeout_kills_the_worker(essay_docx):
-    assert refused("cham.docx", essay_docx, timeout=0.001).code == "timeout"
+    with pytest.raises(ExtractionError) as info:
+        extract_text(slow_docx(essay_docx), "docx", timeout=0.001)
+    assert info.value.code == "timeout"
+
+
+def _idle_pids() -> set[int]:
+    return {worker.proc.pid for worker in extraction._POOL.idle}
+
+
+def test_a_pooled_worker_reads_the_next_file_and_a_killed_one_is_replaced(essay_docx):
+    first = read("bai.docx", essay_docx).text
+    pids = _idle_pids()
+    assert pids
+    assert read("bai.docx", essay_docx).text == first
+    assert _idle_pids() == pids  # the same child read the second file
+
+    # A timeout kills the child that had the file; the next file gets a working one.
+    with pytest.raises(ExtractionError) as info:
+        extract_text(slow_docx(essay_docx), "docx", timeout=0.001)
+    assert info.value.code == "timeout"
+    assert read("bai.docx", essay_docx).text == first
+
+    # Children that died while idle (OOM killer, an operator): every file is still read, and
+    # each dead child is dropped when it comes up (other tests may have left several idle).
+    killed = _idle_pids()
+    for pid in killed:
+        os.kill(pid, signal.SIGKILL)
+    for _ in range(len(killed) + 1):
+        assert read("bai.docx", essay_docx).text == first
+    assert not _idle_pids() & killed
+
+
+def test_memory_error_ends_the_pooled_worker(essay_docx):
+    body = "<w:p><w:r><w:t>Đoạn văn ngắn.</w:t></w:r></w:p>" * 200_000
+    heavy = rezip(essay_docx, {"word/document.xml": document_xml(body)})
+    read("bai.docx", essay_docx)
+    before = _idle_pids()
+    with pytest.raises(ExtractionError):
+        extract_text(heavy, "docx", memory_mb=100)
+    assert read("bai.docx", essay_docx).text
+    assert len(before - _idle_pids()) >= 1  # the child that failed is not kept
+
+
+def test_every_pdf_gets_a_fresh_child(office_files):
+    data = office_files["pdf"]
+    before = _idle_pids()
+    assert read("bai.pdf", data).text == read("bai.pdf", data).text
+    assert _idle_pids() == before  # PDFs never go through (or into) the pool
 
 
 def test_every_code_has_a_vietnamese_message():
