@@ -15,7 +15,9 @@ The rules are those of `essays.deadlines` (the one place that states them):
 their own extension × topic × nothing / on time / late handed in) and spreads the answers over the
 cells; `completeness` restates the same rules in SQL for speed, and tests/review check that both
 always agree. Both find the version in force with one correlated lookup per essay in the covering
-index `ix_essay_version_in_force` (see docs/PERFORMANCE.md, "Completeness").
+index `ix_essay_version_in_force`; `completeness` sums it per unit in one pass over the enrolments
+and keeps the whole course's figures until its `completeness_revision` changes
+(review.completeness_cache; see docs/PERFORMANCE.md, "Completeness").
 completeness % = handed in / (enrolled − exempt), per topic and summed over topics.
 Attendance and exemptions are records of the class, not of the essays: they are not dated "as of".
 """
@@ -35,6 +37,7 @@ from lms.models import Course, Enrollment, Topic, Unit, User
 from lms.text import vn_name_key, vn_sort_key
 from essays.deadlines import essay_state, EssayStatus
 from essays.models import Essay, EssayVersion, Extension
+from review import completeness_cache
 from review.models import Attendance, Exemption
 
 STATES = ("on_time", "late", "extension", "missing", "exempt")
@@ -176,9 +179,33 @@ def extensions_as_of(course: Course, as_of: dt.datetime, unit_ids: Iterable[int]
 
 def completeness(course: Course, as_of: dt.datetime | None = None,
                  unit_ids: Iterable[int] | None = None) -> Completeness:
-    """Completeness of a course per unit and per unit × topic, as of a time (default now)."""
-    as_of = _as_utc(as_of)
-    unit_ids = None if unit_ids is None else sorted(set(unit_ids))
+    """Completeness of a course per unit and per unit × topic, as of a time (default now).
+
+    The whole course's figures are kept in memory until something they count changes
+    (review.completeness_cache); a few units are counted afresh, that is quick.
+    """
+    db.session.flush()  # the queries below go to the connection, which does not autoflush
+    if unit_ids is not None:
+        return _count(course, _as_utc(as_of), sorted(set(unit_ids)))
+    key = completeness_cache.revision_key(course)
+    if key is None:
+        return _count(course, _as_utc(as_of), None)
+    key = (*key, as_of and _as_utc(as_of))
+    cache = completeness_cache.figures_cache()
+    cached = cache.get(key)
+    if cached is None:
+        figures = _count(course, _as_utc(as_of), None)
+        if as_of is not None or completeness_cache.nothing_dated_after(figures.as_of):
+            cache.put(key, (figures.units.copy(), figures.topics.copy()))
+        return figures
+    units, topics = cached
+    # Copies: a caller may change its frames; "now" is the time of this request (same figures).
+    return Completeness(course=course, as_of=_as_utc(as_of), topic_list=list(course.topics), days=course.class_days,
+                        units=units.copy(), topics=topics.copy())
+
+
+def _count(course: Course, as_of: dt.datetime, unit_ids: list[int] | None) -> Completeness:
+    """The figures of `completeness`, counted in the database."""
     topic_list = list(course.topics)
     topic_ids = [t.id for t in topic_list]
     days = course.class_days

@@ -1,9 +1,9 @@
-"""Attendance on each class day, exemptions from the essay, and in-app notices."""
+"""Attendance on each class day, exemptions from the essay, in-app notices, and the figures' revision."""
 from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Boolean, Date, ForeignKey, Index, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, Index, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lms.db import Base, UTCDateTime, utcnow
@@ -55,3 +55,20 @@ class Notice(Base):
     text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     read_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class CompletenessRevision(Base):
+    """A counter per course, raised in the same transaction by every change the completeness figures
+    count (hand-ins, extensions, attendance, exemptions, enrolments, topics and dates, unit names).
+
+    Database triggers keep it (review/migrations/0006_completeness_revision.py), whoever writes:
+    pages, API, CLI, roster sync or a restore. It is the key of the cached figures
+    (review/completeness_cache.py). No foreign key: a course being deleted still gets its last bump,
+    and a restore (lms/backup.py, tables in dependency order) fills this table before the tables whose
+    triggers raise it (tests/lms/test_backup.py would fail otherwise).
+    """
+
+    __tablename__ = "completeness_revision"
+
+    course_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    revision: Mapped[int] = mapped_column(BigInteger, default=0)
