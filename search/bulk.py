@@ -21,11 +21,16 @@ to the pinned whoosh3 version; the test above fails if that internal changes.
 from __future__ import annotations
 
 import struct
+import zlib
 from array import array
 from itertools import groupby
 from operator import itemgetter
+from pickle import dumps
 
 from whoosh import formats
+from whoosh.codec.whoosh3 import COMPRESSION_MIN_SIZE, WHOOSH3_HEADER_MAGIC, W3TermInfo
+from whoosh.system import _INT_SIZE, pack_int, pack_long, pack_ushort
+from whoosh.util.numeric import length_to_byte
 from whoosh.writing import SegmentWriter
 
 from search.analysis import BigramAnalyzer, ExactAnalyzer, FoldedAnalyzer, document_terms
@@ -40,6 +45,7 @@ _BIGRAMS = 2
 _TERM_BYTES = 200
 _ITEM_BYTES = 4.5
 _pack_uint = struct.Struct("!I").pack  # how Frequency encodes a posting's value
+_TERMINFO = W3TermInfo._struct
 
 
 def _fast_kind(field) -> int | None:
@@ -179,26 +185,100 @@ class BulkWriter(SegmentWriter):
         # Block statistics use the length as stored (one byte, lossy), as Whoosh's writer does.
         field_length = pdr.doc_field_length_reader(fieldname)
         lengths = [field_length(d) or 0 for d in range(self.docnum)]
-        store = self._postings[fieldname]
         fw = self.fieldwriter
         fw.start_field(fieldname, field)
-        blocklimit = fw._postwriter._blocklimit
         if isinstance(field.format, formats.Positions):
             decode = _positions_decoder(field.format)
         else:
             decode = _frequencies
-        for term in sorted(store):  # code point order is UTF-8 byte order
-            ids, freqs, values = decode(store.pop(term))
-            fw.start_term(term.encode("utf-8"))
-            pw = fw._postwriter
-            n = len(ids)
-            for start in range(0, n, blocklimit):
-                end = start + blocklimit
-                _fill_block(pw, ids[start:end], freqs[start:end], values[start:end], lengths)
-                if end < n:
-                    pw._write_block()
-            fw.finish_term()  # writes the last block, as Whoosh does
+        _write_terms(fw, self._postings[fieldname], decode, lengths, field.format.fixed_value_size())
         fw.finish_field()
+
+
+def _write_terms(fw, store: dict[str, array], decode, lengths: list[int], fixed_size: int | None) -> None:
+    """Write every term of one field as W3FieldWriter and W3PostingsWriter would, emptying store.
+
+    Their per-posting and per-term method calls (and a tell() system call per block) were
+    most of the commit time; the bytes are the same (tests/search/test_bulk.py).
+    """
+    pw = fw._postwriter
+    blocklimit, compression = pw._blocklimit, pw._compression
+    postfile = fw._postfile
+    write = postfile.write
+    offset = postfile.tell()
+    add_term = fw._tindex.add
+    key_prefix = pack_ushort(fw._fieldid)
+    for term in sorted(store):  # code point order is UTF-8 byte order
+        ids, freqs, values = decode(store.pop(term))
+        n = len(ids)
+        term_start = offset
+        write(WHOOSH3_HEADER_MAGIC)
+        offset += len(WHOOSH3_HEADER_MAGIC)
+        weight, minlength, maxlength, maxweight = 0, None, 0, 0
+        for start in range(0, n, blocklimit):
+            end = start + blocklimit
+            block_ids, block_freqs = ids[start:end], freqs[start:end]
+            weights = array("f", block_freqs)
+            weight += sum(weights)
+            block_maxweight = float(max(block_freqs))
+            maxweight = max(maxweight, block_maxweight)
+            block_lengths = [x for x in map(lengths.__getitem__, block_ids) if x]
+            block_minlength = min(block_lengths) if block_lengths else None
+            block_maxlength = max(block_lengths, default=0)
+            minlength = block_minlength if minlength is None else min(minlength, block_minlength)
+            maxlength = max(maxlength, block_maxlength)
+            # W3PostingsWriter._write_block
+            base = 0
+            deltas = []
+            for docnum in block_ids:
+                deltas.append(docnum - base)
+                base = docnum
+            count = len(block_freqs)
+            if block_freqs.count(1) == count:
+                mini_weights = None
+            elif block_freqs.count(block_freqs[0]) == count:
+                mini_weights = weights[0]
+            else:
+                mini_weights = tuple(weights)
+            block_values = values[start:end]
+            if fixed_size is None or fixed_size < 0:
+                mini_values = tuple(block_values)
+            elif fixed_size == 0:
+                mini_values = None
+            else:
+                mini_values = b"".join(block_values)
+            data = dumps((tuple(deltas), mini_weights, mini_values), 2)
+            comp = compression if len(data) >= COMPRESSION_MIN_SIZE else 0
+            if comp:
+                data = zlib.compress(data, comp)
+            info = dumps(
+                (
+                    count,
+                    block_ids[-1],
+                    block_maxweight,
+                    comp,
+                    length_to_byte(block_minlength),
+                    length_to_byte(block_maxlength),
+                ),
+                2,
+            )
+            size = len(info) + len(data)
+            write(pack_int(-size if end >= n else size))  # the last block's size is negative
+            write(info)
+            write(data)
+            offset += _INT_SIZE + size
+        # W3TermInfo.to_bytes
+        terminfo = _TERMINFO.pack(
+            False,
+            weight,
+            n,
+            0 if minlength is None else length_to_byte(minlength),
+            length_to_byte(maxlength),
+            maxweight,
+            ids[0],
+            ids[-1],
+        )
+        add_term(key_prefix + term.encode("utf-8"), terminfo + pack_long(term_start) + pack_int(offset - term_start))
 
 
 def _frequencies(postings: array) -> tuple[array, array, list[bytes]]:
@@ -233,14 +313,3 @@ def _positions_decoder(fmt: formats.Positions):
         return ids, freqs, values
 
     return decode
-
-
-def _fill_block(pw, ids: array, freqs: array, values: list[bytes], lengths: list[int]) -> None:
-    """Put one block of postings into Whoosh's postings writer, as add_posting() would one by one."""
-    pw._ids = ids
-    pw._weights = array("f", freqs)
-    pw._values = values
-    pw._maxweight = float(max(freqs))
-    block_lengths = [x for x in map(lengths.__getitem__, ids) if x]
-    pw._minlength = min(block_lengths) if block_lengths else None
-    pw._maxlength = max(block_lengths, default=0)
