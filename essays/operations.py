@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flask import current_app
-from sqlalchemy import event, select, update
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -168,14 +168,7 @@ def submit_essay(trainee: User, topic: Topic, *, data: bytes | None, filename: s
     if again.created:
         session.info.setdefault(_NEW_FILES_KEY, []).append((str(data_dir), again.sha256))
 
-    essay = _essay_for(trainee.id, topic, enrollment.unit_id, now)
-    # One statement reads and bumps the counter: racing uploads cannot get the same number.
-    number = session.execute(
-        update(Essay).where(Essay.id == essay.id)
-        .values(version_count=Essay.version_count + 1).returning(Essay.version_count),
-        execution_options={"synchronize_session": False},
-    ).scalar_one()
-    set_committed_value(essay, "version_count", number)
+    essay, number = _essay_with_next_number(trainee.id, topic, enrollment.unit_id, now)
     version = EssayVersion(
         essay_id=essay.id, number=number, text=prepared.text, chars=len(prepared.text), sha256=prepared.sha256,
         size=prepared.size, kind=prepared.kind, file_name=prepared.file_name, submitted_at=now,
@@ -196,22 +189,27 @@ def submit_essay(trainee: User, topic: Topic, *, data: bytes | None, filename: s
     return version
 
 
-def _essay_for(trainee_id: int, topic: Topic, unit_id: int, now: dt.datetime) -> Essay:
-    """The trainee's essay on the topic, created if missing (safe when two uploads race)."""
+def _essay_with_next_number(trainee_id: int, topic: Topic, unit_id: int, now: dt.datetime) -> tuple[Essay, int]:
+    """The trainee's essay on the topic (created if missing) and the number of the version to write.
+
+    One statement creates the essay or bumps its counter and returns the number, so racing
+    uploads cannot get the same number, and the write lock is held for one statement fewer.
+    """
     session = db.session
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
+    if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    session.execute(
-        insert(Essay).values(course_id=topic.course_id, topic_id=topic.id, trainee_id=trainee_id,
-                             unit_id=unit_id, version_count=0, created_at=now)
-        .on_conflict_do_nothing(index_elements=["trainee_id", "topic_id"]))
+    stmt = insert(Essay).values(course_id=topic.course_id, topic_id=topic.id, trainee_id=trainee_id,
+                                unit_id=unit_id, version_count=1, created_at=now)
+    essay_id, number = session.execute(
+        stmt.on_conflict_do_update(index_elements=["trainee_id", "topic_id"],
+                                   set_={"version_count": Essay.version_count + 1})
+        .returning(Essay.id, Essay.version_count)).one()
     # populate_existing: an Essay already in the session must show the counter as it is now.
-    return session.scalars(
-        select(Essay).where(Essay.trainee_id == trainee_id, Essay.topic_id == topic.id)
-        .execution_options(populate_existing=True)).one()
+    essay = session.get(Essay, essay_id, populate_existing=True)
+    assert essay is not None
+    return essay, number
 
 
 @event.listens_for(Session, "after_commit")
