@@ -112,9 +112,10 @@ def prepare_database(workdir: Path, trainees: int) -> tuple[dict, int, int, list
 def start_gunicorn(env: dict, port: int, workers: int, threads: int) -> subprocess.Popen:
     process_env = dict(os.environ, DATABASE_URL=env["DATABASE_URL"], THUHOACH_DATA_DIR=env["DATA_DIR"],
                        SECRET_KEY=env["SECRET_KEY"], THUHOACH_INDEXER_IN_PROCESS="0", PYTHONPATH=str(ROOT))
-    cmd = [str(Path(sys.executable).parent / "gunicorn"), "--workers", str(workers), "--worker-class", "gthread",
-           "--threads", str(threads), "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
-           "lms:create_app()"]
+    # The production settings (lms/gunicorn_conf.py), with this run's workers and threads.
+    cmd = [str(Path(sys.executable).parent / "gunicorn"), "-c", "python:lms.gunicorn_conf",
+           "--workers", str(workers), "--threads", str(threads), "--bind", f"127.0.0.1:{port}",
+           "--log-level", "warning", "lms:create_app()"]
     log = open(Path(env["DATA_DIR"]).parent / "gunicorn.log", "wb")  # noqa: SIM115 - lives with the server
     proc = subprocess.Popen(cmd, env=process_env, cwd=str(ROOT), stdout=log, stderr=log)
     deadline = time.monotonic() + 60

@@ -18,15 +18,11 @@ def main() -> int:
     env = dict(os.environ, THUHOACH_INDEXER_IN_PROCESS="0")
     bind = os.environ.get("THUHOACH_BIND", "127.0.0.1:8000")
     workers = os.environ.get("WEB_CONCURRENCY", "3")
-    # Threads: an upload waits for its extraction child, a search should not queue behind it.
     threads = os.environ.get("THUHOACH_THREADS", "4")
+    # Workers, threads, timeouts and the workers' GIL switch interval: lms/gunicorn_conf.py.
     web = subprocess.Popen([
-        sys.executable, "-m", "gunicorn", "--workers", workers, "--threads", threads,
-        "--worker-class", "gthread", "--bind", bind,
-        "--timeout", "120", "--graceful-timeout", "30", "--access-logfile", "-",
-        # Uploads up to 20 MB from slow phones: a worker is never blocked by a slow client for long
-        # because extraction runs in a subprocess with its own time limit.
-        "lms:create_app()",
+        sys.executable, "-m", "gunicorn", "-c", "python:lms.gunicorn_conf", "--bind", bind,
+        "--access-logfile", "-", "lms:create_app()",
     ], env=env)
     worker = subprocess.Popen([sys.executable, "-m", "flask", "--app", "lms", "worker"], env=env)
     children = [web, worker]
