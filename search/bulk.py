@@ -3,19 +3,19 @@
 Whoosh's ``SegmentWriter`` handles every posting in Python several times: a ``Token`` per
 syllable for each of the three text fields, the format's dictionaries, an external sort pool
 pickled to temporary files and merged back, then one ``add_posting()`` call with type checks
-per posting. The exact, folded and bigram fields carry ~2,200 of the ~2,250 postings of a
-1,500-word essay, so for them this writer instead
+per posting and several method calls per term. The exact, folded and bigram fields carry
+~2,200 of the ~2,250 postings of a 1,500-word essay, so for them this writer instead
 
 * analyses the text once for all three fields (``analysis.document_terms``);
-* keeps their postings in memory, one ``array('I')`` per term (docnum, frequency[, positions]);
-* writes each term's posting blocks through Whoosh's own postings writer, a block at a time.
+* keeps their postings in memory, one ``array('I')`` per term;
+* at commit, writes each term's posting blocks and term info itself, a block at a time.
 
 The other fields (ids, dates, themes, the stored body) take Whoosh's usual path. The files are
-plain Whoosh files of the default codec: tests/search/test_bulk.py checks, posting by posting,
-that they equal what ``SegmentWriter`` writes for the same essays.
+plain files of Whoosh's default codec: tests/search/test_bulk.py checks that they are byte for
+byte what ``SegmentWriter`` writes for the same essays.
 
-This reaches into ``W3PostingsWriter``'s block buffer (``_ids``, ``_weights``...), so it is tied
-to the pinned whoosh3 version; the test above fails if that internal changes.
+``_write_terms`` repeats what ``W3PostingsWriter._write_block`` and ``W3TermInfo.to_bytes``
+write, so it is tied to the pinned whoosh3 version; the test above fails if those change.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from __future__ import annotations
 import struct
 import zlib
 from array import array
-from itertools import groupby
-from operator import itemgetter
+from itertools import chain, groupby
+from operator import itemgetter, sub
 from pickle import dumps
 
 from whoosh import formats
@@ -40,6 +40,8 @@ __all__ = ["BulkWriter"]
 # Index of each analyzer's terms in document_terms()'s answer.
 _FAST_ANALYZERS = {ExactAnalyzer: 0, FoldedAnalyzer: 1, BigramAnalyzer: 2}
 _BIGRAMS = 2
+# Marks a bigram posting with a single position; docnums stay below it (checked on add).
+_ONCE = 1 << 31
 # Rough memory cost of a new term (dict slot, key string, empty array) and of one array item,
 # for deciding when a segment is full.
 _TERM_BYTES = 200
@@ -95,6 +97,8 @@ class BulkWriter(SegmentWriter):
             raise ValueError("BulkWriter takes no boosts or _stored_ values")
         schema = self.schema
         docnum = self.docnum
+        if docnum >= _ONCE:
+            raise ValueError("too many documents for one segment")
         fieldnames = sorted(fields)
         self._check_fields(schema, fieldnames)
         perdoc = self.perdocwriter
@@ -132,20 +136,24 @@ class BulkWriter(SegmentWriter):
         before = len(store)
         length = 0
         if self._fast[fieldname] == _BIGRAMS:
+            # (docnum | _ONCE, position) for a bigram seen once, else (docnum, n, n positions).
+            once = docnum | _ONCE
+            repeated = 0
             for term, positions in terms.items():
                 postings = store.get(term)
                 if postings is None:
                     store[term] = postings = array("I")
-                postings.append(docnum)
                 if type(positions) is int:
-                    postings.append(1)
+                    postings.append(once)
                     postings.append(positions)
                     length += 1
                 else:
+                    postings.append(docnum)
                     postings.append(len(positions))
                     postings.extend(positions)
                     length += len(positions)
-            items = 2 * len(terms) + length
+                    repeated += len(positions)
+            items = 2 * len(terms) + repeated
         else:
             for term, freq in terms.items():
                 postings = store.get(term)
@@ -222,17 +230,15 @@ def _write_terms(fw, store: dict[str, array], decode, lengths: list[int], fixed_
             weight += sum(weights)
             block_maxweight = float(max(block_freqs))
             maxweight = max(maxweight, block_maxweight)
-            block_lengths = [x for x in map(lengths.__getitem__, block_ids) if x]
+            block_lengths = list(map(lengths.__getitem__, block_ids))
+            if 0 in block_lengths:  # no length stored: Whoosh leaves it out of the statistics
+                block_lengths = [x for x in block_lengths if x]
             block_minlength = min(block_lengths) if block_lengths else None
             block_maxlength = max(block_lengths, default=0)
             minlength = block_minlength if minlength is None else min(minlength, block_minlength)
             maxlength = max(maxlength, block_maxlength)
             # W3PostingsWriter._write_block
-            base = 0
-            deltas = []
-            for docnum in block_ids:
-                deltas.append(docnum - base)
-                base = docnum
+            deltas = tuple(map(sub, block_ids, chain((0,), block_ids)))
             count = len(block_freqs)
             if block_freqs.count(1) == count:
                 mini_weights = None
@@ -247,7 +253,7 @@ def _write_terms(fw, store: dict[str, array], decode, lengths: list[int], fixed_
                 mini_values = None
             else:
                 mini_values = b"".join(block_values)
-            data = dumps((tuple(deltas), mini_weights, mini_values), 2)
+            data = dumps((deltas, mini_weights, mini_values), 2)
             comp = compression if len(data) >= COMPRESSION_MIN_SIZE else 0
             if comp:
                 data = zlib.compress(data, comp)
@@ -298,18 +304,22 @@ def _positions_decoder(fmt: formats.Positions):
         ids, freqs, values = array("I"), array("I"), []
         i, end = 0, len(postings)
         while i < end:
-            n = postings[i + 1]
-            ids.append(postings[i])
-            freqs.append(n)
-            if n == 1:
-                pos = postings[i + 2]
+            docnum = postings[i]
+            if docnum & _ONCE:
+                ids.append(docnum ^ _ONCE)
+                freqs.append(1)
+                pos = postings[i + 1]
                 tail = single.get(pos)
                 if tail is None:
                     tail = single[pos] = encode([pos])[len(one) :]
                 values.append(one + tail)
+                i += 2
             else:
+                n = postings[i + 1]
+                ids.append(docnum)
+                freqs.append(n)
                 values.append(encode(postings[i + 2 : i + 2 + n]))
-            i += 2 + n
+                i += 2 + n
         return ids, freqs, values
 
     return decode
