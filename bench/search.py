@@ -1,6 +1,6 @@
 """Print search figures: indexing throughput, index size, query p50/p95, against SQLite FTS5.
 
-Run: .venv/bin/python bench/search.py [--sizes 15000,150000] [--quick] [--workdir DIR]
+Run: .venv/bin/python bench/search.py [--sizes 15000,150000] [--quick] [--workdir DIR] [--limitmb MB]
 
 Essays of ~1,500 words are made by concatenating Vietnamese Wikipedia articles from
 ../shared/data/viwiki_essays.jsonl.gz (CC BY-SA, Wikipedia contributors). Both engines index
@@ -13,6 +13,7 @@ import argparse
 import gzip
 import json
 import random
+import resource
 import sqlite3
 import statistics
 import sys
@@ -24,6 +25,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from whoosh.index import open_dir  # noqa: E402
 
 from search import EssayIndex  # noqa: E402
 
@@ -89,6 +92,16 @@ def dir_size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
+def segment_count(index: EssayIndex) -> int:
+    live = index.path / (index.path / "CURRENT").read_text().strip()
+    with open_dir(str(live)).reader() as reader:
+        return len(reader.leaf_readers())
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
+
+
 def percentiles(samples: list[float]) -> tuple[float, float]:
     samples = sorted(samples)
     p50 = statistics.median(samples)
@@ -121,7 +134,7 @@ def fts_query(q: str) -> str:
     return " OR ".join(out)
 
 
-def bench_size(texts: list[str], n: int, workdir: Path, rounds: int) -> dict:
+def bench_size(texts: list[str], n: int, workdir: Path, rounds: int, limitmb: int | None) -> dict:
     print(f"\n== {n} essays ==", flush=True)
     index = EssayIndex(workdir / f"whoosh-{n}")
     t = time.perf_counter()
@@ -139,15 +152,15 @@ def bench_size(texts: list[str], n: int, workdir: Path, rounds: int) -> dict:
 
     reused = index.doc_count() == n  # --workdir keeps indexes: re-time queries only
     if not reused:
-        index.rebuild(counted(), progress=progress)
+        index.rebuild(counted(), progress=progress, **({"limitmb": limitmb} if limitmb else {}))
     w_secs = time.perf_counter() - t
     w_size = dir_size(index.path)
     if reused:
         print(f"whoosh: reusing the index in --workdir, {w_size / 1e6:.0f} MB (no indexing figures)")
     else:
         print(f"whoosh: {n / w_secs:.1f} essays/s, {chars / w_secs / 1e6:.2f} M chars/s, "
-              f"{w_secs:.0f} s, index {w_size / 1e6:.0f} MB (text {chars / 1e6:.0f} M chars)",
-              flush=True)
+              f"{w_secs:.0f} s, index {w_size / 1e6:.0f} MB (text {chars / 1e6:.0f} M chars), "
+              f"{segment_count(index)} segment(s), peak RSS {peak_rss_mb():.0f} MB", flush=True)
 
     db_path = workdir / f"fts-{n}.sqlite"
     db_path.unlink(missing_ok=True)
@@ -212,6 +225,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="2,000 essays, fewer rounds")
     parser.add_argument("--workdir", help="keep indexes here (default: a temporary folder)")
     parser.add_argument("--rounds", type=int, default=5, help="timed passes over the query mix")
+    parser.add_argument("--limitmb", type=int, help="rebuild()'s memory per segment (default: its own)")
     args = parser.parse_args()
     sizes = [2000] if args.quick else [int(s) for s in args.sizes.split(",") if s]
     rounds = 2 if args.quick else args.rounds
@@ -220,7 +234,7 @@ def main() -> None:
         workdir = Path(args.workdir) if args.workdir else Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)
         for n in sizes:
-            bench_size(texts, n, workdir, rounds)
+            bench_size(texts, n, workdir, rounds, args.limitmb)
 
 
 if __name__ == "__main__":
