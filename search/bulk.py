@@ -53,7 +53,7 @@ _TERMINFO = W3TermInfo._struct
 def _fast_kind(field) -> int | None:
     """Which document_terms() part indexes this field, or None if it takes Whoosh's path."""
     kind = _FAST_ANALYZERS.get(type(field.analyzer))
-    if kind is None or field.vector or field.separate_spelling():
+    if kind is None:
         return None
     fmt = field.format
     wanted = formats.Positions if kind == _BIGRAMS else formats.Frequency
