@@ -13,11 +13,11 @@ import argparse
 import gzip
 import json
 import random
-import resource
 import sqlite3
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -59,14 +59,14 @@ QUERIES = [
 ]
 
 
-def load_texts() -> list[str]:
+def load_articles() -> list[list[str]]:
+    """The corpus articles as lists of words, split once (before any memory is measured)."""
     with gzip.open(CORPUS, "rt", encoding="utf-8") as f:
-        return [json.loads(line)["text"] for line in f]
+        return [json.loads(line)["text"].split() for line in f]
 
 
-def essays(texts: list[str], n: int) -> Iterator[dict]:
+def essays(split: list[list[str]], n: int) -> Iterator[dict]:
     """n essays, each ~1,500 words cut from articles picked by a seeded generator."""
-    split = [t.split() for t in texts]
     base = datetime(2024, 1, 1)
     for i in range(n):
         rng = random.Random(i)
@@ -98,8 +98,35 @@ def segment_count(index: EssayIndex) -> int:
         return len(reader.leaf_readers())
 
 
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
+def heap_mb() -> float:
+    """Anonymous resident memory of this process (ru_maxrss would count the index files
+    Whoosh maps into memory); 0 where /proc is missing."""
+    try:
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("RssAnon:")) / 1024
+    except (OSError, StopIteration):
+        return 0.0
+
+
+class HeapPeak:
+    """The largest heap_mb() while in the block, sampled 4 times a second."""
+
+    def __init__(self) -> None:
+        self.before = self.mb = heap_mb()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.25):
+            self.mb = max(self.mb, heap_mb())
+
+    def __enter__(self) -> HeapPeak:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 def percentiles(samples: list[float]) -> tuple[float, float]:
@@ -134,7 +161,7 @@ def fts_query(q: str) -> str:
     return " OR ".join(out)
 
 
-def bench_size(texts: list[str], n: int, workdir: Path, rounds: int, limitmb: int | None) -> dict:
+def bench_size(articles: list[list[str]], n: int, workdir: Path, rounds: int, limitmb: int | None) -> dict:
     print(f"\n== {n} essays ==", flush=True)
     index = EssayIndex(workdir / f"whoosh-{n}")
     t = time.perf_counter()
@@ -142,7 +169,7 @@ def bench_size(texts: list[str], n: int, workdir: Path, rounds: int, limitmb: in
 
     def counted() -> Iterator[dict]:
         nonlocal chars
-        for essay in essays(texts, n):
+        for essay in essays(articles, n):
             chars += len(essay["text"])
             yield essay
 
@@ -152,7 +179,8 @@ def bench_size(texts: list[str], n: int, workdir: Path, rounds: int, limitmb: in
 
     reused = index.doc_count() == n  # --workdir keeps indexes: re-time queries only
     if not reused:
-        index.rebuild(counted(), progress=progress, **({"limitmb": limitmb} if limitmb else {}))
+        with HeapPeak() as heap:
+            index.rebuild(counted(), progress=progress, **({"limitmb": limitmb} if limitmb else {}))
     w_secs = time.perf_counter() - t
     w_size = dir_size(index.path)
     if reused:
@@ -160,7 +188,8 @@ def bench_size(texts: list[str], n: int, workdir: Path, rounds: int, limitmb: in
     else:
         print(f"whoosh: {n / w_secs:.1f} essays/s, {chars / w_secs / 1e6:.2f} M chars/s, "
               f"{w_secs:.0f} s, index {w_size / 1e6:.0f} MB (text {chars / 1e6:.0f} M chars), "
-              f"{segment_count(index)} segment(s), peak RSS {peak_rss_mb():.0f} MB", flush=True)
+              f"{segment_count(index)} segment(s), heap {heap.before:.0f} -> peak {heap.mb:.0f} MB",
+              flush=True)
 
     db_path = workdir / f"fts-{n}.sqlite"
     db_path.unlink(missing_ok=True)
@@ -174,7 +203,7 @@ def bench_size(texts: list[str], n: int, workdir: Path, rounds: int, limitmb: in
     with db:
         db.executemany(
             "INSERT INTO essays(rowid, body, unit_code) VALUES (?, ?, ?)",
-            ((int(e["essay_id"]), e["text"], e["unit_code"]) for e in essays(texts, n)),
+            ((int(e["essay_id"]), e["text"], e["unit_code"]) for e in essays(articles, n)),
         )
     f_secs = time.perf_counter() - t
     f_size = db_path.stat().st_size
@@ -229,12 +258,12 @@ def main() -> None:
     args = parser.parse_args()
     sizes = [2000] if args.quick else [int(s) for s in args.sizes.split(",") if s]
     rounds = 2 if args.quick else args.rounds
-    texts = load_texts()
+    articles = load_articles()
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(args.workdir) if args.workdir else Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)
         for n in sizes:
-            bench_size(texts, n, workdir, rounds, args.limitmb)
+            bench_size(articles, n, workdir, rounds, args.limitmb)
 
 
 if __name__ == "__main__":
