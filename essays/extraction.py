@@ -410,15 +410,20 @@ class _Pool:
         self.pid = os.getpid()
 
     def take(self) -> _Worker:
+        dead: list[_Worker] = []
+        found = None
         with self.lock:
             if self.pid != os.getpid():  # forked (e.g. by a server after import): not our children
                 self.idle, self.pid = [], os.getpid()
-            while self.idle:
+            while self.idle and found is None:
                 worker = self.idle.pop()
                 if worker.usable():
-                    return worker
-                worker.close()
-        return _Worker(_context(), max_tasks=POOLED_TASKS)
+                    found = worker
+                else:
+                    dead.append(worker)
+        for worker in dead:  # reaped outside the lock: other threads need not wait for it
+            worker.close()
+        return found or _Worker(_context(), max_tasks=POOLED_TASKS)
 
     def give_back(self, worker: _Worker) -> None:
         with self.lock:
@@ -426,12 +431,6 @@ class _Pool:
                 self.idle.append(worker)
                 return
         worker.close()
-
-    def shutdown(self) -> None:
-        with self.lock:
-            idle, self.idle = self.idle, []
-        for worker in idle:
-            worker.close()
 
 
 _POOL = _Pool()
