@@ -59,7 +59,7 @@ class SearchPage:
 
 def allowed_unit_codes(user: User) -> list[str] | None:
     """Units whose essays the user may find: None for every unit (Board), one for an officer."""
-    if user.role in (Role.admin, Role.reviewer):
+    if user.is_board:
         return None
     if user.role == Role.officer and user.unit is not None:
         return [user.unit.code]

@@ -11,7 +11,7 @@ from sqlalchemy.orm import selectinload
 
 from lms.courses import enrollment_of, visible_courses
 from lms.db import db, reads_first, utcnow, write_transaction
-from lms.models import Course, Enrollment, Role, Topic, Unit, User
+from lms.models import STAFF_ROLES, Course, Enrollment, Role, Topic, Unit, User
 from lms.security import role_required
 from lms.timefmt import parse_local
 from essays import storage
@@ -165,7 +165,7 @@ def _units_for(user: User) -> list[Unit]:
 
 
 @bp.route("/unit-essays")
-@role_required(Role.officer, Role.reviewer, Role.admin)
+@role_required(*STAFF_ROLES)
 def unit_essays():
     user = current_user._get_current_object()
     units = _units_for(user)
@@ -201,7 +201,7 @@ def unit_essays():
 
 
 @bp.route("/extensions", methods=["GET", "POST"])
-@role_required(Role.officer, Role.reviewer, Role.admin)
+@role_required(*STAFF_ROLES)
 def extensions():
     user = current_user._get_current_object()
     courses = visible_courses(user)

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from lms.courses import visible_courses
 from lms.db import db, utcnow
-from lms.models import Enrollment, Role, Unit, User
+from lms.models import BOARD_ROLES, STAFF_ROLES, Enrollment, Role, Unit, User
 from lms.security import audit, course_or_404, role_required, unit_or_404
 from lms.text import vn_name_key
 from lms.timefmt import fmt_datetime, to_local
@@ -27,8 +27,8 @@ from review.completeness.models import Notice
 from review.web import as_of_from_request, download_response, parse_as_of
 
 bp = Blueprint("completeness", __name__, url_prefix="/completeness")
-BOARD = (Role.admin, Role.reviewer)
-STAFF = (Role.admin, Role.reviewer, Role.officer)
+BOARD = BOARD_ROLES
+STAFF = STAFF_ROLES
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from lms.courses import visible_courses
 from lms.db import db
 from lms.jobs import enqueue_job, register_handler
-from lms.models import Course, Enrollment, Role, Unit, User
+from lms.models import BOARD_ROLES, STAFF_ROLES, Course, Enrollment, Role, Unit, User
 from lms.security import audit, course_or_404, role_required, unit_or_404
 from lms.text import vn_sort_key
 from lms.timefmt import iso
@@ -24,8 +24,8 @@ from review.tagging.models import Theme
 from review.web import as_of_from_request, download_response, parse_as_of
 
 bp = Blueprint("report", __name__, url_prefix="/report")
-BOARD = (Role.admin, Role.reviewer)
-STAFF = (Role.admin, Role.reviewer, Role.officer)
+BOARD = BOARD_ROLES
+STAFF = STAFF_ROLES
 # Above this many enrolled trainees the pages build the files in the background job.
 DEFAULT_SYNC_MAX_TRAINEES = 3000
 

@@ -11,9 +11,9 @@ from sqlalchemy.orm import selectinload
 from lms.api import API_PREFIX, ApiError, add_openapi_paths, api_login_required, json_body, std_responses
 from lms.db import db
 from lms.models import Course, Role, Unit
-from review.tagging.models import TAG_KINDS, Tag, Theme
-from review.tagging.operations import (TaggingError, can_read_compilation, can_see_essay, can_tag, delete_tag,
-                            essay_or_404, tag_json, tag_passage, update_tag)
+from essays.access import essay_or_404
+from review.tagging.models import TAG_KINDS, Tag, Theme, can_read_compilation, can_tag
+from review.tagging.operations import TaggingError, delete_tag, tag_json, tag_or_404, tag_passage, update_tag
 
 bp = Blueprint("review_tagging_api", __name__, url_prefix=API_PREFIX)
 
@@ -27,16 +27,14 @@ def init_app(app: Flask) -> None:
 
 
 def _essay_for_tagging(essay_id: int):
-    essay = essay_or_404(current_user, essay_id)
+    essay = essay_or_404(essay_id, current_user)
     if not can_tag(current_user):
         raise ApiError(403)
     return essay
 
 
-def _tag_or_404(tag_id: int) -> Tag:
-    tag = db.session.get(Tag, tag_id)
-    if tag is None or not can_see_essay(current_user, tag.essay):
-        raise ApiError(404)
+def _tag_for_tagging(tag_id: int) -> Tag:
+    tag = tag_or_404(tag_id, current_user)
     if not can_tag(current_user):
         raise ApiError(403)
     return tag
@@ -61,7 +59,7 @@ def create_tag(essay_id: int):
 @bp.get("/essays/<int:essay_id>/tags")
 @api_login_required
 def essay_tags(essay_id: int):
-    essay = essay_or_404(current_user, essay_id)
+    essay = essay_or_404(essay_id, current_user)
     if not can_read_compilation(current_user, essay.unit_id):
         raise ApiError(403)
     tags = db.session.scalars(select(Tag).where(Tag.essay_id == essay.id)
@@ -80,7 +78,7 @@ def essay_tags(essay_id: int):
 @bp.patch("/tags/<int:tag_id>")
 @api_login_required
 def patch_tag(tag_id: int):
-    tag = _tag_or_404(tag_id)
+    tag = _tag_for_tagging(tag_id)
     body = json_body()
     allowed = {"kind", "themes", "note", "start", "end", "duplicate_of"}
     unknown = set(body) - allowed
@@ -98,7 +96,7 @@ def patch_tag(tag_id: int):
 @bp.delete("/tags/<int:tag_id>")
 @api_login_required
 def remove_tag(tag_id: int):
-    tag = _tag_or_404(tag_id)
+    tag = _tag_for_tagging(tag_id)
     delete_tag(tag)
     db.session.commit()
     return "", 204

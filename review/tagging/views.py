@@ -7,20 +7,22 @@ from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from essays.models import Essay, EssayVersion
+from essays.access import essay_or_404
+from essays.models import EssayVersion
 from lms.db import db, utcnow, write_transaction
 from lms.forms import EmptyForm
-from lms.models import Course, Role, Unit, User
+from lms.models import BOARD_ROLES, Course, Unit, User
 from lms.security import audit, course_or_404, role_required
 from review.tagging.models import (KIND_LABELS, REVIEW_STATE_LABELS, PassageGroup, ReviewAssignment,
-                                   Suggestion, Tag, TagTheme, Theme)
+                                   Tag, TagTheme, Theme)
 from review.tagging.operations import (TaggingError, assign_unit, choosable_themes, confirm_group, create_theme,
-                            delete_tag, essay_or_404, mark_duplicate, mark_review, merge_themes,
-                            ordered_tree, retire_theme, review_of, review_queue, tag_passage,
-                            theme_or_error, unassign_unit, ungroup, update_tag, update_theme)
+                                       delete_tag, mark_duplicate, mark_review, merge_themes, ordered_tree,
+                                       retire_theme, review_of, review_queue, suggestion_or_404, tag_or_404,
+                                       tag_passage, theme_or_error, unassign_unit, ungroup, update_tag,
+                                       update_theme)
 
 bp = Blueprint("tagging", __name__, url_prefix="/review")
-BOARD = (Role.admin, Role.reviewer)
+BOARD = BOARD_ROLES
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -111,7 +113,7 @@ def read(essay_id: int):
     from review.tagging.reading import Highlight, render_text
     from review.tagging.suggestions import suggestions_for
 
-    essay = essay_or_404(current_user, essay_id)
+    essay = essay_or_404(essay_id, current_user)
     versions = db.session.scalars(select(EssayVersion).where(EssayVersion.essay_id == essay.id)
                                   .order_by(EssayVersion.number)).all()
     if not versions:
@@ -150,7 +152,7 @@ def read(essay_id: int):
 @bp.route("/essays/<int:essay_id>/state", methods=["POST"])
 @role_required(*BOARD)
 def set_state(essay_id: int):
-    essay = essay_or_404(current_user, essay_id)
+    essay = essay_or_404(essay_id, current_user)
     if EmptyForm().validate_on_submit():
         try:
             mark_review(essay, request.form.get("state", ""), current_user)
@@ -163,18 +165,10 @@ def set_state(essay_id: int):
     return _back(url_for("tagging.read", essay_id=essay.id))
 
 
-def _tag_or_404(tag_id: int) -> Tag:
-    tag = db.session.get(Tag, tag_id)
-    if tag is None:
-        abort(404)
-    essay_or_404(current_user, tag.essay_id)
-    return tag
-
-
 @bp.route("/tags/<int:tag_id>/edit", methods=["POST"])
 @role_required(*BOARD)
 def edit_tag(tag_id: int):
-    tag = _tag_or_404(tag_id)
+    tag = tag_or_404(tag_id, current_user)
     if EmptyForm().validate_on_submit():
         fields: dict = {"kind": request.form.get("kind"), "themes": _int_list(request.form.getlist("themes")),
                         "note": request.form.get("note", "")}
@@ -195,7 +189,7 @@ def edit_tag(tag_id: int):
 @bp.route("/tags/<int:tag_id>/delete", methods=["POST"])
 @role_required(*BOARD)
 def remove_tag(tag_id: int):
-    tag = _tag_or_404(tag_id)
+    tag = tag_or_404(tag_id, current_user)
     essay_id = tag.essay_id
     if EmptyForm().validate_on_submit():
         delete_tag(tag)
@@ -206,18 +200,10 @@ def remove_tag(tag_id: int):
 
 # --- suggestions -------------------------------------------------------------------------------
 
-def _suggestion_or_404(suggestion_id: int) -> tuple[Suggestion, Essay]:
-    suggestion = db.session.get(Suggestion, suggestion_id)
-    if suggestion is None:
-        abort(404)
-    version = db.session.get(EssayVersion, suggestion.version_id)
-    return suggestion, essay_or_404(current_user, version.essay_id)
-
-
 @bp.route("/suggestions/<int:suggestion_id>/accept", methods=["POST"])
 @role_required(*BOARD)
 def accept_suggestion(suggestion_id: int):
-    suggestion, essay = _suggestion_or_404(suggestion_id)
+    suggestion, essay = suggestion_or_404(suggestion_id, current_user)
     if EmptyForm().validate_on_submit() and suggestion.status == "open":
         version = db.session.get(EssayVersion, suggestion.version_id)
         try:
@@ -239,7 +225,7 @@ def accept_suggestion(suggestion_id: int):
 @bp.route("/suggestions/<int:suggestion_id>/dismiss", methods=["POST"])
 @role_required(*BOARD)
 def dismiss_suggestion(suggestion_id: int):
-    suggestion, essay = _suggestion_or_404(suggestion_id)
+    suggestion, essay = suggestion_or_404(suggestion_id, current_user)
     if EmptyForm().validate_on_submit() and suggestion.status == "open":
         suggestion.status = "dismissed"
         suggestion.decided_by_id, suggestion.decided_at = current_user.id, utcnow()
@@ -395,7 +381,7 @@ def groups(course_id: int):
 @bp.route("/tags/<int:tag_id>/duplicate", methods=["POST"])
 @role_required(*BOARD)
 def duplicate(tag_id: int):
-    tag = _tag_or_404(tag_id)
+    tag = tag_or_404(tag_id, current_user)
     if EmptyForm().validate_on_submit():
         raw = request.form.get("duplicate_of", "").strip().lstrip("#")
         try:
