@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Flask, render_template, url_for
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from lms.hooks import DEMO, HOME, LTI_LEARNER_TARGET, LTI_SUBMITTED, NAV
 from lms.models import Role, User
 
 
@@ -19,12 +20,12 @@ def init_app(app: Flask) -> None:
     indexing.init_app(app)
     app.cli.add_command(cli.search_cli)
     search_views.init_app(app)
-    app.extensions.setdefault("thuhoach.nav", []).append(_nav)
-    app.extensions.setdefault("thuhoach.home", []).append(_home)
-    app.extensions.setdefault("thuhoach.demo", []).append(demo.hand_in_demo_essays)
+    NAV.register(app, _nav)
+    HOME.register(app, _home)
+    DEMO.register(app, demo.hand_in_demo_essays)
     # LTI (lms.lti) asks these: where a learner lands, and who has handed in on a topic.
-    app.extensions.setdefault("thuhoach.lti_learner_target", []).append(_lti_learner_target)
-    app.extensions.setdefault("thuhoach.lti_submitted", []).append(_lti_submitted)
+    LTI_LEARNER_TARGET.register(app, _lti_learner_target)
+    LTI_SUBMITTED.register(app, _lti_submitted)
     # A body over MAX_CONTENT_LENGTH is refused by Werkzeug before any view runs: say why in Vietnamese.
     app.register_error_handler(RequestEntityTooLarge, _too_large)
 

@@ -13,6 +13,7 @@ from lms import timefmt
 from lms.courses import CourseError, create_course, visible_courses
 from lms.db import db
 from lms.forms import CourseForm, EmptyForm, UnitForm, UserForm
+from lms.hooks import HOME, NAV
 from lms.models import Course, Enrollment, Role, Unit, User
 from lms.security import audit, generate_password, role_required
 from lms.units import UnitError, add_unit
@@ -48,7 +49,7 @@ def _nav_links(app: Flask) -> list[tuple[str, str]]:
     if not current_user.is_authenticated:
         return []
     links: list[tuple[str, str]] = []
-    for provider in app.extensions.get("thuhoach.nav", []):
+    for provider in NAV.providers(app):
         links.extend(provider(current_user))
     if current_user.role == Role.admin:
         links += [(url_for("pages.admin_units"), "Đơn vị"), (url_for("pages.admin_courses"), "Lớp học"),
@@ -89,7 +90,7 @@ def favicon():
 @login_required
 def index():
     # Each feature may claim the home page for a role (trainees → their essays, officers → completeness).
-    for home in current_app.extensions.get("thuhoach.home", []):
+    for home in HOME.providers():
         target = home(current_user)
         if target:
             return redirect(target)

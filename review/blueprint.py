@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import Flask, url_for
 
+from lms.hooks import LTI_INSTRUCTOR_TARGET
 from lms.models import Course, Role, User
 
 
@@ -17,7 +18,7 @@ def init_app(app: Flask) -> None:
     search_themes.init_app(app)
     completeness_views.init_app(app)
     report_views.init_app(app)
-    app.extensions.setdefault("thuhoach.lti_instructor_target", []).append(_lti_instructor_target)
+    LTI_INSTRUCTOR_TARGET.register(app, _lti_instructor_target)
 
 
 def _lti_instructor_target(user: User, course: Course) -> str | None:

@@ -18,14 +18,15 @@ import datetime as dt
 import logging
 import re
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Iterable
 
 from flask import current_app, url_for
-from sqlalchemy import column, delete, func, select, table
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.routing import BuildError
 
 from lms.db import db, read_only, utcnow
+from lms.hooks import LTI_INSTRUCTOR_TARGET, LTI_LEARNER_TARGET, LTI_SUBMITTED
 from lms.lti.adapter import Launch, Member, PlatformServices, ServiceError
 from lms.lti.models import LtiContext, LtiNonce, LtiPlatform, LtiResourceLink, LtiUserLink
 from lms.models import Course, Enrollment, Role, Topic, Unit, User
@@ -248,17 +249,9 @@ def topic_of_launch(launch: Launch) -> Topic:
 # ---------------------------------------------------------------------------------------------
 # Where people land: asked of the features through hooks, or an endpoint named in the settings
 
-def _first_hook(name: str, *args: Any) -> str | None:
-    for hook in current_app.extensions.get(name, []):
-        url = hook(*args)
-        if url:
-            return url
-    return None
-
-
 def learner_target(user: User, topic: Topic) -> str:
     """The topic's submission page."""
-    url = _first_hook("thuhoach.lti_learner_target", user, topic)
+    url = LTI_LEARNER_TARGET.first(user, topic)
     if url:
         return url
     try:
@@ -269,7 +262,7 @@ def learner_target(user: User, topic: Topic) -> str:
 
 def instructor_target(user: User, course: Course) -> str:
     """The completeness page of the course."""
-    url = _first_hook("thuhoach.lti_instructor_target", user, course)
+    url = LTI_INSTRUCTOR_TARGET.first(user, course)
     if url:
         return url
     try:
@@ -351,17 +344,11 @@ def sync_from_platform(context: LtiContext) -> SyncResult:
 # ---------------------------------------------------------------------------------------------
 # Scores: "submitted" 1/0 per trainee and topic
 
-_essay = table("essay", column("trainee_id"), column("topic_id"), column("current_version_id"))
-
-
 def submitted_user_ids(topic_id: int, user_ids: list[int]) -> set[int]:
-    """Who has handed in an essay on the topic: a hook of the essays feature, else its table by name."""
-    for hook in current_app.extensions.get("thuhoach.lti_submitted", []):
-        return set(hook(topic_id, user_ids))
-    if not user_ids:
-        return set()
-    return set(db.session.scalars(select(_essay.c.trainee_id).where(
-        _essay.c.topic_id == topic_id, _essay.c.trainee_id.in_(user_ids), _essay.c.current_version_id.is_not(None))))
+    """Who has handed in an essay on the topic: asked of the essays feature (hook `lti_submitted`)."""
+    for provider in LTI_SUBMITTED.providers():
+        return set(provider(topic_id, user_ids))
+    return set()
 
 
 @dataclass

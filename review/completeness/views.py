@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from lms.courses import visible_courses
 from lms.db import db, utcnow
+from lms.hooks import HOME, NAV
 from lms.models import BOARD_ROLES, STAFF_ROLES, Enrollment, Role, Unit, User
 from lms.security import audit, course_or_404, role_required, unit_or_404
 from lms.text import vn_name_key
@@ -41,8 +42,8 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     completeness_api.init_app(app)
     reminders.init_app(app)
-    app.extensions.setdefault("thuhoach.nav", []).append(_nav)
-    app.extensions.setdefault("thuhoach.home", []).append(_home)
+    NAV.register(app, _nav)
+    HOME.register(app, _home)
     app.jinja_env.globals["unread_notices"] = unread_notices
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from lms.courses import visible_courses
 from lms.db import db
+from lms.hooks import NAV
 from lms.jobs import enqueue_job, register_handler
 from lms.models import BOARD_ROLES, STAFF_ROLES, Course, Enrollment, Role, Unit, User
 from lms.security import audit, course_or_404, role_required, unit_or_404
@@ -36,7 +37,7 @@ def init_app(app: Flask) -> None:
     report_api.init_app(app)
     register_handler(app, JOB_KIND, run_report_job)
     app.cli.add_command(report_cli)
-    app.extensions.setdefault("thuhoach.nav", []).append(_nav)
+    NAV.register(app, _nav)
 
 
 def _nav(user: User) -> list[tuple[str, str]]:
