@@ -15,6 +15,7 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from flask import current_app
 from sqlalchemy import bindparam, event, select, text
@@ -23,6 +24,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from lms.courses import enrollment_of
 from lms.db import UTCDateTime, db, utcnow, write_transaction
+from lms.hooks import essay_version_stored
 from lms.models import Course, Enrollment, Role, Topic, Unit, User
 from lms.security import audit
 from lms.timefmt import fmt_datetime
@@ -185,7 +187,31 @@ def submit_essay(trainee: User, topic: Topic, *, data: bytes | None, filename: s
           detail=f"version={number} sha256={prepared.sha256} late={int(lateness.is_late)}"
                  + (f" on_behalf_of={trainee.username}" if uploaded_by.id != trainee.id else ""))
     session.flush()
+    # Listeners (the LTI score return) add their rows to this transaction.
+    essay_version_stored.send(current_app._get_current_object(), session=session, essay_id=essay.id,
+                              trainee_id=trainee.id, topic_id=topic.id, version_number=number)
     logger.info("essay %s version %s handed in (%s, %s bytes)", essay.id, number, prepared.kind, prepared.size)
+    return version
+
+
+def hand_in(trainee: User, topic: Topic, *, uploaded_by: User, now: dt.datetime,
+            read_upload: Callable[[], tuple[bytes | None, str | None, str | None]]) -> EssayVersion:
+    """The upload sequence of the page and the API; commits. Raises SubmissionError (nothing stored).
+
+    1. Who may hand in, and whether the window is open at `now` (the time of receipt), is checked
+       in the read transaction, before the body is read. 2. `read_upload()` returns (file bytes,
+       file name, pasted text). 3. The read transaction ends: the file is checked and its text
+       extracted without holding one. 4. One short write transaction checks again, stores the
+       version (`submit_essay`) and commits.
+    """
+    check_submission(trainee, topic, uploaded_by=uploaded_by, now=now)
+    data, filename, text = read_upload()
+    db.session.commit()  # end the read transaction: the file is read without holding one
+    prepared = prepare_submission(data=data, filename=filename, text=text)
+    with write_transaction():
+        version = submit_essay(trainee, topic, data=data, filename=filename, text=text,
+                               uploaded_by=uploaded_by, now=now, prepared=prepared)
+        db.session.commit()
     return version
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from lms.courses import enrollment_of, visible_courses
-from lms.db import db, reads_first, utcnow, write_transaction
+from lms.db import db, reads_first, utcnow
 from lms.models import STAFF_ROLES, Course, Enrollment, Role, Topic, Unit, User
 from lms.security import role_required
 from lms.timefmt import parse_local
@@ -19,8 +19,7 @@ from essays.access import essay_of, essay_or_404, record_view, topic_or_404, ver
 from essays.deadlines import deadlines_for, essay_state, extensions_query
 from essays.forms import ExtensionForm, SubmitForm
 from essays.models import Essay, Extension, can_submit_for
-from essays.operations import (ExtensionError, SubmissionError, check_submission, grant_extension,
-                               prepare_submission, submit_essay)
+from essays.operations import ExtensionError, SubmissionError, grant_extension, hand_in
 
 bp = Blueprint("essays", __name__)
 
@@ -92,13 +91,7 @@ def _submit_page(course_id: int, topic_id: int, trainee: User):
         filename = upload.filename if has_file else None
         text = form.text.data if form.text.data and form.text.data.strip() else None
         try:
-            check_submission(trainee, topic, uploaded_by=user, now=now)
-            db.session.commit()  # end the read transaction: the file is read without holding one
-            prepared = prepare_submission(data=data, filename=filename, text=text)
-            with write_transaction():
-                version = submit_essay(trainee, topic, data=data, filename=filename, text=text,
-                                       uploaded_by=user, now=now, prepared=prepared)
-                db.session.commit()
+            version = hand_in(trainee, topic, uploaded_by=user, now=now, read_upload=lambda: (data, filename, text))
         except SubmissionError as exc:
             db.session.rollback()
             error, status = exc.message, exc.status

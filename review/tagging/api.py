@@ -10,6 +10,7 @@ from sqlalchemy.orm import selectinload
 
 from lms.api import API_PREFIX, ApiError, add_openapi_paths, api_login_required, json_body, std_responses
 from lms.db import db
+from lms.transaction import api_committed
 from lms.models import Course, Role, Unit
 from essays.access import essay_or_404
 from review.tagging.models import TAG_KINDS, Tag, Theme, can_read_compilation, can_tag
@@ -45,14 +46,10 @@ def _tag_for_tagging(tag_id: int) -> Tag:
 def create_tag(essay_id: int):
     essay = _essay_for_tagging(essay_id)
     body = json_body()
-    try:
+    with api_committed(TaggingError):
         tag = tag_passage(essay, start=body.get("start"), end=body.get("end"), kind=body.get("kind"),
                           theme_ids=body.get("themes"), note=body.get("note"), by=current_user,
                           version_number=body.get("version"))
-    except TaggingError as exc:
-        db.session.rollback()
-        raise ApiError(422, str(exc)) from None
-    db.session.commit()
     return jsonify(tag_json(tag)), 201
 
 
@@ -84,12 +81,8 @@ def patch_tag(tag_id: int):
     unknown = set(body) - allowed
     if unknown:
         raise ApiError(422, f"Trường không được phép sửa: {', '.join(sorted(unknown))}.")
-    try:
+    with api_committed(TaggingError):
         update_tag(tag, body)
-    except TaggingError as exc:
-        db.session.rollback()
-        raise ApiError(422, str(exc)) from None
-    db.session.commit()
     return jsonify(tag_json(tag))
 
 
@@ -97,8 +90,8 @@ def patch_tag(tag_id: int):
 @api_login_required
 def remove_tag(tag_id: int):
     tag = _tag_for_tagging(tag_id)
-    delete_tag(tag)
-    db.session.commit()
+    with api_committed(TaggingError):
+        delete_tag(tag)
     return "", 204
 
 
