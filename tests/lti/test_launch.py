@@ -100,7 +100,9 @@ def test_scores_for_every_linked_trainee_from_the_cli(lms, runner, platform, mak
     context = db.session.scalar(select(LtiContext))
     result = runner.invoke(args=["lti", "scores", str(context.id)])
     assert result.exit_code == 0, result.output
-    assert sorted((s["userId"], s["scoreGiven"]) for s in platform.scores) == [("moodle-31", 0.0), ("moodle-32", 0.0)]
+    # Before the cut-off "not handed in yet" is not a final zero (AGS 2.0: NotReady, no scoreGiven).
+    assert sorted((s["userId"], s["gradingProgress"], "scoreGiven" in s) for s in platform.scores) == [
+        ("moodle-31", "NotReady", False), ("moodle-32", "NotReady", False)]
     assert "Đã gửi 2 điểm" in result.output
 
 
