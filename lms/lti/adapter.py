@@ -89,6 +89,9 @@ REASONS = {
     "bad_nonce": "Yêu cầu đăng nhập không do thuhoach khởi tạo hoặc đã quá hạn. Vui lòng mở lại hoạt động từ LMS.",
     "bad_state": "Phiên đăng nhập không khớp (trình duyệt chặn cookie?). Vui lòng mở lại hoạt động từ LMS.",
     "malformed": "Yêu cầu LTI không hợp lệ.",
+    "unsupported_placement": "Vị trí này trên LMS không nhận liên kết hoạt động (ltiResourceLink), là loại nội "
+                             "dung duy nhất thuhoach cung cấp. Hãy thêm thuhoach như một hoạt động "
+                             "“Công cụ bên ngoài”.",
 }
 
 
@@ -432,6 +435,8 @@ def validate_launch(id_token: str | None) -> Launch:
             raise LaunchError("bad_signature", str(exc)) from exc
         if "state" in str(exc).lower():
             raise LaunchError("bad_state", str(exc)) from exc
+        if "resource link placement" in str(exc).lower():  # deep linking without ltiResourceLink
+            raise LaunchError("unsupported_placement", str(exc)) from exc
         raise LaunchError("malformed", str(exc)) from exc
     check_token_times(claims, time.time())
     if not claims.get("sub"):

@@ -94,8 +94,9 @@ class FakePlatform:
     # --- signing launches -------------------------------------------------------------------
     def claims(self, person: Person, nonce: str, *, message_type: str = "LtiResourceLinkRequest",
                custom: dict[str, str] | None = None, resource_link_id: str = "rl-1",
-               lineitem: str | None = None) -> dict[str, Any]:
-        now = int(time.time())
+               lineitem: str | None = None, dl_settings: dict[str, Any] | None = None,
+               iat_offset: int = 0) -> dict[str, Any]:
+        now = int(time.time()) + iat_offset
         claims: dict[str, Any] = {
             "iss": self.url, "aud": self.client_id, "sub": person.sub, "iat": now, "exp": now + 60,
             "nonce": nonce, "name": person.name, "email": person.email,
@@ -112,7 +113,8 @@ class FakePlatform:
         if message_type == "LtiDeepLinkingRequest":
             claims["https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings"] = {
                 "deep_link_return_url": f"{self.url}/deep_link_return", "accept_types": ["ltiResourceLink"],
-                "accept_presentation_document_targets": ["window"], "accept_multiple": True, "data": "dl-data-1"}
+                "accept_presentation_document_targets": ["window"], "accept_multiple": True, "data": "dl-data-1",
+                **(dl_settings or {})}
         else:
             claims[CLAIM + "resource_link"] = {"id": resource_link_id, "title": "Bài thu hoạch"}
             claims[CLAIM + "target_link_uri"] = "http://tool/lti/launch"
