@@ -16,6 +16,7 @@ from lms.db import db
 from lms.forms import CourseForm, EmptyForm, UnitForm, UserForm
 from lms.models import Course, Enrollment, Role, Unit, User
 from lms.security import audit, audit_read, generate_password, role_required
+from lms.sessions import end_sessions
 from lms.units import UnitError, add_unit
 from lms.users import UserError, create_user, reset_password
 
@@ -195,9 +196,25 @@ def admin_reset_password(user_id: int):
         abort(404)
     if form.validate_on_submit():
         password = reset_password(user)
+        end_sessions(user)
         audit("password.reset", target=user.username)
         db.session.commit()
         flash(f"Mật khẩu mới của {user.username}: {password}", "success")
+    return redirect(url_for("pages.admin_users"))
+
+
+@bp.route("/admin/users/<int:user_id>/end-sessions", methods=["POST"])
+@role_required(Role.admin)
+def admin_end_sessions(user_id: int):
+    form = EmptyForm()
+    user = db.session.get(User, user_id)
+    if user is None:
+        abort(404)
+    if form.validate_on_submit():
+        ended = end_sessions(user)
+        audit("sessions.ended", target=user.username, detail=f"sessions={ended}")
+        db.session.commit()
+        flash(f"Đã đăng xuất {user.username} khỏi mọi thiết bị ({ended} phiên).", "success")
     return redirect(url_for("pages.admin_users"))
 
 
