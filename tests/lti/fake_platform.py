@@ -70,6 +70,9 @@ class FakePlatform:
         self.tokens: dict[str, list[str]] = {}
         self.requests: list[str] = []
         self.page_size = 2
+        # What the score service answers: (status, body); `down` makes every service call fail.
+        self.score_answer: tuple[int, str] = (204, "")
+        self.down = False
         self._server = None
 
     # --- life ---------------------------------------------------------------------------------
@@ -150,6 +153,8 @@ class FakePlatform:
 
     def _route(self, request: Request) -> Response:
         path = request.path
+        if self.down and path not in ("/jwks", "/auth", "/start"):
+            return Response("Service Unavailable", status=503, mimetype="text/plain")
         if path == "/jwks":
             numbers = self.key.public_key().public_numbers()
             return self._json({"keys": [{"kty": "RSA", "kid": self.kid, "alg": "RS256", "use": "sig",
@@ -202,7 +207,8 @@ class FakePlatform:
             self._bearer(request, AGS_SCOPES[2])
             assert request.headers["Content-Type"] == "application/vnd.ims.lis.v1.score+json"
             self.scores.append({"lineitem": int(m.group(1)), **json.loads(request.get_data())})
-            return Response("", status=204)
+            status, body = self.score_answer
+            return Response(body, status=status, mimetype="text/plain")
         if path == "/deep_link_return":
             claims = self._verify_tool_jwt(request.form["JWT"], audience=self.url)
             assert claims[CLAIM + "message_type"] == "LtiDeepLinkingResponse"

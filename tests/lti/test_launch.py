@@ -100,7 +100,9 @@ def test_scores_for_every_linked_trainee_from_the_cli(lms, runner, platform, mak
     context = db.session.scalar(select(LtiContext))
     result = runner.invoke(args=["lti", "scores", str(context.id)])
     assert result.exit_code == 0, result.output
-    assert sorted((s["userId"], s["scoreGiven"]) for s in platform.scores) == [("moodle-31", 0.0), ("moodle-32", 0.0)]
+    # Before the cut-off "not handed in yet" is not a final zero (AGS 2.0: NotReady, no scoreGiven).
+    assert sorted((s["userId"], s["gradingProgress"], "scoreGiven" in s) for s in platform.scores) == [
+        ("moodle-31", "NotReady", False), ("moodle-32", "NotReady", False)]
     assert "Đã gửi 2 điểm" in result.output
 
 
@@ -226,3 +228,46 @@ def test_behind_an_https_proxy_the_state_cookie_survives_a_cross_site_post(app, 
     assert query_of(response.headers["Location"])["redirect_uri"] == "https://localhost/lti/launch"
     (state_cookie,) = [c for c in response.headers.getlist("Set-Cookie") if c.startswith("lti1p3-state-")]
     assert "Secure" in state_cookie and "SameSite=None" in state_cookie
+
+
+# --- clocks and login messages ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("skew", [-30, 2, 30])
+def test_an_lms_clock_a_little_off_either_way_is_allowed(lms, client, make_course, skew):
+    import jwt
+
+    course = make_course()
+    form = lms.id_token_form(LEARNER_AN, custom={"topic_id": str(course.topics[0].id)})
+    claims = jwt.decode(form["id_token"], options={"verify_signature": False})
+    now = int(time.time()) + skew
+    claims["iat"], claims["exp"] = now, now + 60
+    form["id_token"] = lms.platform.sign(claims)
+    assert client.post("/lti/launch", data=form).status_code == 302
+
+
+def test_an_lms_clock_far_ahead_is_refused_as_not_yet_valid(lms, client, platform, make_course, caplog):
+    import jwt
+
+    course = make_course()
+    form = lms.id_token_form(LEARNER_AN, custom={"topic_id": str(course.topics[0].id)})
+    claims = jwt.decode(form["id_token"], options={"verify_signature": False})
+    now = int(time.time()) + 120
+    claims["iat"], claims["exp"] = now, now + 60
+    form["id_token"] = platform.sign(claims)
+    with caplog.at_level(logging.WARNING, logger="lms.lti.views"):
+        response = client.post("/lti/launch", data=form)
+    assert response.status_code == 400 and "chạy nhanh hơn" in response.get_data(as_text=True)
+    assert any("launch refused (not_yet_valid)" in r.getMessage() for r in caplog.records)
+    assert db.session.scalar(select(LtiUserLink)) is None
+
+
+@pytest.mark.parametrize("change, words", [
+    ({"iss": ""}, "không gửi mã nền tảng (iss)"),
+    ({"login_hint": ""}, "login_hint"),
+    ({"client_id": "another-client"}, "Mã client của LMS chưa được đăng ký"),
+    ({"iss": "https://moodle.invalid"}, "chưa được đăng ký với thuhoach. Vui lòng"),
+])
+def test_each_bad_login_initiation_says_what_is_wrong(client, registered, platform, change, words):
+    params = {**login_params(platform, LEARNER_AN), **change}
+    response = client.post("/lti/login", data={k: v for k, v in params.items() if v})
+    assert response.status_code == 400 and words in response.get_data(as_text=True)
