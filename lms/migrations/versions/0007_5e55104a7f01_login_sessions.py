@@ -1,7 +1,7 @@
 """server-side login sessions (revocable; remember-me tokens hashed and rotated)
 
 Revision ID: 5e55104a7f01
-Revises: 7319478e600c
+Revises: b6c1d2e3f4a5
 Create Date: 2026-12-06 03:50:00
 """
 from alembic import op
@@ -10,7 +10,7 @@ import lms.db
 
 
 revision = '5e55104a7f01'
-down_revision = '7319478e600c'
+down_revision = 'b6c1d2e3f4a5'
 branch_labels = None
 depends_on = None
 
