@@ -75,7 +75,7 @@ def world(app, make_unit, make_user, make_course, enroll, api_token):
 
 
 def _read_loop(app, user, urls, headers, stop: threading.Event, seen: list) -> None:
-    from conftest import Auth
+    from tests.conftest import Auth
 
     client = app.test_client()
     try:

@@ -1,7 +1,7 @@
 """Sessions end when they should: logout, a password change, an administrator (issue 18, item 2)."""
 from __future__ import annotations
 
-from conftest import PASSWORD, Auth, csrf_token_from
+from tests.conftest import PASSWORD, Auth, csrf_token_from
 
 from lms.models import Role
 
