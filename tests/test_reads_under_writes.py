@@ -88,6 +88,7 @@ def _read_loop(app, user, urls, headers, stop: threading.Event, seen: list) -> N
         for url, expected in urls:
             response = client.get(url, headers=headers if url.startswith("/api/") else {})
             body = response.get_data()
+            response.close()
             seen.append((url, expected, response.status_code, response.headers.get("Content-Type", ""),
                          response.headers.get("X-Content-Type-Options"), body[:200]))
         rounds += 1
