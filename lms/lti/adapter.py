@@ -89,6 +89,9 @@ REASONS = {
     "bad_nonce": "Yêu cầu đăng nhập không do thuhoach khởi tạo hoặc đã quá hạn. Vui lòng mở lại hoạt động từ LMS.",
     "bad_state": "Phiên đăng nhập không khớp (trình duyệt chặn cookie?). Vui lòng mở lại hoạt động từ LMS.",
     "malformed": "Yêu cầu LTI không hợp lệ.",
+    "unsupported_placement": "Vị trí này trên LMS không nhận liên kết hoạt động (ltiResourceLink), là loại nội "
+                             "dung duy nhất thuhoach cung cấp. Hãy thêm thuhoach như một hoạt động "
+                             "“Công cụ bên ngoài”.",
 }
 
 
@@ -364,7 +367,8 @@ class Launch:
     def person(self) -> "Member":
         ext = self.claims.get(CLAIM + "ext") or {}
         return Member(subject=self.subject, name=self.claims.get("name") or "",
-                      email=self.claims.get("email"), username=ext.get("user_username"), roles=self.roles)
+                      email=self.claims.get("email"), username=ext.get("user_username"), roles=self.roles,
+                      sourcedid=(self.claims.get(CLAIM + "lis") or {}).get("person_sourcedid"))
 
 
 def is_instructor(roles: list[str]) -> bool:
@@ -432,6 +436,8 @@ def validate_launch(id_token: str | None) -> Launch:
             raise LaunchError("bad_signature", str(exc)) from exc
         if "state" in str(exc).lower():
             raise LaunchError("bad_state", str(exc)) from exc
+        if "resource link placement" in str(exc).lower():  # deep linking without ltiResourceLink
+            raise LaunchError("unsupported_placement", str(exc)) from exc
         raise LaunchError("malformed", str(exc)) from exc
     check_token_times(claims, time.time())
     if not claims.get("sub"):
@@ -469,6 +475,7 @@ class Member:
     email: str | None = None
     username: str | None = None
     roles: list[str] = field(default_factory=list)
+    sourcedid: str | None = None
     active: bool = True
 
     @property
@@ -513,7 +520,7 @@ class PlatformServices:
             for raw in service.get_members():
                 yield Member(subject=str(raw["user_id"]), name=raw.get("name") or "",
                              email=raw.get("email"), username=raw.get("ext_user_username"),
-                             roles=list(raw.get("roles", [])),
+                             roles=list(raw.get("roles", [])), sourcedid=raw.get("lis_person_sourcedid"),
                              active=raw.get("status", "Active") == "Active")
         except (LtiException, requests.RequestException) as exc:
             raise ServiceError(f"names and roles: {exc}") from exc

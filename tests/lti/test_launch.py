@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 
 import pytest
@@ -42,15 +43,24 @@ def test_login_initiation_redirects_to_the_platform_with_state_and_a_signed_nonc
     assert any(c.startswith("lti1p3-" + query["state"]) for c in response.headers.getlist("Set-Cookie"))
 
 
-def test_a_teacher_places_a_topic_by_deep_linking(lms, client, platform, make_course):
+def _picker_state(page: str) -> str:
+    return re.search(r'name="state" value="([^"]+)"', page).group(1)
+
+
+def test_a_teacher_places_a_topic_by_deep_linking(lms, client, app, platform, make_course, make_user, lti_unit):
+    make_user(Role.officer, unit=lti_unit, username="giang.tct")
     course = make_course()
     picker = lms.launch(TEACHER, message_type="LtiDeepLinkingRequest")
-    assert picker.status_code == 302 and picker.headers["Location"].endswith("/lti/deep-link")
-    page = client.get("/lti/deep-link").get_data(as_text=True)
+    assert picker.status_code == 200, picker.get_data(as_text=True)
+    page = picker.get_data(as_text=True)
     assert course.topics[1].title in page
-    answer = client.post("/lti/deep-link", data={"topic_id": str(course.topics[1].id),
-                                                 "csrf_token": csrf_token_from(page)})
-    assert answer.status_code == 200
+    # Shown inside Moodle's "Select content" frame: the LMS may frame it, nobody else.
+    assert f"frame-ancestors 'self' {platform.url}" in picker.headers["Content-Security-Policy"]
+    assert "X-Frame-Options" not in picker.headers
+    # Inside a cross-site frame our cookies are not sent: the choice works from another browser.
+    frame = app.test_client()
+    answer = frame.post("/lti/deep-link", data={"topic_id": str(course.topics[1].id), "state": _picker_state(page)})
+    assert answer.status_code == 200, answer.get_data(as_text=True)
     assert "form-action 'self' " + platform.url in answer.headers["Content-Security-Policy"]
     returned = requests.post(platform.url + "/deep_link_return", data=parse_form(answer.get_data(as_text=True)),
                              timeout=10)
@@ -62,6 +72,45 @@ def test_a_teacher_places_a_topic_by_deep_linking(lms, client, platform, make_co
     assert platform.deep_link_data == "dl-data-1"
     context = db.session.scalar(select(LtiContext))
     assert context.course_id == course.id and context.memberships_url.endswith("/nrps/moodle-course-7")
+    # Every other page still refuses frames.
+    assert client.get("/login").headers["X-Frame-Options"] == "SAMEORIGIN"
+
+
+def _pick(lms, app, platform, topic_ids, dl_settings=None, action=None):
+    picker = lms.launch(TEACHER, message_type="LtiDeepLinkingRequest", dl_settings=dl_settings or {})
+    data = {"topic_id": [str(i) for i in topic_ids], "state": _picker_state(picker.get_data(as_text=True))}
+    if action:
+        data["action"] = action
+    answer = app.test_client().post("/lti/deep-link", data=data)
+    if answer.status_code == 200:
+        requests.post(platform.url + "/deep_link_return", data=parse_form(answer.get_data(as_text=True)), timeout=10)
+    return answer
+
+
+def test_deep_linking_follows_the_platforms_settings(lms, app, platform, make_course, make_user, lti_unit):
+    make_user(Role.officer, unit=lti_unit, username="giang.tct")
+    course = make_course()
+    ids = [t.id for t in course.topics[:2]]
+    single = _pick(lms, app, platform, ids, {"accept_multiple": False})
+    assert single.status_code == 400 and "chỉ nhận một hoạt động" in single.get_data(as_text=True)
+    assert _pick(lms, app, platform, ids[:1], {"accept_lineitem": False}).status_code == 200
+    (item,) = platform.deep_link_items
+    assert "lineItem" not in item
+    assert _pick(lms, app, platform, [], action="cancel").status_code == 200
+    assert platform.deep_link_items == []
+    assert db.session.scalar(select(AuditEvent.id).where(AuditEvent.action == "lti.deep_link_cancelled"))
+
+
+def test_deep_linking_refusals_say_why(lms, app, platform, make_course, make_user, lti_unit):
+    make_course()
+    no_account = lms.launch(TEACHER, message_type="LtiDeepLinkingRequest")
+    assert no_account.status_code == 400 and "tài khoản cán bộ" in no_account.get_data(as_text=True)
+    assert f"frame-ancestors 'self' {platform.url}" in no_account.headers["Content-Security-Policy"]
+    make_user(Role.officer, unit=lti_unit, username="giang.tct")
+    wrong_type = lms.launch(TEACHER, message_type="LtiDeepLinkingRequest", dl_settings={"accept_types": ["file"]})
+    assert wrong_type.status_code == 400 and "ltiResourceLink" in wrong_type.get_data(as_text=True)
+    forged = app.test_client().post("/lti/deep-link", data={"topic_id": "1", "state": "forged"})
+    assert forged.status_code == 400 and "hết hạn" in forged.get_data(as_text=True)
 
 
 def test_a_learner_lands_on_the_submission_page_hands_in_and_moodle_gets_1(lms, client, app, platform,
