@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Flask, render_template, url_for
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from lms.hooks import DEMO, HOME, LTI_LEARNER_TARGET, LTI_SUBMITTED, NAV
+from lms.hooks import DEMO, HOME, LTI_LEARNER_TARGET, LTI_SUBMITTED, NAV, USER_HAS_WORK
 from lms.models import Role, User
 
 
@@ -26,6 +26,7 @@ def init_app(app: Flask) -> None:
     # LTI (lms.lti) asks these: where a learner lands, and who has handed in on a topic.
     LTI_LEARNER_TARGET.register(app, _lti_learner_target)
     LTI_SUBMITTED.register(app, _lti_submitted)
+    USER_HAS_WORK.register(app, _has_essays)
     # A body over MAX_CONTENT_LENGTH is refused by Werkzeug before any view runs: say why in Vietnamese.
     app.register_error_handler(RequestEntityTooLarge, _too_large)
 
@@ -44,6 +45,15 @@ def _lti_submitted(topic_id: int, user_ids: list[int]) -> set[int]:
         return set()
     return set(db.session.scalars(select(Essay.trainee_id).where(
         Essay.topic_id == topic_id, Essay.trainee_id.in_(user_ids), Essay.current_version_id.is_not(None))))
+
+
+def _has_essays(user_id: int) -> bool:
+    from sqlalchemy import select
+
+    from essays.models import Essay
+    from lms.db import db
+
+    return db.session.scalar(select(Essay.id).where(Essay.trainee_id == user_id).limit(1)) is not None
 
 
 def _nav(user: User) -> list[tuple[str, str]]:
