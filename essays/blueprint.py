@@ -9,7 +9,7 @@ from lms.models import Role, User
 
 def init_app(app: Flask) -> None:
     """Register the submission pages, API, demo step and the hooks of the host."""
-    from essays import api, demo, indexing, search_views, views
+    from essays import api, demo, indexing, lateness, search_views, views
 
     from lms.timefmt import iso
 
@@ -25,6 +25,8 @@ def init_app(app: Flask) -> None:
     app.extensions.setdefault("thuhoach.lti_learner_target", []).append(_lti_learner_target)
     app.extensions.setdefault("thuhoach.lti_submitted", []).append(_lti_submitted)
     app.extensions.setdefault("thuhoach.user_has_work", []).append(_has_essays)
+    # A course's due time moved (lms.courses.update_course): lateness follows the deadline in force.
+    app.extensions.setdefault("thuhoach.course_changed", []).append(lateness.on_course_changed)
     # A body over MAX_CONTENT_LENGTH is refused by Werkzeug before any view runs: say why in Vietnamese.
     app.register_error_handler(RequestEntityTooLarge, _too_large)
 

@@ -58,6 +58,12 @@ RULES: dict[tuple[str, str], Rule] = {
     ("pages.admin_units", "GET"): R({"admin"}),
     ("pages.admin_units", "POST"): R({"admin"}),
     ("pages.admin_users", "GET"): R({"admin"}),
+    ("pages.admin_course", "GET"): R({"admin"}),
+    ("pages.admin_course", "POST"): R({"admin"}, fresh=True),
+    ("pages.admin_topic", "POST"): R({"admin"}, fresh=True),
+    ("pages.officer_reset_password", "GET"): R({"officer_a"}),
+    ("pages.officer_reset_password", "POST"): R({"officer_a"}, fresh=True),
+    ("api.update_course", "PATCH"): R({"admin"}, fresh=True),
     ("pages.admin_users", "POST"): R({"admin"}),
     ("pages.admin_reset_password", "POST"): R({"admin"}),
     ("pages.job", "GET"): R({"reviewer", "admin"}),            # the job is the reviewer's
