@@ -47,7 +47,10 @@ def _lti_submitted(topic_id: int, user_ids: list[int]) -> set[int]:
 def _nav(user: User) -> list[tuple[str, str]]:
     if user.role == Role.trainee:
         return [(url_for("essays.mine"), "Bài thu hoạch của tôi")]
-    return [(url_for("essays.unit_essays"), "Bài thu hoạch"), (url_for("essays.extensions"), "Gia hạn")]
+    links = [(url_for("essays.unit_essays"), "Bài thu hoạch"), (url_for("essays.extensions"), "Gia hạn")]
+    if user.role in (Role.reviewer, Role.admin):
+        links.append((url_for("essays.needs_reading"), "Bài viết tay"))
+    return links
 
 
 def _home(user: User) -> str | None:

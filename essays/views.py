@@ -17,8 +17,9 @@ from lms.timefmt import parse_local
 from essays import storage
 from essays.access import essay_of, essay_or_404, record_view, topic_or_404, version_or_404
 from essays.deadlines import deadlines_for, essay_state, extensions_query
+from essays.extraction import ocr_available
 from essays.forms import ExtensionForm, SubmitForm
-from essays.models import Essay, Extension, can_submit_for
+from essays.models import Essay, EssayVersion, Extension, can_submit_for
 from essays.operations import (ExtensionError, SubmissionError, check_submission, grant_extension,
                                prepare_submission, submit_essay)
 
@@ -31,6 +32,9 @@ MIMETYPES = {
     "pdf": "application/pdf",
     "txt": "text/plain; charset=utf-8",
     "paste": "text/plain; charset=utf-8",
+    "png": "image/png",
+    "jpeg": "image/jpeg",
+    "heic": "image/heic",
 }
 
 
@@ -86,17 +90,16 @@ def _submit_page(course_id: int, topic_id: int, trainee: User):
     form = SubmitForm()
     error, status = None, 200
     if form.validate_on_submit():
-        upload = form.file.data
-        has_file = upload is not None and bool(upload.filename)
-        data = upload.read() if has_file else None
-        filename = upload.filename if has_file else None
+        files = [(upload.filename, upload.read()) for upload in request.files.getlist("file") if upload.filename]
         text = form.text.data if form.text.data and form.text.data.strip() else None
+        handwritten = bool(form.handwritten.data) and user.id != trainee.id
         try:
             check_submission(trainee, topic, uploaded_by=user, now=now)
             db.session.commit()  # end the read transaction: the file is read without holding one
-            prepared = prepare_submission(data=data, filename=filename, text=text)
+            prepared = prepare_submission(data=None, filename=None, text=text, files=files or None,
+                                          handwritten=handwritten)
             with write_transaction():
-                version = submit_essay(trainee, topic, data=data, filename=filename, text=text,
+                version = submit_essay(trainee, topic, data=None, filename=None, text=text,
                                        uploaded_by=user, now=now, prepared=prepared)
                 db.session.commit()
         except SubmissionError as exc:
@@ -111,7 +114,8 @@ def _submit_page(course_id: int, topic_id: int, trainee: User):
     essay = essay_of(trainee.id, topic.id)
     return render_template("essays/submit.html", form=form, topic=topic, course=topic.course, trainee=trainee,
                            on_behalf=user.id != trainee.id, deadlines=deadlines, essay=essay, error=error,
-                           is_open=utcnow() <= deadlines.cutoff_at), status
+                           is_open=utcnow() <= deadlines.cutoff_at,
+                           ocr_ready=ocr_available(current_app.config.get("TESSERACT_CMD", "tesseract"))), status
 
 
 @bp.route("/essays/<int:essay_id>")
@@ -154,6 +158,44 @@ def download(essay_id: int, number: int):
     response.headers["Cache-Control"] = "private, no-cache"
     record_view(essay, user, "essay.downloaded")
     return response
+
+
+@bp.route("/essays/<int:essay_id>/versions/<int:number>/<any(original, page):role>/<int:position>")
+@login_required
+def version_file(essay_id: int, number: int, role: str, position: int):
+    """An original photo/scan as sent (download) or a page preview (shown beside the text)."""
+    user = current_user._get_current_object()
+    essay = essay_or_404(essay_id, user)
+    shown = version_or_404(essay, number)
+    found = next((f for f in shown.files_of(role) if f.position == position), None)
+    if found is None:
+        abort(404)
+    path = storage.file_path(Path(current_app.config["DATA_DIR"]), found.sha256)
+    if not path.exists():
+        current_app.logger.error("stored %s %s missing for essay %s version %s", role, position, essay.id, number)
+        abort(404)
+    is_original = role == "original"
+    response = send_file(path, mimetype=MIMETYPES.get(found.kind, "application/octet-stream"),
+                         as_attachment=is_original, download_name=found.file_name or f"trang-{position}.jpg",
+                         max_age=0)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, no-cache"
+    if is_original:
+        record_view(essay, user, "essay.downloaded")
+    return response
+
+
+@bp.route("/essays/needs-reading")
+@role_required(Role.reviewer, Role.admin)
+def needs_reading():
+    """Handwritten essays the Board reads in person (their text is not searchable)."""
+    essays = db.session.scalars(
+        select(Essay).join(EssayVersion, EssayVersion.id == Essay.current_version_id)
+        .where(EssayVersion.needs_reading.is_(True))
+        .options(selectinload(Essay.current_version), selectinload(Essay.trainee), selectinload(Essay.unit),
+                 selectinload(Essay.topic))
+        .order_by(EssayVersion.submitted_at.desc()).limit(500)).all()
+    return render_template("essays/needs_reading.html", essays=essays)
 
 
 def _units_for(user: User) -> list[Unit]:
