@@ -70,6 +70,9 @@ class FakePlatform:
         self.tokens: dict[str, list[str]] = {}
         self.requests: list[str] = []
         self.page_size = 2
+        # What the score service answers: (status, body); `down` makes every service call fail.
+        self.score_answer: tuple[int, str] = (204, "")
+        self.down = False
         self._server = None
 
     # --- life ---------------------------------------------------------------------------------
@@ -91,8 +94,9 @@ class FakePlatform:
     # --- signing launches -------------------------------------------------------------------
     def claims(self, person: Person, nonce: str, *, message_type: str = "LtiResourceLinkRequest",
                custom: dict[str, str] | None = None, resource_link_id: str = "rl-1",
-               lineitem: str | None = None) -> dict[str, Any]:
-        now = int(time.time())
+               lineitem: str | None = None, dl_settings: dict[str, Any] | None = None,
+               iat_offset: int = 0) -> dict[str, Any]:
+        now = int(time.time()) + iat_offset
         claims: dict[str, Any] = {
             "iss": self.url, "aud": self.client_id, "sub": person.sub, "iat": now, "exp": now + 60,
             "nonce": nonce, "name": person.name, "email": person.email,
@@ -109,7 +113,8 @@ class FakePlatform:
         if message_type == "LtiDeepLinkingRequest":
             claims["https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings"] = {
                 "deep_link_return_url": f"{self.url}/deep_link_return", "accept_types": ["ltiResourceLink"],
-                "accept_presentation_document_targets": ["window"], "accept_multiple": True, "data": "dl-data-1"}
+                "accept_presentation_document_targets": ["window"], "accept_multiple": True, "data": "dl-data-1",
+                **(dl_settings or {})}
         else:
             claims[CLAIM + "resource_link"] = {"id": resource_link_id, "title": "Bài thu hoạch"}
             claims[CLAIM + "target_link_uri"] = "http://tool/lti/launch"
@@ -150,6 +155,8 @@ class FakePlatform:
 
     def _route(self, request: Request) -> Response:
         path = request.path
+        if self.down and path not in ("/jwks", "/auth", "/start"):
+            return Response("Service Unavailable", status=503, mimetype="text/plain")
         if path == "/jwks":
             numbers = self.key.public_key().public_numbers()
             return self._json({"keys": [{"kty": "RSA", "kid": self.kid, "alg": "RS256", "use": "sig",
@@ -202,7 +209,8 @@ class FakePlatform:
             self._bearer(request, AGS_SCOPES[2])
             assert request.headers["Content-Type"] == "application/vnd.ims.lis.v1.score+json"
             self.scores.append({"lineitem": int(m.group(1)), **json.loads(request.get_data())})
-            return Response("", status=204)
+            status, body = self.score_answer
+            return Response(body, status=status, mimetype="text/plain")
         if path == "/deep_link_return":
             claims = self._verify_tool_jwt(request.form["JWT"], audience=self.url)
             assert claims[CLAIM + "message_type"] == "LtiDeepLinkingResponse"
