@@ -81,6 +81,9 @@ RULES: dict[tuple[str, str], Rule] = {
     ("essays.view", "GET"): R(ESSAY),
     ("essays.version", "GET"): R(ESSAY),
     ("essays.download", "GET"): R(ESSAY),
+    ("essays.version_file", "GET"): covered("tests/essays/test_scans.py: page images and originals of a "
+                                            "scanned essay, another unit's officer gets 404"),
+    ("essays.needs_reading", "GET"): R(BOARD),
     ("essays.unit_essays", "GET"): R(STAFF),
     ("essays.extensions", "GET"): R(STAFF),
     ("essays.extensions", "POST"): R(STAFF),
