@@ -187,7 +187,7 @@ def skew_angle(image: Image.Image) -> float:
 def straighten(page: Page, workdir: str, options: ScanOptions, number: int) -> None:
     """Turn the page upright, then rotate away the skew (in place)."""
     path = os.path.join(workdir, f"osd-{number}.png")
-    page.image.save(path)
+    _fit(page.image, 1400).save(path)  # orientation needs no fine detail: half the pixels, less CPU
     page.rotated = orientation(path, options, number)
     if page.rotated:
         # OSD's "Rotate" is clockwise; Pillow turns counter-clockwise.

@@ -550,9 +550,11 @@ def _kill_group(proc: multiprocessing.process.BaseProcess) -> None:
 
 # --- photos and scans ------------------------------------------------------------------
 OCR_LANGUAGE = "vie"
-OCR_TIMEOUT = 300  # seconds for a whole upload (each page has its own, smaller limits)
+# Seconds for a whole upload (each page has its own, smaller limits): under gunicorn's 120 s,
+# since the pages are read in the request (docs/PERFORMANCE.md: ~2.5 s of CPU per A4 page).
+OCR_TIMEOUT = 110
 OCR_MEMORY_MB = 1024  # the child decoding photos; Tesseract runs under its own limit per page
-MAX_SCAN_PAGES = 30
+MAX_SCAN_PAGES = 20
 _OCR_CHECKED: dict[str, tuple[float, bool]] = {}
 
 
