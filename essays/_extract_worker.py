@@ -391,18 +391,24 @@ def _scan_result(parts: list[tuple[str, bytes]], options: dict) -> tuple[dict, l
 # Imported by the fork server once, so that each forked child starts with the parsers loaded.
 # "__main__" too: otherwise every child re-runs the main script (gunicorn's, flask's) on start.
 PRELOAD = ["__main__", "essays._extract_worker", "essays.vntext", "defusedxml.ElementTree", "zipfile", "pypdfium2",
-           "subprocess", "tempfile", "essays._scan"]
+           "subprocess", "tempfile"]
+# Not preloaded: essays._scan (numpy, Pillow, pillow-heif) would add ~100 MB of address space
+# to every pooled .docx child; a scan child is one-shot and pays its import (~0.3 s) beside
+# seconds of OCR.
 
 
-def _guarded(run) -> tuple[dict, list[bytes]]:
+def _guarded(run, scan: bool) -> tuple[dict, list[bytes]]:
     """Run one file's work; any failure becomes a refusal the parent can name."""
-    from essays._scan import ScanRefused
+    refusals: tuple[type[Exception], ...] = (Refused,)
+    if scan:
+        from essays._scan import ScanRefused
 
+        refusals = (Refused, ScanRefused)
     try:
         return run()
-    except (Refused, ScanRefused) as exc:
+    except refusals as exc:
         page = getattr(exc, "page", None)
-        return {"ok": False, "code": exc.code, "detail": exc.detail[:500], "page": page}, []
+        return {"ok": False, "code": getattr(exc, "code", "corrupt"), "detail": str(getattr(exc, "detail", ""))[:500], "page": page}, []
     except MemoryError:
         return {"ok": False, "code": "too_complex", "detail": "MemoryError"}, []
     except Exception as exc:  # noqa: BLE001 - any parser failure on a hostile file means "unreadable"
@@ -413,11 +419,11 @@ def _serve_one(conn, kind: str, options: dict) -> dict:
     """Read one request's files from `conn`, answer with the JSON result and any blobs."""
     if kind == "scan":
         parts = [(part_kind, conn.recv_bytes()) for part_kind in options["parts"]]
-        result, blobs = _guarded(lambda: _scan_result(parts, options))
+        result, blobs = _guarded(lambda: _scan_result(parts, options), scan=True)
         del parts
     else:
         data = conn.recv_bytes()
-        result, blobs = _guarded(lambda: (_extract(kind, data), []))
+        result, blobs = _guarded(lambda: (_extract(kind, data), []), scan=False)
         del data
     conn.send_bytes(json.dumps(result, ensure_ascii=False).encode("utf-8", "replace"))
     for blob in blobs:
