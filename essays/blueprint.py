@@ -9,11 +9,13 @@ from lms.models import Role, User
 
 def init_app(app: Flask) -> None:
     """Register the submission pages, API, demo step and the hooks of the host."""
-    from essays import api, demo, indexing, search_views, views
+    from essays import api, demo, indexing, scan_jobs, search_views, views
+    from lms.jobs import register_handler
 
     from lms.timefmt import iso
 
     app.register_blueprint(views.bp)
+    register_handler(app, scan_jobs.JOB_KIND, scan_jobs.run_scan_job)
     app.add_template_filter(iso, "iso_local")
     api.init_app(app)
     indexing.init_app(app)

@@ -1,10 +1,12 @@
 """Essay pages: my essays, hand in (also on behalf), receipt and versions, download, unit list, extensions."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from flask import (Blueprint, abort, current_app, flash, redirect, render_template, request, send_file,
                    url_for)
+from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -12,9 +14,10 @@ from sqlalchemy.orm import selectinload
 from lms.courses import enrollment_of, visible_courses
 from lms.db import db, reads_first, utcnow, write_transaction
 from lms.models import Course, Enrollment, Role, Topic, Unit, User
+from lms.jobs import job_or_404
 from lms.security import role_required
 from lms.timefmt import parse_local
-from essays import storage
+from essays import scan_jobs, storage
 from essays.access import essay_of, essay_or_404, record_view, topic_or_404, version_or_404
 from essays.deadlines import deadlines_for, essay_state, extensions_query
 from essays.duplicates import same_content_essays
@@ -105,6 +108,8 @@ def _submit_page(course_id: int, topic_id: int, trainee: User):
         try:
             check_submission(trainee, topic, uploaded_by=user, now=now)
             db.session.commit()  # end the read transaction: the file is read without holding one
+            if text is None and scan_jobs.wants_worker(files):
+                return _queue_scan(trainee, topic, user, files, handwritten, now)
             prepared = prepare_submission(data=None, filename=None, text=text, files=files or None,
                                           handwritten=handwritten)
             with write_transaction():
@@ -126,6 +131,37 @@ def _submit_page(course_id: int, topic_id: int, trainee: User):
                            is_open=utcnow() <= deadlines.cutoff_at, now=utcnow(),
                            officers=officers_of(enrollment.unit_id),
                            ocr_ready=ocr_available(current_app.config.get("TESSERACT_CMD", "tesseract"))), status
+
+
+def _queue_scan(trainee: User, topic: Topic, user: User, files: list[tuple[str, bytes]], handwritten: bool,
+                now) -> ResponseReturnValue:
+    """Many photographed pages: staged and read by the worker; the trainee follows the job's page."""
+    with write_transaction():
+        job = scan_jobs.queue_scan(trainee, topic, uploaded_by=user, files=files, handwritten=handwritten, now=now)
+        db.session.commit()
+    return redirect(url_for("essays.scan_job", job_id=job.id))
+
+
+@bp.route("/essays/scan-jobs/<int:job_id>")
+@login_required
+def scan_job(job_id: int):
+    """"Đang nhận dạng" until the worker has read the pages; then the receipt, or the refusal."""
+    job = job_or_404(job_id, current_user._get_current_object())
+    if job.kind != scan_jobs.JOB_KIND:
+        abort(404)
+    params = json.loads(job.params or "{}")
+    trainee, topic = db.session.get(User, params["trainee_id"]), db.session.get(Topic, params["topic_id"])
+    if trainee is None or topic is None:
+        abort(404)
+    if job.status == "done":
+        essay = essay_of(trainee.id, topic.id)
+        if essay is not None and essay.current_version is not None:
+            flash(job.message or "Đã nhận bài thu hoạch.", "success")
+            return redirect(url_for("essays.version", essay_id=essay.id, number=essay.current_version.number))
+    back = (url_for("essays.submit", course_id=topic.course_id, topic_id=topic.id) if trainee.id == current_user.id
+            else url_for("essays.submit_for", course_id=topic.course_id, topic_id=topic.id, trainee_id=trainee.id))
+    return render_template("essays/scan_job.html", job=job, refusal=scan_jobs.refusal_of(job), topic=topic,
+                           pages=params.get("pages"), back=back)
 
 
 @bp.route("/essays/<int:essay_id>")

@@ -84,6 +84,8 @@ RULES: dict[tuple[str, str], Rule] = {
     ("essays.version_file", "GET"): covered("tests/essays/test_scans.py: page images and originals of a "
                                             "scanned essay, another unit's officer gets 404"),
     ("essays.needs_reading", "GET"): R(BOARD),
+    ("essays.scan_job", "GET"): covered("tests/essays/test_scans.py: a scan job's page, followed by whoever "
+                                        "handed the pages in (lms.jobs.job_or_404)"),
     ("essays.unit_essays", "GET"): R(STAFF),
     ("essays.extensions", "GET"): R(STAFF),
     ("essays.extensions", "POST"): R(STAFF),

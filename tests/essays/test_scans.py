@@ -17,6 +17,7 @@ import pillow_heif
 import pypdfium2 as pdfium
 import pytest
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
+from flask import url_for
 from sqlalchemy import select
 
 from essays import indexing
@@ -178,6 +179,11 @@ def test_several_pages_in_order_rotated_page_upright_then_shown_downloaded_and_f
     hits = client.get("/api/v1/search", query_string={"q": "chuyen doi so"},
                       headers=api_token(world.reviewer)).json
     assert [h["essay_id"] for h in hits["hits"]] == [essay_id]
+    # Every page that shows the text says it was recognised, with the confidence.
+    auth.login(world.reviewer)
+    for endpoint in ("essay_search.essay", "tagging.read"):
+        html = client.get(url_for(endpoint, essay_id=essay_id)).get_data(as_text=True)
+        assert 'id="ocr-notice"' in html and "độ tin cậy trung bình" in html, endpoint
 
 
 # --- refusals --------------------------------------------------------------------------------
@@ -268,3 +274,47 @@ def test_the_officer_hands_in_a_handwritten_essay_for_the_board_to_read(app, cli
     client.post("/logout", data={"csrf_token": auth.csrf()})
     auth.login(world.officer)
     assert client.get("/essays/needs-reading").status_code == 403
+
+
+# --- many pages: read by the worker ---------------------------------------------------------
+def submit_page_files(auth, url: str, files: list[tuple[str, bytes]]):
+    return auth.post(url, data={"file": [(io.BytesIO(data), name) for name, data in files]},
+                     content_type="multipart/form-data")
+
+
+def test_many_pages_are_read_by_the_worker_while_the_page_says_dang_nhan_dang(app, client, auth, world):
+    from lms.jobs import run_one_job
+
+    app.config["SCAN_INLINE_PAGES"] = 1  # two pages are "many" here: OCR is slow
+    auth.login(world.trainee)
+    url = f"/courses/{world.course.id}/topics/{world.topic.id}/submit"
+    response = submit_page_files(auth, url, [("trang 1.png", as_bytes(render_page(PAGE_ONE), "PNG")),
+                                             ("trang 2.png", as_bytes(render_page(PAGE_TWO), "PNG"))])
+    assert response.status_code == 302 and "/essays/scan-jobs/" in response.location
+    waiting = client.get(response.location).get_data(as_text=True)
+    assert "Đang nhận dạng" in waiting and 'http-equiv="refresh"' in waiting
+    assert counts() == NOTHING  # staged outside the file store until read
+    db.session.rollback()
+    assert run_one_job(app) == 1
+    done = client.get(response.location)
+    assert done.status_code == 302 and "/essays/" in done.location
+    version = db.session.scalars(select(EssayVersion)).one()
+    assert version.ocr and version.text.index("nghị quyết") < version.text.index("chuyển đổi số")
+    assert not any((Path(app.config["DATA_DIR"]) / "scan-jobs").iterdir())
+
+
+def test_a_refusal_in_the_worker_is_shown_and_nothing_is_stored(app, client, auth, world):
+    from lms.jobs import run_one_job
+
+    app.config["SCAN_INLINE_PAGES"] = 1
+    auth.login(world.trainee)
+    url = f"/courses/{world.course.id}/topics/{world.topic.id}/submit"
+    blank = as_bytes(Image.new("L", (600, 800), 250), "PNG")
+    response = submit_page_files(auth, url, [("trang 1.png", blank), ("trang 2.png", blank)])
+    assert response.status_code == 302
+    db.session.rollback()
+    run_one_job(app)
+    html = client.get(response.location).get_data(as_text=True)
+    assert "ánh sáng ban ngày" in html and "Lỗi khi xử lý" not in html and "http-equiv" not in html
+    assert counts() == NOTHING
+    assert not any((Path(app.config["DATA_DIR"]) / "scan-jobs").iterdir())
