@@ -7,7 +7,6 @@ from urllib.parse import urlsplit
 
 from flask import (Blueprint, Flask, abort, current_app, flash, make_response, redirect, render_template,
                    request, session, url_for)
-from flask_login import login_user
 from flask_wtf import FlaskForm
 from itsdangerous import BadData, URLSafeTimedSerializer
 from sqlalchemy import select
@@ -24,6 +23,7 @@ from lms.lti.operations import (LtiError, account_for, ensure_enrolled, instruct
                                 register_platform, spend_nonce, sync_from_platform, topic_of_launch)
 from lms.models import Course, Role, Topic, User
 from lms.security import audit, csrf, role_required
+from lms.sessions import start_session
 
 logger = logging.getLogger(__name__)
 bp = Blueprint("lti", __name__, url_prefix="/lti", static_folder="static")
@@ -185,9 +185,8 @@ def _resource_launch(result: Launch):
         raise LtiError("Tài khoản thuhoach của bạn đã bị khoá.")
     if user.role == Role.trainee:
         ensure_enrolled(user, topic.course, result.platform)
-    # A fresh session at login, as for the password login (session fixation).
-    session.clear()
-    login_user(user)
+    # A fresh, revocable session, as for the password login (session fixation).
+    start_session(user)
     audit("lti.launch", target=f"topic={topic.id}", detail=f"iss={result.platform.issuer} by={how}", user=user)
     db.session.commit()
     if result.is_instructor and user.role != Role.trainee:
