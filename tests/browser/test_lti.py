@@ -109,3 +109,29 @@ def test_content_selection_works_inside_moodles_cross_site_frame(app, page, live
     expect(frame.get_by_text("Đã nhận")).to_be_visible()
     (item,) = moodle.deep_link_items
     assert item["custom"] == {"topic_id": str(course.topics[1].id)}
+
+
+def test_content_selection_in_a_frame_of_an_independent_platform(app, client, page, live_server, https_tool,
+                                                                  make_course, make_user, make_unit):
+    from tests.lti.independent_platform import INSTRUCTOR as TEACHER_ROLE, IndependentPlatform
+
+    app.config["SESSION_COOKIE_SECURE"] = True
+    unit = make_unit(code="LMS2", name="Điểm cầu LMS độc lập", kind="khác")
+    make_user(Role.officer, unit=unit, email="giang@tct.vn")
+    course = make_course(topics=("Xây dựng Đảng", "Chuyển đổi số"))
+    lms = IndependentPlatform().start(https_tool)
+    try:
+        register_platform(name="LMS độc lập", unit_code=unit.code, **lms.registration_fields())
+        db.session.commit()
+        jwks = client.get("/lti/jwks.json").get_json()
+        lms._registration = lambda base=lms._registration: base().set_tool_key_set(jwks)  # type: ignore
+        teacher = {"sub": "u-2", "name": "Trần Thị Giảng", "email": "giang@tct.vn", "roles": [TEACHER_ROLE]}
+        page.goto(lms.frame_url(teacher, deep_linking=True))
+        frame = page.frame_locator("iframe[name=contentitem-page-iframe]")
+        frame.get_by_label("Xây dựng Đảng").check()
+        frame.get_by_role("button", name="Thêm vào khoá học").click()
+        expect(frame.get_by_text("Đã nhận nội dung")).to_be_visible()
+        (item,) = lms.deep_link_items
+        assert item["custom"] == {"topic_id": str(course.topics[0].id)}
+    finally:
+        lms.stop()
