@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import re
 
 from flask_login import UserMixin
 from sqlalchemy import (Boolean, Date, Enum, ForeignKey, Index, Integer, String, Text,
@@ -125,6 +126,15 @@ class Course(Base):
         return [self.starts_on + dt.timedelta(days=i) for i in range(max(days, 0))]
 
 
+_TOPIC_PREFIX = re.compile(r"^\s*(chủ đề|chuyên đề|chu de|chuyen de)\s*[0-9IVXivx]*\s*[:.\-–—]\s*", re.IGNORECASE)
+
+
+def topic_title_bare(title: str) -> str:
+    """A topic title without a leading "Chủ đề 1:" / "Chuyên đề 1:" (no doubled labels)."""
+    bare = _TOPIC_PREFIX.sub("", title, count=1).strip()
+    return bare or title
+
+
 class Topic(Base):
     """One essay topic of a course; every trainee writes one essay per topic."""
 
@@ -137,6 +147,11 @@ class Topic(Base):
     title: Mapped[str] = mapped_column(String(500))
 
     course: Mapped[Course] = relationship(back_populates="topics")
+
+    @property
+    def label(self) -> str:
+        """How pages name a topic: "Chủ đề N: <title>", without a "Chủ đề/Chuyên đề N:" the title already has."""
+        return f"Chủ đề {self.position}: {topic_title_bare(self.title)}"
 
 
 class Enrollment(Base):

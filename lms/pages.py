@@ -10,7 +10,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy import func, select
 from werkzeug.exceptions import HTTPException
 
-from lms import throttle, timefmt
+from lms import numfmt, throttle, timefmt
 from lms.courses import CourseError, create_course, visible_courses
 from lms.db import db
 from lms.forms import CourseForm, EmptyForm, UnitForm, UserForm
@@ -29,6 +29,10 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     app.jinja_env.filters["dt"] = timefmt.fmt_datetime
     app.jinja_env.filters["d"] = timefmt.fmt_date
+    app.jinja_env.filters["remaining"] = timefmt.fmt_remaining
+    app.jinja_env.filters["num"] = numfmt.fmt_int
+    app.jinja_env.filters["dec"] = numfmt.fmt_decimal
+    app.jinja_env.filters["pct"] = numfmt.fmt_percent
     app.jinja_env.globals["Role"] = Role
     app.jinja_env.globals["nav_links"] = lambda: _nav_links(app)
     app.register_error_handler(HTTPException, _http_error)
