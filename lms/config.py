@@ -53,6 +53,8 @@ def build_config(instance_path: Path, overrides: dict[str, Any] | None = None) -
         # `flask --app lms search worker` instead.
         "INDEXER_IN_PROCESS": env.get("THUHOACH_INDEXER_IN_PROCESS", "1") == "1",
         "TIMEZONE": "Asia/Ho_Chi_Minh",
+        # How many reverse proxies (nginx) stand in front of the app and set X-Forwarded-For.
+        "PROXIES": int(env.get("THUHOACH_PROXIES", "0")),
         # A trainee may spend hours writing: the CSRF token lives as long as the session.
         "WTF_CSRF_TIME_LIMIT": None,
         "WTF_CSRF_SSL_STRICT": True,
