@@ -2,17 +2,21 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from flask_wtf.file import FileField
-from wtforms import SelectField, StringField, TextAreaField
+from flask_wtf.file import MultipleFileField
+from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from lms.forms import VnDateTimeField
 
-ACCEPT = ".docx,.doc,.odt,.pdf,.txt"
+ACCEPT = ".docx,.doc,.odt,.pdf,.txt,.jpg,.jpeg,.png,.heic,image/*"
 
 
 class SubmitForm(FlaskForm):
-    file = FileField("Tệp bài thu hoạch (.docx, .doc, .odt, .pdf hoặc .txt)", render_kw={"accept": ACCEPT})
+    # Several files: the photos of the pages, in order. No `capture` attribute: it would make
+    # phones open the camera only, and the trainee could not pick pages already photographed.
+    file = MultipleFileField("Tệp bài thu hoạch (.docx, .doc, .odt, .pdf, .txt) hoặc ảnh chụp các trang bài",
+                             render_kw={"accept": ACCEPT, "multiple": True})
+    handwritten = BooleanField("Bài viết tay: nộp ảnh các trang để Ban Tổ chức đọc trực tiếp (không nhận dạng chữ)")
     text = TextAreaField("Hoặc dán nội dung bài thu hoạch vào đây", validators=[Optional()],
                          render_kw={"rows": 10})
 

@@ -10,7 +10,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy import func, select
 from werkzeug.exceptions import HTTPException
 
-from lms import numfmt, timefmt
+from lms import numfmt, throttle, timefmt
 from lms.courses import (CourseError, add_topic, create_course, describe_changes, move_topic, rename_topic,
                          update_course, visible_courses)
 from lms.db import db
@@ -63,7 +63,8 @@ def _nav_links(app: Flask) -> list[tuple[str, str]]:
         links.extend(provider(current_user))
     if current_user.role == Role.admin:
         links += [(url_for("pages.admin_units"), "Đơn vị"), (url_for("pages.admin_courses"), "Lớp học"),
-                  (url_for("pages.admin_users"), "Người dùng"), (url_for("pages.admin_audit"), "Nhật ký")]
+                  (url_for("pages.admin_users"), "Người dùng"), (url_for("pages.admin_throttle"), "Đăng nhập bị chặn"),
+                  (url_for("pages.admin_audit"), "Nhật ký")]
     return links
 
 
@@ -325,6 +326,28 @@ def admin_end_sessions(user_id: int):
         db.session.commit()
         flash(f"Đã đăng xuất {user.username} khỏi mọi thiết bị ({ended} phiên).", "success")
     return redirect(url_for("pages.admin_users"))
+
+
+THROTTLE_KINDS = {"pair": "Tài khoản từ một địa chỉ", "user": "Tài khoản", "addr": "Địa chỉ"}
+
+
+@bp.route("/admin/logins")
+@role_required(Role.admin)
+def admin_throttle():
+    return render_template("admin/throttle.html", blocked=throttle.blocked_now(), kinds=THROTTLE_KINDS)
+
+
+@bp.route("/admin/logins/release", methods=["POST"])
+@role_required(Role.admin)
+def admin_release_login():
+    form = EmptyForm()
+    key = request.form.get("key", "")[:200]
+    if form.validate_on_submit() and key:
+        if throttle.release(key):
+            audit("login.released", target=key)
+            flash("Đã mở khoá.", "success")
+        db.session.commit()
+    return redirect(url_for("pages.admin_throttle"))
 
 
 AUDIT_PAGE_SIZE = 100

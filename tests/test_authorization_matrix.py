@@ -66,6 +66,9 @@ RULES: dict[tuple[str, str], Rule] = {
     ("api.update_course", "PATCH"): R({"admin"}, fresh=True),
     ("pages.admin_users", "POST"): R({"admin"}),
     ("pages.admin_reset_password", "POST"): R({"admin"}),
+    ("pages.admin_end_sessions", "POST"): R({"admin"}),
+    ("pages.admin_throttle", "GET"): R({"admin"}),
+    ("pages.admin_release_login", "POST"): R({"admin"}),
     ("pages.job", "GET"): R({"reviewer", "admin"}),            # the job is the reviewer's
     ("pages.job_download", "GET"): R({"reviewer", "admin"}),
     ("roster.import_page", "GET"): R({"admin"} | OFFICERS),
@@ -87,6 +90,11 @@ RULES: dict[tuple[str, str], Rule] = {
     ("essays.view", "GET"): R(ESSAY),
     ("essays.version", "GET"): R(ESSAY),
     ("essays.download", "GET"): R(ESSAY),
+    ("essays.version_file", "GET"): covered("tests/essays/test_scans.py: page images and originals of a "
+                                            "scanned essay, another unit's officer gets 404"),
+    ("essays.needs_reading", "GET"): R(BOARD),
+    ("essays.scan_job", "GET"): covered("tests/essays/test_scans.py: a scan job's page, followed by whoever "
+                                        "handed the pages in (lms.jobs.job_or_404)"),
     ("essays.unit_essays", "GET"): R(STAFF),
     ("essays.extensions", "GET"): R(STAFF),
     ("essays.extensions", "POST"): R(STAFF),
