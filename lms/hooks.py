@@ -59,6 +59,9 @@ THEME_CHOICES = Hook("theme_choices", "() -> [(value, label)]: themes the essay 
 LTI_LEARNER_TARGET = Hook("lti_learner_target", "(user, topic) -> url | None: where a learner lands from the LMS.")
 LTI_INSTRUCTOR_TARGET = Hook("lti_instructor_target", "(user, course) -> url | None: where a teacher lands.")
 LTI_SUBMITTED = Hook("lti_submitted", "(topic_id, user_ids) -> {user_id}: who has handed in on a topic.")
+COURSE_CHANGED = Hook("course_changed", "(course, changes) -> None: a course's name or deadlines changed "
+                                        "(lms.courses.update_course, flushed): essays re-judge lateness, "
+                                        "review notifies the trainees.")
 USER_HAS_WORK = Hook("user_has_work", "(user_id) -> bool: whether a person has work of their own (an essay); "
                                       "LTI never merges such an account away.")
 

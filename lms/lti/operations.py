@@ -461,6 +461,11 @@ def ags_timestamp(at: dt.datetime) -> str:
     return at.astimezone(dt.timezone.utc).isoformat(timespec="milliseconds")
 
 
+def column_label(topic: Topic) -> str:
+    """The grade column's name on the LMS, the same whether deep linking or a score made it."""
+    return f"Bài thu hoạch: {topic.title}"[:250]
+
+
 def _ensure_column(context: LtiContext, link: LtiResourceLink, services: PlatformServices | None
                    ) -> str | None:
     """The grade column of a placement, created on the LMS when it has none yet (flushed)."""
@@ -468,7 +473,7 @@ def _ensure_column(context: LtiContext, link: LtiResourceLink, services: Platfor
         return link.lineitem_url
     link.lineitem_url = services.ensure_lineitem(
         context.lineitems_url, (context.ags_scopes or "").split(), resource_id=f"thuhoach-topic-{link.topic_id}",
-        label=f"Bài thu hoạch: {link.topic.title}"[:250], resource_link_id=link.resource_link_id)
+        label=column_label(link.topic), resource_link_id=link.resource_link_id)
     return link.lineitem_url
 
 

@@ -19,7 +19,7 @@ from lms.hooks import NAV
 from lms.lti import adapter
 from lms.lti.adapter import CLAIM, DL_CLAIM, LaunchError, Launch
 from lms.lti.models import LtiContext, LtiPlatform, LtiUserLink
-from lms.lti.operations import (LtiError, account_for, ensure_enrolled, instructor_target,
+from lms.lti.operations import (LtiError, account_for, column_label, ensure_enrolled, instructor_target,
                                 learner_target, link_context, move_link, platforms, push_scores, record_resource_link,
                                 register_platform, spend_nonce, sync_from_platform, topic_of_launch)
 from lms.models import Course, Role, Topic, User
@@ -228,8 +228,8 @@ def deep_link():
         return _refuse(exc, "deep_link", platform)
     # A line item only where the platform takes it (accept_lineitem false: it would be ignored or refused).
     with_lineitem = settings.get("accept_lineitem") is not False
-    items = [{"url": _external("lti.launch"), "title": f"Bài thu hoạch: {t.title}"[:250],
-              "custom": {"topic_id": str(t.id)}, "lineitem": f"Nộp bài: {t.title}"[:250] if with_lineitem else None,
+    items = [{"url": _external("lti.launch"), "title": column_label(t),
+              "custom": {"topic_id": str(t.id)}, "lineitem": column_label(t) if with_lineitem else None,
               "resource_id": f"thuhoach-topic-{t.id}"} for t in topics]
     token = adapter.deep_link_response(platform, claims[CLAIM + "deployment_id"], settings, items)
     audit("lti.deep_linked" if topics else "lti.deep_link_cancelled",

@@ -171,6 +171,11 @@ class FakePlatform:
             person = Person(**spec.pop("person"))
             token = self.sign(self.claims(person, args["nonce"], **spec))
             return self._autopost(args["redirect_uri"], {"id_token": token, "state": args["state"]})
+        if path == "/frame":
+            # Moodle's "Select content": the tool's pages shown in a frame inside the LMS's own page.
+            src = html.escape("/start?" + request.query_string.decode())
+            return Response(f'<h1>Moodle</h1><iframe name="contentitem-page-iframe" src="{src}" '
+                            'style="width:900px;height:700px"></iframe>', mimetype="text/html")
         if path == "/start":
             # What Moodle's "launch" does in the browser: post the login initiation to the tool.
             person = Person(**json.loads(request.args["person"]))
