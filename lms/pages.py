@@ -10,7 +10,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy import func, select
 from werkzeug.exceptions import HTTPException
 
-from lms import numfmt, throttle, timefmt
+from lms import audit_text, numfmt, throttle, timefmt
 from lms.courses import (CourseError, add_topic, create_course, describe_changes, move_topic, rename_topic,
                          update_course, visible_courses)
 from lms.db import db
@@ -35,6 +35,8 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["num"] = numfmt.fmt_int
     app.jinja_env.filters["dec"] = numfmt.fmt_decimal
     app.jinja_env.filters["pct"] = numfmt.fmt_percent
+    app.jinja_env.filters["audit_action"] = audit_text.action_label
+    app.jinja_env.filters["audit_detail"] = audit_text.detail_text
     app.jinja_env.globals["Role"] = Role
     app.jinja_env.globals["nav_links"] = lambda: _nav_links(app)
     app.register_error_handler(HTTPException, _http_error)
