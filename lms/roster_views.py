@@ -16,6 +16,7 @@ from lms.api import (ApiError, add_openapi_paths, api_login_required,
 from lms.db import db
 from lms.hooks import NAV
 from lms.models import Course, Role, Unit, User
+from lms.params import id_arg
 from lms.roster import (ImportResult, RosterRejected, build_credentials_xlsx, credential_users,
                         import_roster)
 from lms.security import audit, audit_read, course_or_404, role_required
@@ -107,9 +108,7 @@ def credentials(unit_code: str):
         abort(404)
     course_id = None
     if "course" in request.args:
-        course_id = request.args.get("course", type=int)
-        if course_id is None:
-            abort(404)
+        course_id = id_arg("course", required=True)
         course_or_404(course_id)
     users = credential_users(unit, course_id)
     audit_read("roster.credentials", target=unit.code, detail=f"course={course_id} accounts={len(users)}")
