@@ -111,7 +111,6 @@ def _fit(image: Image.Image, long_side: int) -> Image.Image:
 def pdf_pages(data: bytes, first_number: int, max_pages: int = MAX_PAGES) -> list[Page]:
     """The pages of a PDF: its text layer where it has one, else the page rendered at 200 dpi."""
     import pypdfium2 as pdfium
-    import pypdfium2.raw as pdfium_c
 
     try:
         pdf = pdfium.PdfDocument(data)

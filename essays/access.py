@@ -4,9 +4,9 @@ from __future__ import annotations
 from flask import abort
 from sqlalchemy import select
 
+from essays.models import Essay, EssayVersion
 from lms.db import db
 from lms.models import Topic, User
-from essays.models import Essay, EssayVersion
 
 
 def essay_or_404(essay_id: int, user: User) -> Essay:

@@ -7,13 +7,20 @@ from flask import Blueprint, Flask, jsonify, request
 from flask_login import current_user
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from lms.api import API_PREFIX, ApiError, add_openapi_paths, api_login_required, json_body, \
-    register_api_blueprint, std_responses
-from lms.db import reads_first, utcnow
-from lms.timefmt import iso
 from essays.access import essay_of, essay_or_404, record_view, topic_or_404
 from essays.models import EssayVersion
 from essays.operations import MESSAGES, SubmissionError, begin_hand_in, finish_hand_in, too_large_message
+from lms.api import (
+    API_PREFIX,
+    ApiError,
+    add_openapi_paths,
+    api_login_required,
+    json_body,
+    register_api_blueprint,
+    std_responses,
+)
+from lms.db import reads_first, utcnow
+from lms.timefmt import iso
 from lms.transaction import api_committed
 
 bp = Blueprint("essays_api", __name__, url_prefix=API_PREFIX)

@@ -12,7 +12,6 @@ def init_app(app: Flask) -> None:
     """Register the submission pages, API, demo step and the hooks of the host."""
     from essays import api, cli, demo, indexing, lateness, scan_jobs, search_views, views
     from lms.jobs import register_handler
-
     from lms.timefmt import iso
 
     app.register_blueprint(views.bp)
@@ -74,8 +73,8 @@ def _home(user: User) -> str | None:
 
 
 def _too_large(err: RequestEntityTooLarge):
-    from lms.api import error_response, is_api_request
     from essays.operations import too_large_message
+    from lms.api import error_response, is_api_request
 
     if is_api_request():
         return error_response(413, too_large_message(), "too_large")

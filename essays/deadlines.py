@@ -26,8 +26,8 @@ from typing import Iterable, Protocol
 
 from sqlalchemy import false, or_, select
 
-from lms.db import db
 from essays.models import Extension
+from lms.db import db
 
 
 class EssayStatus(str, enum.Enum):

@@ -8,10 +8,10 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from lms.db import db, utcnow
-from lms.models import Course, Role, User
 from essays.models import Essay
 from essays.operations import SubmissionError, grant_extension, submit_essay
+from lms.db import db, utcnow
+from lms.models import Course, Role, User
 
 logger = logging.getLogger(__name__)
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 from sqlalchemy import or_, select
 from sqlalchemy.orm import aliased
 
-from lms.db import db
 from essays.models import Essay, EssayVersion
+from lms.db import db
 
 
 def same_content_essays(version: EssayVersion) -> list[Essay]:

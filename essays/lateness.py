@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from sqlalchemy import and_, select, true, update
 
-from lms.db import db
-from lms.models import Course
 from essays.indexing import enqueue
 from essays.models import Essay, EssayVersion, Extension
+from lms.db import db
+from lms.models import Course
 
 
 def rejudge_course(course: Course) -> int:

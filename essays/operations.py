@@ -21,20 +21,36 @@ from sqlalchemy import bindparam, event, select, text
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from essays import storage
+from essays.deadlines import Deadlines, Lateness, deadlines_for
+from essays.extraction import (
+    IMAGE_KINDS,
+    MAX_FILES,
+    MESSAGES as EXTRACTION_MESSAGES,
+    MIN_LETTERS,
+    WARNINGS,
+    ExtractionError,
+    check_upload,
+    clean_filename,
+    extract_scan,
+    extract_text,
+)
+from essays.models import (
+    Essay,
+    EssayVersion,
+    EssayVersionFile,
+    Extension,
+    IndexOutbox,
+    can_grant_extension,
+    can_submit_for,
+)
+from essays.vntext import count_letters, prepare_text
 from lms.courses import enrollment_of
 from lms.db import UTCDateTime, db, utcnow, write_transaction
 from lms.hooks import essay_version_stored
 from lms.models import Course, Enrollment, Role, Topic, Unit, User
 from lms.security import audit
 from lms.timefmt import fmt_datetime
-from essays import storage
-from essays.deadlines import Deadlines, Lateness, deadlines_for
-from essays.extraction import MESSAGES as EXTRACTION_MESSAGES
-from essays.extraction import (IMAGE_KINDS, MAX_FILES, MIN_LETTERS, WARNINGS, ExtractionError, check_upload,
-                               clean_filename, extract_scan, extract_text)
-from essays.models import (Essay, EssayVersion, EssayVersionFile, Extension, IndexOutbox, can_grant_extension,
-                           can_submit_for)
-from essays.vntext import count_letters, prepare_text
 
 logger = logging.getLogger(__name__)
 

@@ -19,12 +19,12 @@ from typing import Any
 
 from flask import Flask, current_app
 
+from essays.extraction import ExtractionError, check_upload
+from essays.operations import SubmissionError, max_upload_bytes, prepare_submission, submit_essay
 from lms.db import db, write_transaction
 from lms.jobs import Progress, enqueue_job
 from lms.models import Job, Topic, User
 from lms.timefmt import parse_iso
-from essays.extraction import ExtractionError, check_upload
-from essays.operations import SubmissionError, max_upload_bytes, prepare_submission, submit_essay
 
 logger = logging.getLogger(__name__)
 

@@ -4,19 +4,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from flask import (Blueprint, abort, current_app, flash, redirect, render_template, request, send_file,
-                   url_for)
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from lms.courses import enrollment_of, visible_courses
-from lms.db import db, reads_first, utcnow, write_transaction
-from lms.jobs import job_or_404
-from lms.models import STAFF_ROLES, Course, Enrollment, Role, Topic, Unit, User
-from lms.security import role_required
-from lms.timefmt import parse_local
 from essays import scan_jobs, storage
 from essays.access import essay_of, essay_or_404, record_view, topic_or_404, version_or_404
 from essays.deadlines import deadlines_for, essay_state, extensions_query
@@ -25,6 +18,12 @@ from essays.extraction import ocr_available
 from essays.forms import ExtensionForm, SubmitForm
 from essays.models import Essay, EssayVersion, Extension, can_submit_for
 from essays.operations import ExtensionError, SubmissionError, begin_hand_in, finish_hand_in, grant_extension
+from lms.courses import enrollment_of, visible_courses
+from lms.db import db, reads_first, utcnow, write_transaction
+from lms.jobs import job_or_404
+from lms.models import STAFF_ROLES, Course, Enrollment, Role, Topic, Unit, User
+from lms.security import role_required
+from lms.timefmt import parse_local
 
 bp = Blueprint("essays", __name__)
 

@@ -184,8 +184,7 @@ PATCHABLE = {"name", "essay_due", "cutoff"}
 @api_login_required
 def update_course(course_id: int):
     """Change a course's name or deadlines (admins); answers the course as GET /courses lists it."""
-    from lms.courses import CourseError, describe_changes
-    from lms.courses import update_course as update
+    from lms.courses import CourseError, describe_changes, update_course as update
     from lms.models import Role
     from lms.security import audit
     from lms.timefmt import parse_iso

@@ -8,10 +8,10 @@ from flask import Blueprint, Flask, flash, redirect, render_template, request, s
 from flask_login import LoginManager, current_user, login_required, logout_user
 from sqlalchemy import select
 
+from lms import sessions, throttle
 from lms.db import db, utcnow
 from lms.forms import ChangePasswordForm, EmptyForm, LoginForm
 from lms.models import User
-from lms import sessions, throttle
 from lms.security import audit, client_address, hash_password, needs_rehash, verify_password
 
 bp = Blueprint("auth", __name__)

@@ -13,8 +13,8 @@ from lms.courses import CourseError, create_course, describe_changes, update_cou
 from lms.db import db
 from lms.models import Course, Role, User
 from lms.security import audit, create_api_token
-from lms.units import UnitError, add_unit, load_province
 from lms.sessions import end_sessions
+from lms.units import UnitError, add_unit, load_province
 from lms.users import UserError, create_user, set_password
 
 db_cli = AppGroup("db", help="Lược đồ cơ sở dữ liệu.")

@@ -13,8 +13,7 @@ import weakref
 from typing import Any, Callable, Iterator
 
 from flask import Flask, current_app, g, request
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
-from sqlalchemy import exc as sa_exc
+from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, exc as sa_exc
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 

@@ -6,8 +6,7 @@ import enum
 import re
 
 from flask_login import UserMixin
-from sqlalchemy import (Boolean, Date, Enum, ForeignKey, Index, Integer, String, Text,
-                        UniqueConstraint)
+from sqlalchemy import Boolean, Date, Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lms.db import Base, UTCDateTime, utcnow

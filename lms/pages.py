@@ -3,22 +3,29 @@ from __future__ import annotations
 
 import logging
 
-from flask import (Blueprint, Flask, abort, current_app, flash, redirect, render_template, request,
-                   url_for)
+from flask import Blueprint, Flask, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import func, select
 from werkzeug.exceptions import HTTPException
 
 from lms import audit_text, numfmt, throttle, timefmt
-from lms.courses import (CourseError, add_topic, create_course, describe_changes, move_topic, rename_topic,
-                         update_course, visible_courses)
+from lms.courses import (
+    CourseError,
+    add_topic,
+    create_course,
+    describe_changes,
+    move_topic,
+    rename_topic,
+    update_course,
+    visible_courses,
+)
 from lms.db import db
 from lms.forms import CourseEditForm, CourseForm, EmptyForm, TopicForm, UnitForm, UserForm
 from lms.hooks import HOME, NAV
 from lms.models import Course, Enrollment, Role, Topic, Unit, User
-from lms.security import audit, audit_read, generate_password, role_required
 from lms.params import parse_int
+from lms.security import audit, audit_read, generate_password, role_required
 from lms.sessions import end_sessions
 from lms.units import UnitError, add_unit
 from lms.users import UserError, can_reset_password_of, create_user, reset_password

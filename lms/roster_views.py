@@ -11,14 +11,12 @@ from flask_wtf.file import FileField, FileRequired
 from sqlalchemy import select
 from wtforms import SelectField
 
-from lms.api import (ApiError, add_openapi_paths, api_login_required,
-                     register_api_blueprint, std_responses)
+from lms.api import ApiError, add_openapi_paths, api_login_required, register_api_blueprint, std_responses
 from lms.db import db
 from lms.hooks import NAV
 from lms.models import Course, Role, Unit, User
 from lms.params import id_arg
-from lms.roster import (ImportResult, RosterRejected, build_credentials_xlsx, credential_users,
-                        import_roster)
+from lms.roster import ImportResult, RosterRejected, build_credentials_xlsx, credential_users, import_roster
 from lms.security import audit, audit_read, course_or_404, role_required
 
 bp = Blueprint("roster", __name__)

@@ -11,8 +11,7 @@ def init_app(app: Flask) -> None:
     """Register the review pages, API and CLI."""
     from review.completeness import views as completeness_views
     from review.report import views as report_views
-    from review.tagging import search_themes
-    from review.tagging import views as tagging_views
+    from review.tagging import search_themes, views as tagging_views
 
     tagging_views.init_app(app)
     search_themes.init_app(app)

@@ -3,8 +3,16 @@ so that Alembic sees all tables. Each area keeps its models beside its code (tag
 
 from review.completeness.models import Attendance, CompletenessRevision, Exemption, Notice
 from review.report.models import ReportSettings
-from review.tagging.models import (EssayReview, PassageGroup, ReviewAssignment, Suggestion, SuggestionScan, Tag,
-                                   TagTheme, Theme)
+from review.tagging.models import (
+                                   EssayReview,
+                                   PassageGroup,
+                                   ReviewAssignment,
+                                   Suggestion,
+                                   SuggestionScan,
+                                   Tag,
+                                   TagTheme,
+                                   Theme,
+)
 
 __all__ = ["Attendance", "CompletenessRevision", "Exemption", "Notice", "ReportSettings", "EssayReview",
            "PassageGroup", "ReviewAssignment", "Suggestion", "SuggestionScan", "Tag", "TagTheme", "Theme"]

@@ -313,7 +313,7 @@ class BigramAnalyzer(_VietnameseTokenizer):
         if not unicodedata.is_normalized("NFC", value):
             value = unicodedata.normalize("NFC", value)
         t = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
-        previous = None
+        previous, previous_start = None, 0
         for pos, match in enumerate(WORD_RE.finditer(value)):
             folded = _forms(match.group(0))[1]
             if previous is not None:

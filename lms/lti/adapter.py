@@ -16,7 +16,6 @@ connector keeps tokens in a class attribute shared by every app in the process).
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import hashlib
 import hmac
 import json
@@ -24,24 +23,27 @@ import logging
 import os
 import secrets
 import time
-from urllib.parse import urlsplit, urlunsplit
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
+from urllib.parse import urlsplit, urlunsplit
 
 import jwt
 import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from flask import Flask, current_app
-from flask import request as flask_request
+from flask import Flask, current_app, request as flask_request
 from pylti1p3.assignments_grades import AssignmentsGradesService
 from pylti1p3.contrib.flask import FlaskCookieService, FlaskMessageLaunch, FlaskOIDCLogin, FlaskRequest
 from pylti1p3.deep_link import DeepLink
 from pylti1p3.deep_link_resource import DeepLinkResource
 from pylti1p3.deployment import Deployment
-from pylti1p3.exception import (LtiException, LtiInvalidNonceException, LtiKeyException,
-                                LtiServiceException, OIDCException)
+from pylti1p3.exception import (
+    LtiException,
+    LtiInvalidNonceException,
+    LtiKeyException,
+    OIDCException,
+)
 from pylti1p3.lineitem import LineItem
 from pylti1p3.names_roles import NamesRolesProvisioningService
 from pylti1p3.registration import Registration

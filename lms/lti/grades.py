@@ -16,11 +16,11 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lms.hooks import essay_version_stored
 from lms.db import db
+from lms.hooks import essay_version_stored
 from lms.jobs import Progress, register_handler, register_task
-from lms.lti.operations import refresh_after_cutoff, send_scores
 from lms.lti.models import LtiContext, LtiResourceLink
+from lms.lti.operations import refresh_after_cutoff, send_scores
 from lms.models import Job
 
 logger = logging.getLogger(__name__)

@@ -5,8 +5,18 @@ import logging
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import (Blueprint, Flask, abort, current_app, flash, make_response, redirect, render_template,
-                   request, session, url_for)
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_wtf import FlaskForm
 from itsdangerous import BadData, URLSafeTimedSerializer
 from sqlalchemy import select
@@ -17,11 +27,25 @@ from lms.db import db, read_only
 from lms.forms import REQUIRED, EmptyForm
 from lms.hooks import NAV
 from lms.lti import adapter
-from lms.lti.adapter import CLAIM, DL_CLAIM, LaunchError, Launch
+from lms.lti.adapter import CLAIM, DL_CLAIM, Launch, LaunchError
 from lms.lti.models import LtiContext, LtiPlatform, LtiUserLink
-from lms.lti.operations import (LtiError, account_for, column_label, ensure_enrolled, instructor_target,
-                                learner_target, link_context, move_link, platforms, push_scores, record_resource_link,
-                                register_platform, spend_nonce, sync_from_platform, topic_of_launch)
+from lms.lti.operations import (
+    LtiError,
+    account_for,
+    column_label,
+    ensure_enrolled,
+    instructor_target,
+    learner_target,
+    link_context,
+    move_link,
+    platforms,
+    push_scores,
+    record_resource_link,
+    register_platform,
+    spend_nonce,
+    sync_from_platform,
+    topic_of_launch,
+)
 from lms.models import Course, Role, Topic, User
 from lms.security import audit, csrf, role_required
 from lms.sessions import start_session

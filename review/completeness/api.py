@@ -5,8 +5,7 @@ from flask import Blueprint, Flask, jsonify, request
 from flask_login import current_user
 from sqlalchemy import select
 
-from lms.api import (ApiError, add_openapi_paths, api_login_required, as_of_arg, register_api_blueprint,
-                     std_responses)
+from lms.api import ApiError, add_openapi_paths, api_login_required, as_of_arg, register_api_blueprint, std_responses
 from lms.db import db
 from lms.models import Course, Role, Unit
 from lms.timefmt import iso

@@ -25,9 +25,9 @@ from flask import current_app
 from sqlalchemy import event, func, select, text
 from sqlalchemy.orm import Session
 
+from essays.models import EssayVersion, Extension
 from lms.db import db
 from lms.models import Course
-from essays.models import EssayVersion, Extension
 from review.completeness.models import CompletenessRevision
 
 # A country course keeps ≈ 1.5 MB of figures per entry; the Board looks at now and a few past times.

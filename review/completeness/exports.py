@@ -12,12 +12,12 @@ import pandas as pd
 from markupsafe import Markup, escape
 from sqlalchemy import select
 
-from lms.db import db
-from lms.timefmt import fmt_datetime
 from essays import storage
 from essays.models import EssayVersion
-from review.completeness.figures import STATE_LABELS, Completeness, day_column
+from lms.db import db
 from lms.spreadsheets import csv_bytes, xlsx_bytes
+from lms.timefmt import fmt_datetime
+from review.completeness.figures import STATE_LABELS, Completeness, day_column
 
 
 def _shown_percent(value: float | None) -> float | None:

@@ -32,11 +32,11 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import BigInteger, and_, case, func, literal, select
 
+from essays.deadlines import EssayStatus, essay_state
+from essays.models import Essay, EssayVersion, Extension
 from lms.db import db, utcnow
 from lms.models import Course, Enrollment, Topic, Unit, User
 from lms.text import vn_name_key, vn_sort_key
-from essays.deadlines import essay_state, EssayStatus
-from essays.models import Essay, EssayVersion, Extension
 from review.completeness import cache as completeness_cache
 from review.completeness.models import Attendance, Exemption
 

@@ -6,11 +6,11 @@ import datetime as dt
 from typing import Any
 from urllib.parse import quote
 
-from flask import (Blueprint, Flask, abort, current_app, flash, redirect, render_template,
-                   request, url_for)
+from flask import Blueprint, Flask, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
+from essays.operations import ExtensionError, grant_extension
 from lms.courses import visible_courses
 from lms.db import db, utcnow
 from lms.hooks import HOME, NAV
@@ -18,12 +18,25 @@ from lms.models import BOARD_ROLES, STAFF_ROLES, Enrollment, Role, Unit, User
 from lms.security import audit, course_or_404, role_required, unit_or_404
 from lms.text import vn_name_key
 from lms.timefmt import fmt_datetime, to_local
-from essays.operations import ExtensionError, grant_extension
 from review.completeness import operations as attendance_ops
-from review.completeness.figures import (SORT_KEYS, STATE_CSS, STATE_LABELS, completeness, day_column,
-                                 sort_units, trainee_states)
-from review.completeness.exports import (bar_chart_svg, essays_docx, essays_zip, missing_xlsx,
-                                         overview_rows_html, overview_xlsx, safe_file_name)
+from review.completeness.exports import (
+    bar_chart_svg,
+    essays_docx,
+    essays_zip,
+    missing_xlsx,
+    overview_rows_html,
+    overview_xlsx,
+    safe_file_name,
+)
+from review.completeness.figures import (
+    SORT_KEYS,
+    STATE_CSS,
+    STATE_LABELS,
+    completeness,
+    day_column,
+    sort_units,
+    trainee_states,
+)
 from review.completeness.models import Notice
 from review.web import as_of_from_request, download_response, parse_as_of
 
@@ -36,8 +49,7 @@ DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 def init_app(app: Flask) -> None:
     """Register the completeness pages, API, CLI, menu entry, officers' home page and notices."""
-    from review.completeness import api as completeness_api
-    from review.completeness import reminders
+    from review.completeness import api as completeness_api, reminders
 
     app.register_blueprint(bp)
     completeness_api.init_app(app)

@@ -12,7 +12,7 @@ from lms.db import db
 from lms.models import Course, Unit
 from lms.security import audit
 from review.report.data import MIMETYPES
-from review.report.operations import filters_detail, report_target, build_file
+from review.report.operations import build_file, filters_detail, report_target
 from review.web import download_response
 
 api_bp = Blueprint("report_api", __name__, url_prefix="/api/v1")

@@ -13,7 +13,7 @@ from lms.models import Course, Unit
 from lms.security import audit
 from lms.timefmt import fmt_datetime, parse_iso
 from review.report.data import FORMATS
-from review.report.operations import filters_detail, report_target, build_file
+from review.report.operations import build_file, filters_detail, report_target
 
 report_cli = AppGroup("report", help="Báo cáo gửi Ban Thường vụ.")
 

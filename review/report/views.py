@@ -3,8 +3,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from flask import (Blueprint, Flask, Response, current_app, flash, redirect, render_template, request,
-                   url_for)
+from flask import Blueprint, Flask, Response, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
 
@@ -19,7 +18,7 @@ from lms.timefmt import iso
 from review.report import api as report_api
 from review.report.cli import report_cli
 from review.report.data import FORMATS, MIMETYPES, ReportError, build_report_data
-from review.report.operations import JOB_KIND, filters_detail, report_target, build_file, run_report_job
+from review.report.operations import JOB_KIND, build_file, filters_detail, report_target, run_report_job
 from review.report.prose import ReportProse, report_prose, save_prose
 from review.tagging.models import Theme
 from review.web import as_of_from_request, download_response, parse_as_of

@@ -8,11 +8,11 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from essays.access import essay_or_404
 from lms.api import API_PREFIX, ApiError, add_openapi_paths, api_login_required, json_body, std_responses
 from lms.db import db
-from lms.transaction import api_committed
 from lms.models import Course, Role, Unit
-from essays.access import essay_or_404
+from lms.transaction import api_committed
 from review.tagging.models import TAG_KINDS, Tag, Theme, can_read_compilation, can_tag
 from review.tagging.operations import TaggingError, delete_tag, tag_json, tag_or_404, tag_passage, update_tag
 

@@ -8,8 +8,15 @@ from flask.cli import AppGroup
 
 from lms.db import db
 from lms.security import audit
-from review.tagging.operations import (TaggingError, create_theme, merge_themes, ordered_tree, retire_theme,
-                            theme_or_error, update_theme)
+from review.tagging.operations import (
+    TaggingError,
+    create_theme,
+    merge_themes,
+    ordered_tree,
+    retire_theme,
+    theme_or_error,
+    update_theme,
+)
 
 themes_cli = AppGroup("themes", help="Chủ đề (bộ mã) của Ban Tổ chức.")
 

@@ -10,8 +10,8 @@ from lms.db import db
 from lms.models import Course, Unit, User
 from lms.text import fold
 from review.tagging.models import Tag, Theme
-from review.tagging.suggestions import find_passages
 from review.tagging.operations import assign_unit, create_theme, tag_passage
+from review.tagging.suggestions import find_passages
 
 logger = logging.getLogger(__name__)
 

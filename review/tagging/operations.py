@@ -13,9 +13,19 @@ from lms.db import db, utcnow
 from lms.models import Unit, User
 from lms.security import audit
 from lms.text import fold
+from review.tagging.models import (
+    KIND_LABELS,
+    REVIEW_STATES,
+    TAG_KINDS,
+    EssayReview,
+    PassageGroup,
+    ReviewAssignment,
+    Suggestion,
+    Tag,
+    TagTheme,
+    Theme,
+)
 from review.tagging.search_themes import reindex_essays, reindex_theme
-from review.tagging.models import (KIND_LABELS, REVIEW_STATES, TAG_KINDS, EssayReview, PassageGroup,
-                                   ReviewAssignment, Suggestion, Tag, TagTheme, Theme)
 
 logger = logging.getLogger(__name__)
 NAME_MAX = 200

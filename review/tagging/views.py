@@ -1,8 +1,7 @@
 """Tagging pages: codebook, reading view, suggestions, queue and assignments, compilation, groups."""
 from __future__ import annotations
 
-from flask import (Blueprint, Flask, Response, abort, redirect, render_template, request,
-                   url_for)
+from flask import Blueprint, Flask, Response, abort, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
@@ -15,13 +14,30 @@ from lms.hooks import DEMO, NAV
 from lms.models import BOARD_ROLES, Course, Unit, User
 from lms.security import audit, course_or_404, role_required
 from lms.transaction import committed, write_after_reads
-from review.tagging.models import (KIND_LABELS, REVIEW_STATE_LABELS, PassageGroup, ReviewAssignment,
-                                   Tag, TagTheme, Theme)
-from review.tagging.operations import (TaggingError, assign_unit, choosable_themes, confirm_group, create_theme,
-                                       delete_tag, mark_duplicate, mark_review, merge_themes, ordered_tree,
-                                       retire_theme, review_of, review_queue, suggestion_or_404, tag_or_404,
-                                       tag_passage, theme_or_error, unassign_unit, ungroup, update_tag,
-                                       update_theme)
+from review.tagging.models import KIND_LABELS, REVIEW_STATE_LABELS, PassageGroup, ReviewAssignment, Tag, TagTheme, Theme
+from review.tagging.operations import (
+    TaggingError,
+    assign_unit,
+    choosable_themes,
+    confirm_group,
+    create_theme,
+    delete_tag,
+    mark_duplicate,
+    mark_review,
+    merge_themes,
+    ordered_tree,
+    retire_theme,
+    review_of,
+    review_queue,
+    suggestion_or_404,
+    tag_or_404,
+    tag_passage,
+    theme_or_error,
+    unassign_unit,
+    ungroup,
+    update_tag,
+    update_theme,
+)
 
 bp = Blueprint("tagging", __name__, url_prefix="/review")
 BOARD = BOARD_ROLES
