@@ -44,7 +44,12 @@ ocr-deps:
 	  || echo "Could not install$$missing: photographed/scanned essays will be refused until they are installed"; \
 	fi
 
-test: install system-deps
+# Lint and types first (configured in pyproject.toml; both must report nothing), then the suite.
+lint: install
+	$(BIN)/ruff check lms essays review search
+	$(BIN)/mypy
+
+test: install system-deps lint
 	$(BIN)/python -m pytest
 
 # The same suite against PostgreSQL (Debian's package, started on loopback by .ci/start-postgres).

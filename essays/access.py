@@ -7,6 +7,7 @@ from sqlalchemy import select
 from essays.models import Essay, EssayVersion
 from lms.db import db
 from lms.models import Topic, User
+from lms.security import audit_read
 
 
 def essay_or_404(essay_id: int, user: User) -> Essay:
@@ -41,7 +42,6 @@ def essay_of(trainee_id: int, topic_id: int) -> Essay | None:
 
 def record_view(essay: Essay, user: User, action: str = "essay.viewed") -> None:
     """Audit that someone other than the owner read an essay (commits: reads are worth recording)."""
-    from lms.security import audit_read
 
     if user.id == essay.trainee_id:
         return

@@ -4,15 +4,19 @@ from __future__ import annotations
 from flask import Flask, render_template, url_for
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from essays import api, cli, demo, indexing, lateness, scan_jobs, search_views, views
+from essays.models import Essay
+from essays.operations import too_large_message
+from lms.api import error_response, is_api_request
+from lms.db import db
 from lms.hooks import COURSE_CHANGED, DEMO, HOME, LTI_LEARNER_TARGET, LTI_SUBMITTED, NAV, USER_HAS_WORK
+from lms.jobs import register_handler
 from lms.models import Role, User
+from lms.timefmt import iso
 
 
 def init_app(app: Flask) -> None:
     """Register the submission pages, API, demo step and the hooks of the host."""
-    from essays import api, cli, demo, indexing, lateness, scan_jobs, search_views, views
-    from lms.jobs import register_handler
-    from lms.timefmt import iso
 
     app.register_blueprint(views.bp)
     register_handler(app, scan_jobs.JOB_KIND, scan_jobs.run_scan_job)
@@ -41,8 +45,6 @@ def _lti_learner_target(user: User, topic) -> str:
 def _lti_submitted(topic_id: int, user_ids: list[int]) -> set[int]:
     from sqlalchemy import select
 
-    from essays.models import Essay
-    from lms.db import db
 
     if not user_ids:
         return set()
@@ -53,8 +55,6 @@ def _lti_submitted(topic_id: int, user_ids: list[int]) -> set[int]:
 def _has_essays(user_id: int) -> bool:
     from sqlalchemy import select
 
-    from essays.models import Essay
-    from lms.db import db
 
     return db.session.scalar(select(Essay.id).where(Essay.trainee_id == user_id).limit(1)) is not None
 
@@ -73,8 +73,6 @@ def _home(user: User) -> str | None:
 
 
 def _too_large(err: RequestEntityTooLarge):
-    from essays.operations import too_large_message
-    from lms.api import error_response, is_api_request
 
     if is_api_request():
         return error_response(413, too_large_message(), "too_large")

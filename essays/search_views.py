@@ -10,15 +10,12 @@ from markupsafe import Markup
 from sqlalchemy import select
 
 from essays.access import essay_or_404, record_view
-from essays.indexing import get_index, pending_count
+from essays.indexing import get_index, has_marks, highlight_all, pending_count, unmarked_query
 from essays.models import Essay
 from lms.api import ApiError, add_openapi_paths, register_api_blueprint, std_responses
 from lms.db import db
 from lms.hooks import NAV, THEME_CHOICES
 from lms.models import Course, Role, Unit, User
-from search.analysis import has_marks
-from search.highlight import highlight_all
-from search.query import unmarked_query
 
 bp = Blueprint("essay_search", __name__)
 api_bp = Blueprint("essay_search_api", __name__, url_prefix="/api/v1")

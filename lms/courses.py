@@ -8,6 +8,7 @@ from sqlalchemy import select
 from lms.db import db
 from lms.hooks import COURSE_CHANGED
 from lms.models import Course, Enrollment, Role, Topic, User
+from lms.timefmt import fmt_datetime
 
 
 class CourseError(ValueError):
@@ -90,7 +91,6 @@ def update_course(course: Course, *, name: str | None = None, description: str |
 
 def describe_changes(changes: dict[str, tuple]) -> str:
     """The changes in Vietnamese, for the audit log and the trainees' notice."""
-    from lms.timefmt import fmt_datetime
 
     parts = []
     for key, (old, new) in changes.items():

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from lms.db import db
 from lms.hooks import DEMO
-from lms.models import Course, Enrollment, Role, Unit, User
+from lms.models import Course, Enrollment, Role, Topic, Unit, User
 from lms.security import hash_password
 from lms.timefmt import LOCAL_TZ
 from lms.units import add_unit, load_province
@@ -53,7 +53,6 @@ def load_demo() -> list[tuple[str, str, str]]:
         cutoff_at=dt.datetime.combine(today + dt.timedelta(days=4), dt.time(17, 0), LOCAL_TZ),
         description="Mô phỏng lớp học trực tuyến ngày 23–24/5/2026 truyền hình tới 103 điểm cầu.")
     if existing is None:
-        from lms.models import Topic
 
         course.topics = [Topic(position=i + 1, title=t) for i, t in enumerate(DEMO_TOPICS)]
         db.session.add(course)

@@ -19,7 +19,7 @@ from flask import Flask
 from sqlalchemy import select, update
 
 from lms.db import db, read_only, utcnow
-from lms.models import Job, User
+from lms.models import Job, Role, User
 
 logger = logging.getLogger(__name__)
 POLL_SECONDS = 1.0
@@ -184,7 +184,6 @@ def job_or_404(job_id: int, user: User) -> Job:
     """A job its creator or an admin may follow; 404 for anyone else."""
     from flask import abort
 
-    from lms.models import Role
 
     job = db.session.get(Job, job_id)
     if job is None or (job.created_by_id != user.id and user.role != Role.admin):

@@ -3,15 +3,18 @@ from __future__ import annotations
 
 from flask import Flask, url_for
 
+from lms.courses import describe_changes
+from lms.db import db, utcnow
 from lms.hooks import COURSE_CHANGED, LTI_INSTRUCTOR_TARGET
-from lms.models import Course, Role, User
+from lms.models import Course, Enrollment, Role, User
+from review.completeness import views as completeness_views
+from review.completeness.models import Notice
+from review.report import views as report_views
+from review.tagging import search_themes, views as tagging_views
 
 
 def init_app(app: Flask) -> None:
     """Register the review pages, API and CLI."""
-    from review.completeness import views as completeness_views
-    from review.report import views as report_views
-    from review.tagging import search_themes, views as tagging_views
 
     tagging_views.init_app(app)
     search_themes.init_app(app)
@@ -25,10 +28,6 @@ def _notify_course_changed(course: Course, changes: dict) -> None:
     """Tell every trainee of the course, in the app, what changed (name or deadlines)."""
     from sqlalchemy import insert, literal, select
 
-    from lms.courses import describe_changes
-    from lms.db import db, utcnow
-    from lms.models import Enrollment
-    from review.completeness.models import Notice
 
     text = (f"Lớp «{course.name}» đã thay đổi: {describe_changes(changes)}.\n\n"
             "Xem thời hạn nộp bài của bạn tại trang «Bài thu hoạch của tôi».")

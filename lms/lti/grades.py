@@ -16,11 +16,11 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lms.db import db
+from lms.db import db, read_only
 from lms.hooks import essay_version_stored
 from lms.jobs import Progress, register_handler, register_task
 from lms.lti.models import LtiContext, LtiResourceLink
-from lms.lti.operations import refresh_after_cutoff, send_scores
+from lms.lti.operations import forget_old_nonces, push_scores, refresh_after_cutoff, send_scores
 from lms.models import Job
 
 logger = logging.getLogger(__name__)
@@ -49,8 +49,6 @@ def _enqueue(app: Flask, *, session: Session, trainee_id: int, topic_id: int, **
 
 
 def _handle(app: Flask, params: dict[str, Any], progress: Progress) -> None:
-    from lms.db import db, read_only
-    from lms.lti.operations import push_scores
 
     with read_only():
         context = db.session.get(LtiContext, params["context_id"])
@@ -84,8 +82,6 @@ def _send_waiting_scores(app: Flask) -> int:
 
 def _forget_nonces(app: Flask) -> int:
     """Once an hour, drop used nonces older than any id_token can be (they are refused by `iat` anyway)."""
-    from lms.db import db
-    from lms.lti.operations import forget_old_nonces
 
     if time.monotonic() - app.extensions.get("thuhoach.lti_nonce_sweep", -3600.0) < 3600:
         return 0

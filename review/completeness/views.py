@@ -18,7 +18,7 @@ from lms.models import BOARD_ROLES, STAFF_ROLES, Enrollment, Role, Unit, User
 from lms.security import audit, course_or_404, role_required, unit_or_404
 from lms.text import vn_name_key
 from lms.timefmt import fmt_datetime, to_local
-from review.completeness import operations as attendance_ops
+from review.completeness import api as completeness_api, operations as attendance_ops, reminders
 from review.completeness.exports import (
     bar_chart_svg,
     essays_docx,
@@ -49,7 +49,6 @@ DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 def init_app(app: Flask) -> None:
     """Register the completeness pages, API, CLI, menu entry, officers' home page and notices."""
-    from review.completeness import api as completeness_api, reminders
 
     app.register_blueprint(bp)
     completeness_api.init_app(app)

@@ -9,10 +9,19 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from essays.access import essay_or_404
-from lms.api import API_PREFIX, ApiError, add_openapi_paths, api_login_required, json_body, std_responses
+from lms.api import (
+    API_PREFIX,
+    ApiError,
+    add_openapi_paths,
+    api_login_required,
+    json_body,
+    register_api_blueprint,
+    std_responses,
+)
 from lms.db import db
 from lms.models import Course, Role, Unit
 from lms.transaction import api_committed
+from review.tagging.compilation import CompilationFilter, tags_query
 from review.tagging.models import TAG_KINDS, Tag, Theme, can_read_compilation, can_tag
 from review.tagging.operations import TaggingError, delete_tag, tag_json, tag_or_404, tag_passage, update_tag
 
@@ -21,7 +30,6 @@ bp = Blueprint("review_tagging_api", __name__, url_prefix=API_PREFIX)
 
 def init_app(app: Flask) -> None:
     """Mount the tagging API and describe it in the OpenAPI document."""
-    from lms.api import register_api_blueprint
 
     register_api_blueprint(app, bp)
     add_openapi_paths(app, _PATHS, _SCHEMAS)
@@ -98,7 +106,6 @@ def remove_tag(tag_id: int):
 @bp.get("/courses/<int:course_id>/tags")
 @api_login_required
 def course_tags(course_id: int):
-    from review.tagging.compilation import CompilationFilter, tags_query
 
     course = db.session.get(Course, course_id)
     if course is None:

@@ -8,6 +8,7 @@ from flask.cli import AppGroup
 
 from lms.db import db
 from lms.security import audit
+from review.tagging.models import Theme
 from review.tagging.operations import (
     TaggingError,
     create_theme,
@@ -89,7 +90,6 @@ def themes_list(show_all: bool) -> None:
     """List themes as a tree: id, name, (retired)."""
     from sqlalchemy import select
 
-    from review.tagging.models import Theme
 
     query = select(Theme)
     if not show_all:

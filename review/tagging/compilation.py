@@ -11,7 +11,7 @@ from sqlalchemy.orm import selectinload
 from essays.models import Essay
 from lms.db import db
 from lms.spreadsheets import safe_cell as _safe_cell
-from lms.text import fold
+from lms.text import fold, vn_sort_key
 from review.tagging.models import KIND_LABELS, TAG_KINDS, Tag, TagTheme, Theme
 from review.tagging.operations import ordered_tree, theme_with_descendants
 
@@ -82,7 +82,6 @@ class Cluster:
         seen: dict[int, object] = {}
         for tag in self.tags:
             seen.setdefault(tag.unit_id, tag.unit)
-        from lms.text import vn_sort_key
         return sorted(seen.values(), key=lambda u: vn_sort_key(u.name))
 
     @property

@@ -12,7 +12,8 @@ from essays.models import Essay, EssayVersion
 from lms.db import db, utcnow
 from lms.models import Unit, User
 from lms.security import audit
-from lms.text import fold
+from lms.text import fold, vn_sort_key
+from lms.timefmt import iso
 from review.tagging.models import (
     KIND_LABELS,
     REVIEW_STATES,
@@ -169,7 +170,6 @@ def choosable_themes() -> list[Theme]:
 
 def ordered_tree(themes: Iterable[Theme]) -> list[Theme]:
     """Themes depth-first (parent, then its children), siblings by name; `depth` set on each."""
-    from lms.text import vn_sort_key
 
     themes = list(themes)
     ids = {t.id for t in themes}
@@ -362,7 +362,6 @@ def ungroup(group: PassageGroup) -> None:
 
 def tag_json(tag: Tag) -> dict:
     """A tag as the API answers it."""
-    from lms.timefmt import iso
 
     essay = tag.essay
     return {

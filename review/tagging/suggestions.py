@@ -12,6 +12,9 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from lms.db import db
+from review.tagging.models import Suggestion, SuggestionScan
+
 DETECTOR_REVISION = "rules-1"
 
 _BULLET = r"[-–—•+*●○▪►✓]"
@@ -214,8 +217,6 @@ def suggestions_for(version) -> list:
     """The version's suggestions, computed once and kept in the suggestion table (flushes)."""
     from sqlalchemy import select
 
-    from lms.db import db
-    from review.tagging.models import Suggestion, SuggestionScan
 
     scan = db.session.get(SuggestionScan, version.id)
     if scan is None:

@@ -14,6 +14,11 @@ from lms.hooks import DEMO, NAV
 from lms.models import BOARD_ROLES, Course, Unit, User
 from lms.security import audit, course_or_404, role_required
 from lms.transaction import committed, write_after_reads
+from review.tagging import api as tagging_api
+from review.tagging.cli import themes_cli
+from review.tagging.compilation import CompilationFilter, build_xlsx, compile_course
+from review.tagging.demo import tag_demo_essays
+from review.tagging.grouping import offered_groups
 from review.tagging.models import KIND_LABELS, REVIEW_STATE_LABELS, PassageGroup, ReviewAssignment, Tag, TagTheme, Theme
 from review.tagging.operations import (
     TaggingError,
@@ -38,6 +43,8 @@ from review.tagging.operations import (
     update_tag,
     update_theme,
 )
+from review.tagging.reading import Highlight, render_text
+from review.tagging.suggestions import suggestions_for
 
 bp = Blueprint("tagging", __name__, url_prefix="/review")
 BOARD = BOARD_ROLES
@@ -46,9 +53,6 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 def init_app(app: Flask) -> None:
     """Register the tagging pages, API, CLI, menu entries and demo step."""
-    from review.tagging import api as tagging_api
-    from review.tagging.cli import themes_cli
-    from review.tagging.demo import tag_demo_essays
 
     app.register_blueprint(bp)
     tagging_api.init_app(app)
@@ -125,8 +129,6 @@ def _theme_action(action: str | None) -> str:
 @bp.route("/essays/<int:essay_id>")
 @role_required(*BOARD)
 def read(essay_id: int):
-    from review.tagging.reading import Highlight, render_text
-    from review.tagging.suggestions import suggestions_for
 
     essay = essay_or_404(essay_id, current_user)
     versions = db.session.scalars(select(EssayVersion).where(EssayVersion.essay_id == essay.id)
@@ -290,7 +292,6 @@ def compilation_home():
 
 
 def _filters(course: Course):
-    from review.tagging.compilation import CompilationFilter
 
     unit_id = None
     code = request.args.get("unit", "").strip()
@@ -307,7 +308,6 @@ def _filters(course: Course):
 @bp.route("/courses/<int:course_id>/compilation")
 @role_required(*BOARD)
 def compilation(course_id: int):
-    from review.tagging.compilation import compile_course
 
     course = course_or_404(course_id)
     filters = _filters(course)
@@ -322,7 +322,6 @@ def compilation(course_id: int):
 @bp.route("/courses/<int:course_id>/compilation.xlsx")
 @role_required(*BOARD)
 def compilation_xlsx(course_id: int):
-    from review.tagging.compilation import build_xlsx, compile_course
 
     course = course_or_404(course_id)
     data = build_xlsx(course.name, compile_course(course.id, _filters(course)))
@@ -335,7 +334,6 @@ def compilation_xlsx(course_id: int):
 @bp.route("/courses/<int:course_id>/groups", methods=["GET", "POST"])
 @role_required(*BOARD)
 def groups(course_id: int):
-    from review.tagging.grouping import offered_groups
 
     course = course_or_404(course_id)
     if request.method == "POST":
