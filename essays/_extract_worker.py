@@ -271,7 +271,7 @@ def _antiword(path: str) -> str:
         if "encrypt" in err.lower():
             raise Refused("encrypted", err)
         raise Refused("corrupt", err)
-    lines = []
+    lines: list[str] = []
     for line in proc.stdout.decode("utf-8", "replace").split("\n"):
         row = _TABLE_ROW.match(line)
         if row:  # antiword draws tables as |cell|cell|; keep one cell per paragraph
@@ -290,7 +290,7 @@ def _soffice(path: str, workdir: str) -> str:
 
     hard = resource.getrlimit(resource.RLIMIT_AS)[1]
     resource.setrlimit(resource.RLIMIT_AS, (hard, hard))
-    exe = shutil.which("soffice") or shutil.which("libreoffice")
+    exe = shutil.which("soffice") or shutil.which("libreoffice") or "soffice"
     proc = subprocess.run(
         [exe, "--headless", "--norestore", "--nolockcheck",
          f"-env:UserInstallation=file://{workdir}/profile",

@@ -81,7 +81,7 @@ def open_image(data: bytes, kind: str, number: int) -> Image.Image:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
+            image: Image.Image = Image.open(io.BytesIO(data))
             if image.format not in IMAGE_FORMATS.get(kind, ()):
                 raise ScanRefused("corrupt", f"{image.format} is not {kind}", number)
             width, height = image.size

@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import func, select
 
 from essays.indexing import check, drain_all, reindex
 from essays.models import Essay
-from lms.db import db
+from lms.db import app_object, db
 from lms.jobs import run_worker
 
 search_cli = AppGroup("search", help="Chỉ mục tìm kiếm.")
@@ -17,13 +16,13 @@ search_cli = AppGroup("search", help="Chỉ mục tìm kiếm.")
 @search_cli.command("worker")
 def worker_command() -> None:
     """Run the one indexer/worker process (production: THUHOACH_INDEXER_IN_PROCESS=0 on the web)."""
-    run_worker(current_app._get_current_object())
+    run_worker(app_object())
 
 
 @search_cli.command("reindex")
 def reindex_command() -> None:
     """Rebuild the index from the database into a new folder and switch atomically."""
-    app_obj = current_app._get_current_object()
+    app_obj = app_object()
     session = db.new_session(app_obj)
     total = session.scalar(select(func.count()).select_from(Essay).where(Essay.current_version_id.is_not(None)))
     session.close()
@@ -42,7 +41,7 @@ def reindex_command() -> None:
 @click.option("--no-repair", is_flag=True, help="Chỉ báo cáo, không sửa.")
 def check_command(no_repair: bool) -> None:
     """Compare database and index, and repair what differs."""
-    app_obj = current_app._get_current_object()
+    app_obj = app_object()
     result = check(app_obj, repair=not no_repair)
     click.echo(f"CSDL: {result['database']} bài, chỉ mục: {result['index']} bài, "
                f"thiếu: {result['missing']}, thừa: {result['extra']}.")

@@ -531,7 +531,7 @@ def extract_text(data: bytes, kind: str, *, timeout: float = 30, memory_mb: int 
         logger.error("extraction worker for %s sent no JSON", kind)
         raise ExtractionError("corrupt") from None
     if not result.get("ok"):
-        code = result.get("code") if result.get("code") in MESSAGES else "corrupt"
+        code = str(result.get("code")) if result.get("code") in MESSAGES else "corrupt"
         if result.get("detail"):
             logger.info("extraction of %s refused (%s): %s", kind, code, result["detail"])
         raise ExtractionError(code)
@@ -545,6 +545,8 @@ def extract_text(data: bytes, kind: str, *, timeout: float = 30, memory_mb: int 
 
 def _kill_group(proc: multiprocessing.process.BaseProcess) -> None:
     try:
+        if proc.pid is None:  # never started: nothing to kill
+            return
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         proc.kill()
@@ -617,7 +619,7 @@ def extract_scan(parts: list[tuple[str, bytes]], *, read_text: bool = True, tess
 
 
 def _scan_error(result: dict) -> ExtractionError:
-    code = result.get("code") if result.get("code") in MESSAGES else "corrupt"
+    code = str(result.get("code")) if result.get("code") in MESSAGES else "corrupt"
     logger.info("scan refused (%s, page %s): %s", code, result.get("page"), result.get("detail"))
     message = MESSAGES[code]
     if code == "too_many_pages":

@@ -21,7 +21,7 @@ def rejudge_course(course: Course) -> int:
     """
     due = course.essay_due_at
     of_course = EssayVersion.essay_id.in_(select(Essay.id).where(Essay.course_id == course.id))
-    before = dict(db.session.execute(select(EssayVersion.id, EssayVersion.is_late).where(of_course)).all())
+    before = {vid: late for vid, late in db.session.execute(select(EssayVersion.id, EssayVersion.is_late).where(of_course))}
     db.session.execute(update(EssayVersion).where(of_course, EssayVersion.submitted_at <= due)
                        .values(is_late=False, under_extension=False), execution_options={"synchronize_session": False})
     db.session.execute(update(EssayVersion).where(of_course, EssayVersion.submitted_at > due,
@@ -43,7 +43,7 @@ def rejudge_course(course: Course) -> int:
     if changed:
         enqueue(db.session, changed)
         db.session.flush()
-    return sum(1 for vid, is_late, _ in after if before.get(vid) != is_late)
+    return len([vid for vid, is_late, _ in after if before.get(vid) != is_late])
 
 
 def on_course_changed(course: Course, changes: dict) -> None:

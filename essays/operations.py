@@ -15,9 +15,10 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 from flask import current_app
-from sqlalchemy import bindparam, event, select, text
+from sqlalchemy import Engine, bindparam, event, select, text
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -46,7 +47,7 @@ from essays.models import (
 )
 from essays.vntext import count_letters, prepare_text
 from lms.courses import enrollment_of
-from lms.db import UTCDateTime, db, utcnow, write_transaction
+from lms.db import UTCDateTime, app_object, db, utcnow, write_transaction
 from lms.hooks import essay_version_stored
 from lms.models import Course, Enrollment, Role, Topic, Unit, User
 from lms.security import audit
@@ -296,7 +297,7 @@ def submit_essay(trainee: User, topic: Topic, *, data: bytes | None, filename: s
                  + (f" on_behalf_of={trainee.username}" if uploaded_by.id != trainee.id else ""))
     session.flush()
     # Listeners (the LTI score return) add their rows to this transaction.
-    essay_version_stored.send(current_app._get_current_object(), session=session, essay_id=essay.id,
+    essay_version_stored.send(app_object(), session=session, essay_id=essay.id,
                               trainee_id=trainee.id, topic_id=topic.id, version_number=number)
     logger.info("essay %s version %s handed in (%s, %s bytes)", essay.id, number, prepared.kind, prepared.size)
     return version
@@ -389,7 +390,7 @@ def _forget_orphans(session: Session, transaction) -> None:
         return
     for data_dir, sha256 in pending:
         try:
-            with write_transaction(), bind.connect() as conn:
+            with write_transaction(), cast(Engine, bind).connect() as conn:
                 used = conn.execute(select(EssayVersion.id).where(EssayVersion.sha256 == sha256).limit(1)).first()
                 used = used or conn.execute(select(EssayVersionFile.id).where(
                     EssayVersionFile.sha256 == sha256).limit(1)).first()

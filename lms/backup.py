@@ -13,7 +13,7 @@ import shutil
 import tarfile
 import tempfile
 from pathlib import Path
-from typing import Any, Iterator
+from typing import IO, Any, Iterator
 
 from flask import Flask
 from sqlalchemy import Date, func, insert, select, text
@@ -117,6 +117,14 @@ def write_backup(app: Flask, out: Path) -> dict[str, int]:
     return counts
 
 
+def _member_file(tar: tarfile.TarFile, member: str | tarfile.TarInfo) -> IO[bytes]:
+    """A regular file of the archive, opened for reading; BackupError for anything else."""
+    handle = tar.extractfile(member)
+    if handle is None:
+        raise BackupError("Tệp sao lưu không đọc được.")
+    return handle
+
+
 def restore_backup(app: Flask, archive: Path) -> dict[str, int]:
     """Restore a backup into an empty, migrated database and DATA_DIR; returns row counts."""
     data_dir = Path(app.config["DATA_DIR"])
@@ -131,7 +139,7 @@ def restore_backup(app: Flask, archive: Path) -> dict[str, int]:
     with tar:
         if "manifest.json" not in names:
             raise BackupError("Tệp không phải bản sao lưu của hệ thống (thiếu manifest.json).")
-        manifest = json.load(tar.extractfile("manifest.json"))
+        manifest = json.load(_member_file(tar, "manifest.json"))
         if manifest.get("format") != FORMAT_VERSION:
             raise BackupError("Bản sao lưu có định dạng không hỗ trợ.")
         for table in tables:
@@ -142,7 +150,7 @@ def restore_backup(app: Flask, archive: Path) -> dict[str, int]:
             member = f"db/{table.name}.jsonl"
             if member not in names:
                 continue
-            rows = [json.loads(line) for line in tar.extractfile(member).read().splitlines() if line]
+            rows = [json.loads(line) for line in _member_file(tar, member).read().splitlines() if line]
             columns = {c.name: c for c in table.columns}
             rows = [{k: _decode(columns[k], v) for k, v in row.items() if k in columns} for row in rows]
             for start in range(0, len(rows), 1000):
@@ -152,19 +160,19 @@ def restore_backup(app: Flask, archive: Path) -> dict[str, int]:
             _reset_sequences(session, tables)
         staging = Path(tempfile.mkdtemp(dir=data_dir.parent if data_dir.parent.exists() else None))
         try:
-            for member in tar.getmembers():
-                if not member.name.startswith("files/") or not member.isfile():
+            for entry in tar.getmembers():
+                if not entry.name.startswith("files/") or not entry.isfile():
                     continue
-                rel = Path(member.name[len("files/"):])
+                rel = Path(entry.name[len("files/"):])
                 if rel.is_absolute() or ".." in rel.parts:
                     raise BackupError("Bản sao lưu chứa đường dẫn tệp không hợp lệ.")
                 target = staging / rel
                 target.parent.mkdir(parents=True, exist_ok=True)
                 # The mode the file had (0600 for the LTI key), never more than rw-r--r--.
-                mode = member.mode & 0o644
+                mode = entry.mode & 0o644
                 out = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
                 os.fchmod(out, mode)
-                with tar.extractfile(member) as src, os.fdopen(out, "wb") as dst:
+                with _member_file(tar, entry) as src, os.fdopen(out, "wb") as dst:
                     shutil.copyfileobj(src, dst)
             for path in staging.rglob("*"):
                 if path.is_file():

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+from typing import NoReturn
 
 import click
 from flask import Flask
@@ -10,7 +11,7 @@ from sqlalchemy import select
 
 from lms import timefmt
 from lms.courses import CourseError, create_course, describe_changes, update_course
-from lms.db import db
+from lms.db import app_object, db
 from lms.models import Course, Role, User
 from lms.security import audit, create_api_token
 from lms.sessions import end_sessions
@@ -34,7 +35,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(restore_command)
 
 
-def fail(message: str) -> None:
+def fail(message: str) -> NoReturn:
     """Print a message to stderr and exit with status 1 (nothing has been committed)."""
     db.session.rollback()
     click.echo(message, err=True)
@@ -44,11 +45,10 @@ def fail(message: str) -> None:
 @db_cli.command("upgrade")
 def db_upgrade() -> None:
     """Bring the schema up to date (Alembic)."""
-    from flask import current_app
 
     from lms.migrate import upgrade
 
-    upgrade(current_app._get_current_object())
+    upgrade(app_object())
     click.echo("Cơ sở dữ liệu đã được cập nhật.")
 
 
@@ -58,11 +58,10 @@ def db_upgrade() -> None:
 @click.option("--version-path", default=None)
 def db_revision(message: str, head: str, version_path: str | None) -> None:
     """Create a migration from the models (developers)."""
-    from flask import current_app
 
     from lms.migrate import revision
 
-    revision(current_app._get_current_object(), message, head=head, version_path=version_path)
+    revision(app_object(), message, head=head, version_path=version_path)
 
 
 @units_cli.command("load-province")
@@ -245,12 +244,10 @@ def backup_command(out: str | None) -> None:
     import datetime as dt
     from pathlib import Path
 
-    from flask import current_app
-
     from lms.backup import write_backup
 
     target = Path(out or f"thuhoach-backup-{dt.datetime.now():%Y%m%d-%H%M%S}.tar.gz")
-    counts = write_backup(current_app._get_current_object(), target)
+    counts = write_backup(app_object(), target)
     click.echo(f"Đã sao lưu {sum(counts.values())} dòng dữ liệu và các tệp vào {target}")
 
 
@@ -260,12 +257,10 @@ def restore_command(archive: str) -> None:
     """Restore an archive made by `backup` into a new (migrated, empty) database."""
     from pathlib import Path
 
-    from flask import current_app
-
     from lms.backup import BackupError, restore_backup
 
     try:
-        counts = restore_backup(current_app._get_current_object(), Path(archive))
+        counts = restore_backup(app_object(), Path(archive))
     except BackupError as exc:
         fail(str(exc))
     audit("backup.restored", target=Path(archive).name)

@@ -10,10 +10,10 @@ import sqlite3
 import threading
 import time
 import weakref
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, cast
 
 from flask import Flask, current_app, g, request
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, exc as sa_exc
+from sqlalchemy import CursorResult, DateTime, Engine, MetaData, Result, create_engine, event, exc as sa_exc
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -49,6 +49,16 @@ class UTCDateTime(TypeDecorator):
         if value is None:
             return None
         return value.replace(tzinfo=dt.timezone.utc)
+
+
+def app_object() -> Flask:
+    """The current app itself rather than its proxy (for threads, signals and jobs)."""
+    return cast(Any, current_app)._get_current_object()
+
+
+def rows_changed(result: Result[Any]) -> int:
+    """How many rows an UPDATE/DELETE executed through the session touched."""
+    return cast("CursorResult[Any]", result).rowcount or 0
 
 
 def utcnow() -> dt.datetime:
@@ -180,7 +190,7 @@ class _GatedConnection(sqlite3.Connection):
         self._gate_held = True
 
     def end_write(self) -> None:
-        if self._gate_held:
+        if self._gate_held and self._gate is not None:
             self._gate_held = False
             self._gate.release()
 

@@ -18,7 +18,7 @@ from typing import Any, Callable
 from flask import Flask
 from sqlalchemy import select, update
 
-from lms.db import db, read_only, utcnow
+from lms.db import app_object, db, read_only, rows_changed, utcnow
 from lms.models import Job, Role, User
 
 logger = logging.getLogger(__name__)
@@ -83,7 +83,7 @@ def _claim(app: Flask) -> int | None:
         claimed = session.execute(update(Job).where(Job.id == candidate, Job.status == "queued").values(
             status="running", started_at=now, heartbeat_at=now, attempts=Job.attempts + 1))
         session.commit()
-        return candidate if claimed.rowcount == 1 else None
+        return candidate if rows_changed(claimed) == 1 else None
     finally:
         session.close()
 
@@ -104,6 +104,7 @@ def run_one_job(app: Flask) -> int:
         return 0
     session = db.new_session(app)
     job = session.get(Job, job_id)
+    assert job is not None  # just claimed by this worker
     kind, params = job.kind, json.loads(job.params or "{}")
     session.close()
     handler = app.extensions.get("thuhoach.job_handlers", {}).get(kind)
@@ -168,10 +169,9 @@ def init_app(app: Flask) -> None:
     @app.cli.command("worker")
     def worker_command() -> None:
         """Run the one worker process: jobs and search indexing (production)."""
-        from flask import current_app
 
         click.echo("Đang chạy tiến trình xử lý nền (Ctrl+C để dừng).")
-        run_worker(current_app._get_current_object())
+        run_worker(app_object())
 
     if app.config.get("INDEXER_IN_PROCESS") and not app.config.get("TESTING"):
         @app.before_request

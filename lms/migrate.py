@@ -18,7 +18,7 @@ def alembic_config(app: Flask) -> Config:
     locations = [str(HERE / "migrations" / "versions")]
     for name in app.config["FEATURES"]:
         package = importlib.import_module(name)
-        folder = Path(package.__file__).parent / "migrations"
+        folder = Path(package.__file__ or ".").parent / "migrations"
         if folder.is_dir():
             locations.append(str(folder))
     cfg.set_main_option("version_locations", " ".join(locations))

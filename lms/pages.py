@@ -205,8 +205,8 @@ def admin_course(course_id: int):
     if form.validate_on_submit():
         try:
             changes = update_course(course, name=form.name.data, description=form.description.data or "",
-                                    essay_due_at=timefmt.parse_local(form.essay_due.data),
-                                    cutoff_at=timefmt.parse_local(form.cutoff.data))
+                                    essay_due_at=timefmt.parse_local(form.essay_due.data) if form.essay_due.data else None,
+                                    cutoff_at=timefmt.parse_local(form.cutoff.data) if form.cutoff.data else None)
         except CourseError as exc:
             db.session.rollback()
             flash(str(exc), "danger")

@@ -20,7 +20,7 @@ import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import PurePath
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, cast
 
 import pandas as pd
 from argon2 import PasswordHasher
@@ -409,7 +409,7 @@ def parse_roster(frame: pd.DataFrame, *, resolver: UnitResolver,  # noqa: C901  
             row_errors.append("Cần ít nhất số điện thoại hoặc email.")
         if position and len(position) > 200:
             row_errors.append("Chức vụ quá dài (tối đa 200 ký tự).")
-        if row_errors:
+        if row_errors or unit is None:
             errors.extend(RowError(line, message) for message in row_errors)
             continue
         row = RosterRow(line=line, full_name=full_name, birth_date=birth_date, unit=unit,
@@ -475,7 +475,7 @@ class _Matcher:
         """The matched account and what matched it ("e-mail", …); ValueError when ambiguous."""
         for label, table, key in (("e-mail", self.by_email, row.email), ("số điện thoại", self.by_phone, row.phone),
                                   ("họ tên và ngày sinh", self.by_name, row.name_key)):
-            users = table.get(key) if key is not None else None
+            users = cast(dict[Any, dict[Any, User]], table).get(key) if key is not None else None
             if users:
                 if len(users) > 1:
                     raise ValueError(f"Có nhiều tài khoản cùng {label} này; vui lòng ghi rõ tên đăng nhập.")

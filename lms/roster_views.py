@@ -107,7 +107,7 @@ def credentials(unit_code: str):
     course_id = None
     if "course" in request.args:
         course_id = id_arg("course", required=True)
-        course_or_404(course_id)
+        course_or_404(course_id or 0)
     users = credential_users(unit, course_id)
     audit_read("roster.credentials", target=unit.code, detail=f"course={course_id} accounts={len(users)}")
     response = send_file(io.BytesIO(build_credentials_xlsx(unit, users)), mimetype=XLSX_MIME, as_attachment=True,

@@ -4,7 +4,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import secrets
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, TypeVar, cast
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -43,7 +43,7 @@ def verify_password(user: User | None, password: str) -> bool:
     """
     stored = user.password_hash if user else _DUMMY_HASH
     try:
-        ok = _hasher.verify(stored, password)
+        ok: bool = _hasher.verify(stored, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         ok = False
     if stored is not _DUMMY_HASH and _is_cheaper(stored):
@@ -93,7 +93,7 @@ def role_required(*roles: Role) -> Callable[[F], F]:
         @functools.wraps(view)
         def wrapped(*args: Any, **kwargs: Any) -> Any:
             if not current_user.is_authenticated:
-                return current_app.login_manager.unauthorized()
+                return cast(Any, current_app).login_manager.unauthorized()
             if current_user.role not in roles:
                 audit_read("access.denied", target=request.path)
                 abort(403)

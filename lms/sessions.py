@@ -14,7 +14,7 @@ from flask import Flask, current_app, g, request, session
 from flask_login import login_user
 from sqlalchemy import select, update
 
-from lms.db import db, utcnow, write_transaction
+from lms.db import db, rows_changed, utcnow, write_transaction
 from lms.models import LoginSession, User
 from lms.security import client_address, token_digest
 
@@ -67,7 +67,7 @@ def end_sessions(user: User, *, keep_current: bool = False) -> int:
     token = session.get(SESSION_KEY) if keep_current else None
     if token:
         stmt = stmt.where(LoginSession.token_sha256 != token_digest(str(token)))
-    return db.session.execute(stmt.values(revoked_at=utcnow())).rowcount or 0
+    return rows_changed(db.session.execute(stmt.values(revoked_at=utcnow())))
 
 
 def purge_sessions(now: dt.datetime | None = None) -> int:
@@ -78,7 +78,7 @@ def purge_sessions(now: dt.datetime | None = None) -> int:
     dead = or_(LoginSession.revoked_at.is_not(None),
                (LoginSession.expires_at < now) & ((LoginSession.remember_expires_at.is_(None))
                                                   | (LoginSession.remember_expires_at < now)))
-    return db.session.execute(delete(LoginSession).where(dead)).rowcount or 0
+    return rows_changed(db.session.execute(delete(LoginSession).where(dead)))
 
 
 def _lifetime() -> dt.timedelta:

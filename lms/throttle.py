@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import cast
 
-from sqlalchemy import case, delete, or_, select
+from sqlalchemy import Table, case, delete, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from lms.db import db, utcnow
+from lms.db import db, rows_changed, utcnow
 from lms.models import LoginThrottle
 
 WINDOW = dt.timedelta(minutes=15)
@@ -86,7 +87,7 @@ def record_failure(username: str, address: str | None, now: dt.datetime | None =
     """Count a failed attempt with one atomic upsert per key (no read-then-write)."""
     now = now or utcnow()
     insert = postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    table = LoginThrottle.__table__
+    table = cast(Table, LoginThrottle.__table__)
     for key in _keys(username, address):
         stmt = insert(table).values(key=key, window_start=now, last_failure_at=now, failures=1)
         # An address counts failures in fixed 15-minute windows; an account's counters start
@@ -126,7 +127,7 @@ def blocked_now(now: dt.datetime | None = None) -> list[Blocked]:
 
 def release(key: str) -> bool:
     """Drop one counter (an administrator lets the account or address try again)."""
-    return bool(db.session.execute(delete(LoginThrottle).where(LoginThrottle.key == key)).rowcount)
+    return bool(rows_changed(db.session.execute(delete(LoginThrottle).where(LoginThrottle.key == key))))
 
 
 def purge_expired(now: dt.datetime | None = None) -> int:
@@ -135,4 +136,4 @@ def purge_expired(now: dt.datetime | None = None) -> int:
     old = now - WINDOW - PAIR_MAX_DELAY
     result = db.session.execute(delete(LoginThrottle).where(
         or_(LoginThrottle.last_failure_at < old, LoginThrottle.last_failure_at.is_(None) & (LoginThrottle.window_start < old))))
-    return result.rowcount or 0
+    return rows_changed(result)

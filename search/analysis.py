@@ -33,6 +33,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from operator import itemgetter
+from typing import cast
 
 from whoosh.analysis import Token, Tokenizer
 
@@ -210,7 +211,7 @@ def _positions(
         elif type(at) is int:
             out[gram] = [at, pos]
         else:
-            at.append(pos)
+            cast(list, at).append(pos)
     return out
 
 

@@ -26,6 +26,7 @@ from array import array
 from itertools import chain, groupby
 from operator import itemgetter, sub
 from pickle import dumps
+from typing import Any
 
 from whoosh import formats
 from whoosh.codec.whoosh3 import COMPRESSION_MIN_SIZE, WHOOSH3_HEADER_MAGIC, W3TermInfo
@@ -80,7 +81,7 @@ class BulkWriter(SegmentWriter):
     def __init__(self, ix, limitmb: int = 1024, **kwargs) -> None:
         super().__init__(ix, limitmb=limitmb, **kwargs)
         self._limit = limitmb * 1024 * 1024
-        self._size = 0
+        self._size = 0.0
         self._fast = {}
         for name, field in self.schema.items():
             if field.vector or field.separate_spelling():
@@ -137,6 +138,7 @@ class BulkWriter(SegmentWriter):
         """Append this document's postings of one text field; returns the field length."""
         if text != self._text:  # the four text fields get the same text: analyse it once
             self._text, self._terms = text, document_terms(text)
+        assert self._terms is not None  # set just above for this text
         terms = self._terms[self._fast[fieldname]]
         store = self._postings[fieldname]
         before = len(store)
@@ -192,7 +194,7 @@ class BulkWriter(SegmentWriter):
         finally:
             pdr.close()
         self._text = self._terms = None
-        self._size = 0
+        self._size = 0.0
 
     def _write_fast_field(self, fieldname: str, pdr) -> None:
         field = self.schema[fieldname]
@@ -228,7 +230,8 @@ def _write_terms(fw, store: dict[str, array], decode, lengths: list[int], fixed_
         term_start = offset
         write(WHOOSH3_HEADER_MAGIC)
         offset += len(WHOOSH3_HEADER_MAGIC)
-        weight, minlength, maxlength, maxweight = 0, None, 0, 0
+        weight, maxlength, maxweight = 0.0, 0, 0.0
+        minlength: int | None = None
         for start in range(0, n, blocklimit):
             end = start + blocklimit
             block_ids, block_freqs = ids[start:end], freqs[start:end]
@@ -241,11 +244,14 @@ def _write_terms(fw, store: dict[str, array], decode, lengths: list[int], fixed_
                 block_lengths = [x for x in block_lengths if x]
             block_minlength = min(block_lengths) if block_lengths else None
             block_maxlength = max(block_lengths, default=0)
-            minlength = block_minlength if minlength is None else min(minlength, block_minlength)
+            if block_minlength is not None:
+                minlength = block_minlength if minlength is None else min(minlength, block_minlength)
             maxlength = max(maxlength, block_maxlength)
             # W3PostingsWriter._write_block
             deltas = tuple(map(sub, block_ids, chain((0,), block_ids)))
             count = len(block_freqs)
+            mini_weights: Any
+            mini_values: Any
             if block_freqs.count(1) == count:
                 mini_weights = None
             elif block_freqs.count(block_freqs[0]) == count:

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any, cast
 
 from whoosh import query as wq
 from whoosh.filedb.filestore import FileStorage
@@ -205,6 +206,7 @@ class EssayIndex:
         if name is None:
             self._ensure_index()
             name = self._read_current()
+        assert name is not None  # _ensure_index wrote CURRENT
         if name != self._gen or self._ix is None:
             self._close_searcher()
             if self._ix is not None:
@@ -537,7 +539,7 @@ class EssayIndex:
 
     def count_by(self, field_name: str, query: str, **filters: object) -> dict[str, int]:
         """Exact number of matching essays per value of a field (course_id, topic_id, unit_code, state)."""
-        return self.count_by_fields((field_name,), query, **filters)[field_name]
+        return self.count_by_fields((field_name,), query, **cast(dict[str, Any], filters))[field_name]
 
     def count_by_fields(
         self,

@@ -158,6 +158,8 @@ def tool_keys(app: Flask | None = None) -> ToolKeys:
                                                 serialization.NoEncryption()))
         logger.info("lti: generated the tool key pair in %s", key_file)
     private_key = serialization.load_pem_private_key(key_file.read_bytes(), password=None)
+    if not isinstance(private_key, rsa.RSAPrivateKey):  # the tool's own key, generated above
+        raise RuntimeError(f"{key_file} is not an RSA key")
     public_key = private_key.public_key()
     numbers = public_key.public_numbers()
     jwk = {"kty": "RSA", "e": _b64(numbers.e), "n": _b64(numbers.n)}

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+from typing import NoReturn
 
 import click
 from flask import Flask
@@ -23,7 +24,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(lti_cli)
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     db.session.rollback()
     click.echo(message, err=True)
     sys.exit(1)

@@ -25,7 +25,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.routing import BuildError
 
-from lms.db import db, read_only, utcnow
+from lms.db import db, read_only, rows_changed, utcnow
 from lms.hooks import LTI_INSTRUCTOR_TARGET, LTI_LEARNER_TARGET, LTI_SUBMITTED, USER_HAS_WORK
 from lms.lti.adapter import Launch, Member, PlatformServices, ServiceError
 from lms.lti.models import LtiContext, LtiNonce, LtiPlatform, LtiResourceLink, LtiScore, LtiUserLink
@@ -104,7 +104,7 @@ def spend_nonce(issuer: str, nonce: str) -> bool:
 def forget_old_nonces(older_than: dt.timedelta = dt.timedelta(days=1)) -> int:
     """Drop used nonces past any id_token's lifetime (a nonce is also refused once its signature ages)."""
     result = db.session.execute(delete(LtiNonce).where(LtiNonce.used_at < utcnow() - older_than))
-    return result.rowcount or 0
+    return rows_changed(result)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -409,7 +409,7 @@ def sync_from_platform(context: LtiContext) -> SyncResult:
     with read_only():
         members = fetch_members(context)
     db.session.rollback()
-    return sync_roster(db.session.get(LtiContext, context_id), members)
+    return sync_roster(db.session.get_one(LtiContext, context_id), members)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -579,7 +579,7 @@ def send_scores(*, context_id: int | None = None, now: dt.datetime | None = None
             logger.warning("lti: score %s (link %s, %s) not accepted: %s", item.score_id, item.link_id,
                            item.subject, exc)
     for link_id, lineitem in new_columns.items():
-        db.session.get(LtiResourceLink, link_id).lineitem_url = lineitem
+        db.session.get_one(LtiResourceLink, link_id).lineitem_url = lineitem
     for item in pending:
         row = db.session.get(LtiScore, item.score_id)
         if row is None or row.changed_at != item.changed_at:
@@ -610,7 +610,7 @@ def push_scores(context: LtiContext, *, only_user_ids: set[int] | None = None, r
     """Decide the scores of an LMS course (committed, so a failed send is never forgotten), then send
     what is due. `resend` sends every score again with a new timestamp (a gradebook that was reset)."""
     context_id = context.id
-    record_scores(db.session.get(LtiContext, context_id), only_user_ids=only_user_ids, resend=resend)
+    record_scores(db.session.get_one(LtiContext, context_id), only_user_ids=only_user_ids, resend=resend)
     db.session.commit()
     result = send_scores(context_id=context_id)
     result.waiting = waiting_scores(context_id)
@@ -628,4 +628,4 @@ def refresh_after_cutoff(now: dt.datetime | None = None) -> int:
         .join(LtiContext, LtiContext.id == LtiResourceLink.context_id)
         .join(Course, Course.id == LtiContext.course_id)
         .where(LtiScore.grading_progress == "NotReady", Course.cutoff_at <= now)).all()
-    return sum(record_scores(db.session.get(LtiContext, cid)) for cid in context_ids)
+    return sum([record_scores(db.session.get_one(LtiContext, cid)) for cid in context_ids])

@@ -17,6 +17,7 @@ from flask import (
     request,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 from flask_wtf import FlaskForm
 from itsdangerous import BadData, URLSafeTimedSerializer
 from sqlalchemy import select
@@ -220,7 +221,7 @@ def _resource_launch(result: Launch):
 
 
 @bp.route("/deep-link", methods=["GET", "POST"])
-def deep_link():
+def deep_link() -> ResponseReturnValue:
     """The teacher's choice (or cancel) from the picker; the signed answer goes back to the LMS."""
     try:
         state = _dl_signer().loads(request.form.get("state", ""), max_age=_DL_MAX_AGE)

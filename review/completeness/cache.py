@@ -93,7 +93,8 @@ def _has_written() -> bool:
         return connection.execute(text("SELECT pg_current_xact_id_if_assigned() IS NOT NULL")).scalar_one()
     if connection.dialect.name == "sqlite":
         at_begin = connection.info.get(_SQLITE_CHANGES)
-        return at_begin is None or connection.connection.dbapi_connection.total_changes != at_begin
+        raw = connection.connection.dbapi_connection
+        return at_begin is None or raw is None or raw.total_changes != at_begin
     return True
 
 

@@ -111,8 +111,8 @@ def essays_docx(table: pd.DataFrame, title: str) -> bytes:
 
     handed = table[table["version_id"].notna()]
     version_ids = [int(v) for v in handed["version_id"]]
-    texts = dict(db.session.execute(select(EssayVersion.id, EssayVersion.text)
-                                    .where(EssayVersion.id.in_(version_ids))).all()) if version_ids else {}
+    texts: dict[int, str] = ({vid: text for vid, text in db.session.execute(
+        select(EssayVersion.id, EssayVersion.text).where(EssayVersion.id.in_(version_ids)))} if version_ids else {})
     document = Document()
     document.add_heading(title, level=0)
     for (position, topic_title), rows in handed.groupby(["topic_position", "topic_title"], sort=True):

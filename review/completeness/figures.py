@@ -26,7 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Any, Iterable
 
 import numpy as np
 import pandas as pd
@@ -71,7 +71,7 @@ class Completeness:
         cols = ["enrolled", "attended", "exempt_trainees", *COUNT_COLUMNS, "expected",
                 *[day_column(d) for d in self.days]]
         sums: dict[str, int | float | None] = {c: int(self.units[c].sum()) for c in cols}
-        sums["percent"] = percent(sums["submitted"], sums["expected"])
+        sums["percent"] = percent(int(sums["submitted"] or 0), int(sums["expected"] or 0))
         return sums
 
     def topic_totals(self) -> pd.DataFrame:
@@ -416,7 +416,7 @@ def trainee_states(course: Course, unit_ids: Iterable[int], as_of: dt.datetime |
     keep = np.ones(len(names), dtype=bool) if states is None else np.isin(names, list(set(states)))
     cells = np.flatnonzero(keep)
 
-    details: dict[int, object] = {}
+    details: dict[int, Any] = {}
     wanted_versions = sorted({handed[v].version_id for v in version[cells].tolist() if v >= 0})
     for start in range(0, len(wanted_versions), 900):  # SQLite's bound-parameter limit
         details.update((r.version_id, r) for r in db.session.execute(

@@ -109,8 +109,8 @@ def read_attendance_xlsx(data: bytes, course: Course, unit: Unit) -> AttendanceI
     days = course.class_days
     name_col = next((i for i, h in enumerate(header) if h in ("ho va ten", "ho ten", "hoten")), None)
     user_col = next((i for i, h in enumerate(header) if h in ("ten dang nhap", "username")), None)
-    day_cols = {i: _day_of(h, days) for i, h in enumerate(rows[0]) if i not in (name_col, user_col)}
-    day_cols = {i: d for i, d in day_cols.items() if d is not None}
+    found_days = {i: _day_of(h, days) for i, h in enumerate(rows[0]) if i not in (name_col, user_col)}
+    day_cols = {i: d for i, d in found_days.items() if d is not None}
     if name_col is None and user_col is None:
         raise AttendanceError("Tệp cần có cột \"Họ và tên\" hoặc \"Tên đăng nhập\".")
     if not day_cols:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from email.header import Header
 from email.mime.text import MIMEText
 from email.utils import formatdate, make_msgid
+from typing import cast
 
 import click
 from flask import Flask, current_app
@@ -108,7 +109,7 @@ def send_reminders(course: Course, now: dt.datetime | None = None) -> tuple[int,
     if mailable and current_app.config.get("SMTP_HOST"):
         with smtplib.SMTP(current_app.config["SMTP_HOST"], int(current_app.config["SMTP_PORT"]), timeout=30) as smtp:
             for m in mailable:
-                msg = compose(current_app.config["MAIL_FROM"], m.email, m.subject, m.body)
+                msg = compose(current_app.config["MAIL_FROM"], m.email or "", m.subject, m.body)
                 try:
                     smtp.send_message(msg)
                     sent += 1
@@ -127,7 +128,7 @@ def compose(sender: str, to: str, subject: str, body: str) -> MIMEText:
     msg["To"] = to
     # Header() keeps the spaces inside the encoded words: the default policy's folding drops the
     # space between two encoded words ("bồi dưỡng" arrived as "bồidưỡng" in the test).
-    msg["Subject"] = Header(subject, "utf-8")
+    msg["Subject"] = cast(str, Header(subject, "utf-8"))  # the message's compat32 policy takes a Header
     msg["Date"] = formatdate(localtime=True)
     msg["Message-ID"] = make_msgid(domain="thuhoach")
     return msg

@@ -34,7 +34,7 @@ def _api_report(course_id: int, fmt: str):
     unit_ids = None
     codes = [c.strip() for c in request.args.get("units", "").split(",") if c.strip()]
     if codes:
-        found = dict(db.session.execute(select(Unit.code, Unit.id).where(Unit.code.in_(codes))).all())
+        found = {code: uid for code, uid in db.session.execute(select(Unit.code, Unit.id).where(Unit.code.in_(codes)))}
         if len(found) != len(set(codes)):
             raise ApiError(404, "Có mã đơn vị không tồn tại.")
         unit_ids = sorted(found.values())

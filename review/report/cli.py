@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import click
 from flask.cli import AppGroup
@@ -18,7 +19,7 @@ from review.report.operations import build_file, filters_detail, report_target
 report_cli = AppGroup("report", help="Báo cáo gửi Ban Thường vụ.")
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     db.session.rollback()
     click.echo(message, err=True)
     sys.exit(1)

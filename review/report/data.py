@@ -237,7 +237,8 @@ def build_report_data(course: Course, as_of: dt.datetime | None = None, unit_ids
     missing = trainee_states(course, ids, figures.as_of, states=("missing", "extension")) if ids and with_missing else \
         pd.DataFrame(columns=["unit_id", "full_name", "username", "topic_position", "topic_title", "state",
                               "due_at"])
-    kinds = dict(db.session.execute(select(Unit.id, Unit.kind).where(Unit.id.in_(ids))).all()) if ids else {}
+    kinds: dict[int, str] = ({uid: kind for uid, kind in db.session.execute(select(Unit.id, Unit.kind).where(Unit.id.in_(ids)))}
+                             if ids else {})
     return ReportData(course=course, as_of=figures.as_of, figures=figures, themes=themes, missing=missing,
                       unit=unit, theme_filter=theme_list, unit_filter=unit_ids, unit_kinds=kinds)
 

@@ -16,7 +16,7 @@ SHEETS = ("Tổng hợp", "Theo đơn vị", "Theo chủ đề", "Chủ đề ki
           "Chưa nộp")
 
 
-def _sheet(book, title: str, header: Sequence[str], rows: list[Sequence[Any]], wrap: Sequence[int] = (),
+def _sheet(book, title: str, header: Sequence[str], rows: Sequence[Sequence[Any]], wrap: Sequence[int] = (),
            max_width: int = 60) -> None:
     """One sheet of a write-only workbook: bold frozen header, widths fitted, text cells neutralised."""
     from openpyxl.cell import WriteOnlyCell
@@ -39,12 +39,12 @@ def _sheet(book, title: str, header: Sequence[str], rows: list[Sequence[Any]], w
         cell.font = bold
         cells.append(cell)
     sheet.append(cells)
-    wrap = set(wrap)
+    wrapped_columns = set(wrap)
     for row in rows:
         out = []
         for i, value in enumerate(row):
             value = safe_cell(value)
-            if i in wrap:
+            if i in wrapped_columns:
                 cell = WriteOnlyCell(sheet, value=value)
                 cell.alignment = wrapped
                 out.append(cell)
@@ -111,6 +111,7 @@ def report_xlsx(data: ReportData) -> bytes:
     for u in f.units.to_dict("records"):
         row = [u["code"], u["name"], u["enrolled"], *[u[day_column(d)] for d in f.days], u["attended"]]
         for topic in f.topic_list:
+            assert by_cell is not None  # a unit's row has a cell for every topic
             cell = by_cell.loc[(u["unit_id"], topic.id)]
             row += [cell["submitted"], cell["on_time"], cell["late"], cell["missing"] + cell["extension"]]
         row += [u["submitted"], u["on_time"], u["late"], u["extension"], u["missing"], u["exempt"], u["expected"],

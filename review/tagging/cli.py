@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+from typing import NoReturn
 
 import click
 from flask.cli import AppGroup
@@ -22,7 +23,7 @@ from review.tagging.operations import (
 themes_cli = AppGroup("themes", help="Chủ đề (bộ mã) của Ban Tổ chức.")
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     db.session.rollback()
     click.echo(message, err=True)
     sys.exit(1)
@@ -96,4 +97,4 @@ def themes_list(show_all: bool) -> None:
         query = query.where(Theme.is_retired.is_(False))
     for theme in ordered_tree(db.session.scalars(query).all()):
         flag = " (đã gộp)" if theme.merged_into_id else " (ngừng sử dụng)" if theme.is_retired else ""
-        click.echo(f"{theme.id:>5}  {'  ' * theme.depth}{theme.name}{flag}")
+        click.echo(f"{theme.id:>5}  {'  ' * getattr(theme, 'depth', 0)}{theme.name}{flag}")

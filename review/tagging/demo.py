@@ -52,6 +52,8 @@ def tag_demo_essays(course: Course, people: dict[str, User]) -> list[tuple[str, 
                                 .order_by(Essay.id)).all()
     tagged = 0
     for essay in essays:
+        if essay.current_version is None:
+            continue
         text = essay.current_version.text
         for passage in find_passages(text)[:2]:
             folded = fold(text[passage.start:passage.end])

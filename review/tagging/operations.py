@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from types import EllipsisType
 from typing import Iterable
 
 from sqlalchemy import delete, or_, select, update
@@ -9,7 +10,7 @@ from werkzeug.exceptions import NotFound
 
 from essays.access import essay_or_404
 from essays.models import Essay, EssayVersion
-from lms.db import db, utcnow
+from lms.db import db, rows_changed, utcnow
 from lms.models import Unit, User
 from lms.security import audit
 from lms.text import fold, vn_sort_key
@@ -112,7 +113,7 @@ def create_theme(name: str, *, parent_id: int | None = None, description: str | 
 
 
 def update_theme(theme: Theme, *, name: str | None = None, description: str | None = None,
-                 parent_id: int | None | type(...) = ...) -> Theme:
+                 parent_id: int | None | EllipsisType = ...) -> Theme:
     """Rename, describe or move a theme (parent_id=None makes it top-level; ... leaves it)."""
     if name is not None:
         name = _clean_name(name)
@@ -122,7 +123,7 @@ def update_theme(theme: Theme, *, name: str | None = None, description: str | No
     if description is not None:
         theme.description = description.strip() or None
     if parent_id is not ...:
-        theme.parent = _check_parent(theme, parent_id)  # type: ignore[arg-type]
+        theme.parent = _check_parent(theme, parent_id)
     db.session.flush()
     return theme
 
@@ -145,10 +146,10 @@ def merge_themes(source: Theme, target: Theme) -> int:
     reindex_theme(source.id)  # the search index filters by theme: these essays change
     # Tags that carry both keep a single link to the target.
     already = select(TagTheme.tag_id).where(TagTheme.theme_id == target.id)
-    moved = db.session.execute(delete(TagTheme).where(TagTheme.theme_id == source.id,
-                                                      TagTheme.tag_id.in_(already))).rowcount
-    moved += db.session.execute(update(TagTheme).where(TagTheme.theme_id == source.id)
-                                .values(theme_id=target.id)).rowcount
+    moved = rows_changed(db.session.execute(delete(TagTheme).where(TagTheme.theme_id == source.id,
+                                                                   TagTheme.tag_id.in_(already))))
+    moved += rows_changed(db.session.execute(update(TagTheme).where(TagTheme.theme_id == source.id)
+                                             .values(theme_id=target.id)))
     if target.parent_id == source.id:
         target.parent_id = source.parent_id
     db.session.execute(update(Theme).where(Theme.parent_id == source.id, Theme.id != target.id)
@@ -223,7 +224,7 @@ def _themes_for_tag(theme_ids: object, keep: Iterable[int] = ()) -> list[Theme]:
 def _check_kind(kind: object) -> str:
     if kind not in TAG_KINDS:
         raise TaggingError("Loại phải là “recommendation” (kiến nghị) hoặc “proposal” (đề xuất).")
-    return kind  # type: ignore[return-value]
+    return kind
 
 
 def _check_note(note: object) -> str | None:
@@ -329,7 +330,7 @@ def mark_duplicate(tag: Tag, original_id: object) -> None:
     # Point at the root so chains stay one level deep.
     while original.duplicate_of_id is not None:
         original = db.session.get(Tag, original.duplicate_of_id)
-        if original.id == tag.id:
+        if original is None or original.id == tag.id:
             raise TaggingError("Thẻ gốc không hợp lệ.")
     tag.duplicate_of_id = original.id
 

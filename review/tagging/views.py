@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, Flask, Response, abort, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
@@ -68,7 +69,7 @@ def _nav(user: User) -> list[tuple[str, str]]:
             (url_for("tagging.themes"), "Chủ đề")]
 
 
-def _back(default: str) -> Response:
+def _back(default: str) -> ResponseReturnValue:
     # Only same-site paths: a crafted "next" must not send the reviewer elsewhere.
     target = request.form.get("next") or ""
     return redirect(target if target.startswith("/") and not target.startswith("//") else default)
@@ -154,7 +155,7 @@ def read(essay_id: int):
     highlights += [Highlight(s.start_offset, s.end_offset, f"s{s.id}", "hl-suggestion", "") for s in open_suggestions]
     text = version.text
     for s in suggestions:
-        s.passage = text[s.start_offset:s.end_offset]  # type: ignore[attr-defined]
+        s.passage = text[s.start_offset:s.end_offset]
     course_tags = db.session.scalars(select(Tag).where(Tag.course_id == essay.course_id, Tag.essay_id != essay.id)
                                      .order_by(Tag.id.desc()).limit(200)).all()
     return render_template(
@@ -209,6 +210,8 @@ def accept_suggestion(suggestion_id: int):
     suggestion, essay = suggestion_or_404(suggestion_id, current_user)
     if EmptyForm().validate_on_submit() and suggestion.status == "open":
         version = db.session.get(EssayVersion, suggestion.version_id)
+        if version is None:
+            abort(404)
         with committed(TaggingError, success="Đã nhận gợi ý thành thẻ."):
             tag = tag_passage(essay, start=suggestion.start_offset, end=suggestion.end_offset,
                               kind=request.form.get("kind") or suggestion.kind,
@@ -354,7 +357,7 @@ def groups(course_id: int):
         return redirect(url_for("tagging.groups", course_id=course.id))
     threshold = request.args.get("nguong", 80, type=int)
     offered = offered_groups(course.id, threshold=max(50, min(threshold, 100)))
-    confirmed = {}
+    confirmed: dict[int | None, list[Tag]] = {}
     for tag in db.session.scalars(select(Tag).where(Tag.course_id == course.id, Tag.group_id.is_not(None))
                                   .order_by(Tag.group_id, Tag.id)):
         confirmed.setdefault(tag.group_id, []).append(tag)
