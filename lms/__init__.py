@@ -37,6 +37,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.from_mapping(build_config(Path(app.instance_path), config))
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     Path(app.config["DATA_DIR"]).mkdir(parents=True, exist_ok=True)
+    proxies = int(app.config.get("PROXIES") or 0)
+    if proxies:
+        # Behind nginx: the client's address and scheme come from the last `proxies` hops of
+        # X-Forwarded-For/-Proto (never more: a client can write anything further left).
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
     _init_core(app)
     return app
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from flask import Blueprint, Flask, current_app, jsonify, request
+from flask import Blueprint, Flask, current_app, g, jsonify, request
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from lms.auth import login_manager
 from lms.courses import visible_courses
 from lms.db import db
 from lms.models import ApiToken, Course, Unit, User
@@ -70,25 +69,30 @@ def add_openapi_paths(app: Flask, paths: dict[str, Any], schemas: dict[str, Any]
     doc["components"]["schemas"].update(schemas or {})
 
 
-def check_csrf_for_cookie_sessions() -> None:
-    """Writes through a cookie session must carry the CSRF token (header X-CSRFToken)."""
-    # Bearer requests carry no ambient credentials; cookie sessions must prove the page sent them.
-    if request.method in ("GET", "HEAD", "OPTIONS") or _bearer_token():
+def authenticate_api_request() -> None:
+    """The one rule for /api/v1: a valid bearer token, or the session with its CSRF token on writes.
+
+    A request with an Authorization header is judged by that header alone (never by a cookie
+    that happens to come with it); a write with neither a token nor a session is a 401.
+    """
+    header = request.headers.get("Authorization")
+    if header is not None:
+        user = _user_for_bearer(header)
+        if user is None:
+            raise ApiError(401)
+        g._login_user = user  # Flask-Login's per-request user: the token's, not the cookie's
         return
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return  # the view's login check answers 401 when needed
+    if not current_user.is_authenticated:
+        raise ApiError(401)
     csrf.protect()
 
 
-def _bearer_token() -> str | None:
-    header = request.headers.get("Authorization", "")
-    if header[:7].lower() == "bearer ":
-        return header[7:].strip() or None
-    return None
-
-
-@login_manager.request_loader
-def _load_user_from_token(req) -> User | None:
-    token = _bearer_token()
-    if not token or not is_api_request():
+def _user_for_bearer(header: str) -> User | None:
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or len(token) > 200:
         return None
     # One query (the token row itself is not needed): every API call pays for this.
     user = db.session.scalar(select(User).join(ApiToken, ApiToken.user_id == User.id)
@@ -104,9 +108,9 @@ def init_app(app: Flask) -> None:
     app.extensions.setdefault("thuhoach.openapi", copy.deepcopy(_BASE_OPENAPI))
 
     @app.before_request
-    def _api_csrf() -> None:
+    def _api_auth() -> None:
         if request.blueprint in app.extensions["thuhoach.api_blueprints"]:
-            check_csrf_for_cookie_sessions()
+            authenticate_api_request()
 
     @app.errorhandler(ApiError)
     def _api_error(err: ApiError):

@@ -60,6 +60,9 @@ RULES: dict[tuple[str, str], Rule] = {
     ("pages.admin_users", "GET"): R({"admin"}),
     ("pages.admin_users", "POST"): R({"admin"}),
     ("pages.admin_reset_password", "POST"): R({"admin"}),
+    ("pages.admin_end_sessions", "POST"): R({"admin"}),
+    ("pages.admin_throttle", "GET"): R({"admin"}),
+    ("pages.admin_release_login", "POST"): R({"admin"}),
     ("pages.job", "GET"): R({"reviewer", "admin"}),            # the job is the reviewer's
     ("pages.job_download", "GET"): R({"reviewer", "admin"}),
     ("roster.import_page", "GET"): R({"admin"} | OFFICERS),
