@@ -11,6 +11,7 @@ analyzers yield (search.analysis), one lexeme space for the three fields::
     hoa          folded syllable, with positions (ranking counts them)
     =hòa         exact form with tone placement normalised, only when it differs from the folded one
     hoa binh     folded syllable pair, with positions (phrases are pairs in a row: 'a b' <-> 'b c')
+    =hoà bình    exact pair where either syllable carries a mark, with the same positions
 
 A query is parsed once by search.query (the Whoosh query tree, so both backends share one
 reading of what a user typed) and translated to tsquery text here. Stages run in order as in
@@ -63,7 +64,7 @@ def _positions(at: int | list[int]) -> str:
 def tsvector_text(text: str) -> str:
     """The tsvector literal of a text: our analyzer's three term streams in one lexeme space."""
     text = unicodedata.normalize("NFC", text or "")
-    exact, _folded, bigrams = document_terms(text)
+    exact, _folded, bigrams, exact_bigrams = document_terms(text)
     positions: dict[str, list[int]] = {}
     for pos, (_, f, _, _) in enumerate(syllables(text)):
         if pos >= _MAX_POS:
@@ -76,11 +77,14 @@ def tsvector_text(text: str) -> str:
     for gram, at in bigrams.items():
         pos = _positions(at)
         parts.append(f"{_lexeme(gram)}:{pos}" if pos else _lexeme(gram))
+    for gram, at in exact_bigrams.items():
+        pos = _positions(at)
+        parts.append(f"{_lexeme(_EXACT + gram)}:{pos}" if pos else _lexeme(_EXACT + gram))
     return " ".join(parts)
 
 
 def _term(field: str, text: str) -> str:
-    if field == "exact" and fold(text) != text:
+    if field == "exact_bigrams" or (field == "exact" and fold(text) != text):
         return _EXACT + text
     return text
 
@@ -92,7 +96,7 @@ def to_tsquery(q: wq.Query) -> str:
     if isinstance(q, wq.Prefix):
         return _lexeme(_term(q.fieldname, q.text)) + ":*"
     if isinstance(q, wq.Phrase):
-        return "(" + " <-> ".join(_lexeme(w) for w in q.words) + ")"
+        return "(" + " <-> ".join(_lexeme(_term(q.fieldname, w)) for w in q.words) + ")"
     if isinstance(q, wq.ConstantScoreQuery):
         return to_tsquery(q.child)
     if isinstance(q, wq.AndNot):
@@ -418,8 +422,8 @@ class PgEssayIndex:
         found: list[tuple[str, float]] = []
         is_phrase = False
         cond, params = where
-        loose = to_tsquery(parsed.loose)
         if sort == "date":
+            loose = to_tsquery(parsed.loose)
             cur.execute(
                 f"SELECT essay_id FROM {self.table} WHERE terms @@ %s::tsquery{cond} "
                 "ORDER BY submitted_at DESC NULLS LAST, essay_id LIMIT %s",
@@ -435,11 +439,13 @@ class PgEssayIndex:
                 if len(found) >= need:
                     break
         complete = len(found) < need
+        phrase_total = None
         if complete and not exact_total:
             total = len(found)
         else:
-            cur.execute(f"SELECT count(*) FROM {self.table} WHERE terms @@ %s::tsquery{cond}", [loose, *params])
-            total = int(cur.fetchone()[0])
+            total = self._count(cur, parsed.loose, where)
+        if exact_total:
+            phrase_total = total if parsed.strict == parsed.loose else self._count(cur, parsed.strict, where)
         start = (page - 1) * per_page
         return SearchResult(
             hits=found[start : start + per_page],
@@ -450,7 +456,28 @@ class PgEssayIndex:
             page=page,
             per_page=per_page,
             terms=sorted(parsed.terms),
+            phrase_total=phrase_total,
         )
+
+    def _count(self, cur: Any, q: wq.Query | None, where: tuple[str, list[Any]]) -> int:
+        if q is None:
+            return 0
+        cond, params = where
+        cur.execute(f"SELECT count(*) FROM {self.table} WHERE terms @@ %s::tsquery{cond}", [to_tsquery(q), *params])
+        return int(cur.fetchone()[0])
+
+    def totals(self, query: str, **filters: Any) -> tuple[int, int]:
+        """(total, phrase_total): essays holding every word as typed, and holding each run in a row."""
+        parsed = parse_query(query)
+        names = ("course_id", "topic_id", "unit_codes", "state", "themes", "trainee")
+        where = self._filters(*(filters.get(name) for name in names))
+        if parsed.loose is None or where is None:
+            return 0, 0
+        with self._cursor() as cur:
+            total = self._count(cur, parsed.loose, where)
+            if parsed.strict == parsed.loose:
+                return total, total
+            return total, self._count(cur, parsed.strict, where)
 
     def count_by(self, field_name: str, query: str, **filters: Any) -> dict[str, int]:
         """Exact number of matching essays per value of a field (course_id, topic_id, unit_code, state)."""
