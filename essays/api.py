@@ -32,22 +32,28 @@ def submission_json(version: EssayVersion) -> dict[str, Any]:
             "submitted_at": iso(version.submitted_at), "late": version.is_late, "chars": version.chars}
 
 
-def _read_body() -> tuple[bytes | None, str | None, str | None]:
-    """(file bytes, file name, pasted text) from a multipart `file` field or a JSON {"text": …}."""
+def ocr_json(version: EssayVersion) -> dict[str, Any]:
+    """Whether the text was recognised from photos/scans, how confidently, and whether a person must read it."""
+    return {"ocr": bool(version.ocr), "ocr_confidence": version.ocr_confidence,
+            "needs_reading": bool(version.needs_reading), "pages": len(version.files_of("page")) or None}
+
+
+def _read_body() -> tuple[list[tuple[str, bytes]] | None, str | None]:
+    """(files as (name, bytes) in the order sent, pasted text) from multipart `file` fields or JSON {"text": …}."""
     try:
         if request.is_json:
             body = json_body()
             text = body.get("text")
             if not isinstance(text, str):
                 raise ApiError(400, "Trường \"text\" phải là một chuỗi văn bản.")
-            return None, None, text
-        upload = request.files.get("file")
+            return None, text
+        uploads = request.files.getlist("file")
     except RequestEntityTooLarge:
         drain_refused_body()
         raise ApiError(413, too_large_message(), "too_large") from None
-    if upload is None:
+    if not uploads:
         raise ApiError(400, MESSAGES["nothing"])
-    return upload.read(), upload.filename or "", None
+    return [(upload.filename or "", upload.read()) for upload in uploads], None
 
 
 @bp.put("/courses/<int:course_id>/topics/<int:topic_id>/essay")
@@ -64,12 +70,12 @@ def put_essay(course_id: int, topic_id: int):
     except SubmissionError as exc:
         db.session.rollback()
         raise ApiError(exc.status, exc.message, exc.code) from None
-    data, filename, text = _read_body()
+    files, text = _read_body()
     try:
         db.session.commit()  # end the read transaction: the file is read without holding one
-        prepared = prepare_submission(data=data, filename=filename, text=text)
+        prepared = prepare_submission(data=None, filename=None, text=text, files=files)
         with write_transaction():
-            version = submit_essay(user, topic, data=data, filename=filename, text=text, uploaded_by=user,
+            version = submit_essay(user, topic, data=None, filename=None, text=text, uploaded_by=user,
                                    now=now, prepared=prepared)
             db.session.commit()
     except SubmissionError as exc:
@@ -98,7 +104,8 @@ def get_essay(essay_id: int):
         raise ApiError(404)
     body = {"essay_id": essay.id, "version": version.number, "text": version.text,
             "trainee": essay.trainee.full_name, "unit_code": essay.unit.code, "topic_id": essay.topic_id,
-            "submitted_at": iso(version.submitted_at), "late": version.is_late, "sha256": version.sha256}
+            "submitted_at": iso(version.submitted_at), "late": version.is_late, "sha256": version.sha256,
+            **ocr_json(version)}
     record_view(essay, user)
     return jsonify(body)
 
@@ -108,6 +115,15 @@ _PATH_PARAMS = [
     {"name": "course_id", "in": "path", "required": True, "schema": {"type": "integer"}},
     {"name": "topic_id", "in": "path", "required": True, "schema": {"type": "integer"}},
 ]
+_OCR_PROPERTIES: dict[str, Any] = {
+    "ocr": {"type": "boolean", "description": "the text was recognised by Tesseract from photos/scans: "
+                                              "check it against the page images"},
+    "ocr_confidence": {"type": "number", "nullable": True, "minimum": 0, "maximum": 100,
+                       "description": "mean word confidence of the recognition (null without OCR)"},
+    "needs_reading": {"type": "boolean", "description": "a handwritten essay handed in by the ward officer: "
+                                                        "counted as submitted, not searchable, read by a person"},
+    "pages": {"type": "integer", "nullable": True, "description": "page images of a photographed/scanned essay"},
+}
 OPENAPI_SCHEMAS: dict[str, Any] = {
     "EssaySubmission": {
         "type": "object", "required": ["essay_id", "version", "sha256", "submitted_at", "late", "chars"],
@@ -122,7 +138,7 @@ OPENAPI_SCHEMAS: dict[str, Any] = {
     "Essay": {
         "type": "object",
         "required": ["essay_id", "version", "text", "trainee", "unit_code", "topic_id", "submitted_at", "late",
-                     "sha256"],
+                     "sha256", "ocr", "ocr_confidence", "needs_reading"],
         "properties": {
             "essay_id": {"type": "integer"}, "version": {"type": "integer"},
             "text": {"type": "string", "description": "stored text of the current version (NFC)"},
@@ -130,6 +146,7 @@ OPENAPI_SCHEMAS: dict[str, Any] = {
             "unit_code": {"type": "string"}, "topic_id": {"type": "integer"},
             "submitted_at": {"type": "string", "format": "date-time"}, "late": {"type": "boolean"},
             "sha256": {"type": "string"},
+            **_OCR_PROPERTIES,
         }},
 }
 OPENAPI_PATHS: dict[str, Any] = {
@@ -137,12 +154,17 @@ OPENAPI_PATHS: dict[str, Any] = {
         "put": {
             "parameters": _PATH_PARAMS,
             "summary": "Hand in (or replace) my essay on a topic",
-            "description": "Send the file as multipart field `file` (.docx, .doc, .odt, .pdf, .txt), or JSON "
-                           "{\"text\": …} with the essay typed or pasted. Each call adds a version; earlier "
-                           "versions are kept. After the cut-off (unless an extension applies) → 409.",
+            "description": "Send the file as multipart field `file` (.docx, .doc, .odt, .pdf, .txt), or photos "
+                           "of the pages (.jpg, .jpeg, .png, .heic) / scanned PDFs as several `file` fields in "
+                           "page order (read by OCR, joined into one stored PDF; the originals are kept), or "
+                           "JSON {\"text\": …} with the essay typed or pasted. Each call adds a version; "
+                           "earlier versions are kept. After the cut-off (unless an extension applies) → 409. "
+                           "Photos with too little readable text → 422 `unreadable`; OCR not installed on the "
+                           "server → 422 `no_ocr`.",
             "requestBody": {"required": True, "content": {
                 "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
-                    "file": {"type": "string", "format": "binary"}}}},
+                    "file": {"type": "array", "items": {"type": "string", "format": "binary"},
+                             "description": "one or several files, in page order"}}}},
                 "application/json": {"schema": {"type": "object", "required": ["text"], "properties": {
                     "text": {"type": "string"}}}},
             }},

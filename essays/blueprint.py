@@ -10,11 +10,13 @@ from lms.models import Role, User
 
 def init_app(app: Flask) -> None:
     """Register the submission pages, API, demo step and the hooks of the host."""
-    from essays import api, demo, indexing, search_views, views
+    from essays import api, demo, indexing, lateness, scan_jobs, search_views, views
+    from lms.jobs import register_handler
 
     from lms.timefmt import iso
 
     app.register_blueprint(views.bp)
+    register_handler(app, scan_jobs.JOB_KIND, scan_jobs.run_scan_job)
     app.add_template_filter(iso, "iso_local")
     api.init_app(app)
     indexing.init_app(app)
@@ -26,6 +28,8 @@ def init_app(app: Flask) -> None:
     app.extensions.setdefault("thuhoach.lti_learner_target", []).append(_lti_learner_target)
     app.extensions.setdefault("thuhoach.lti_submitted", []).append(_lti_submitted)
     app.extensions.setdefault("thuhoach.user_has_work", []).append(_has_essays)
+    # A course's due time moved (lms.courses.update_course): lateness follows the deadline in force.
+    app.extensions.setdefault("thuhoach.course_changed", []).append(lateness.on_course_changed)
     # A body over MAX_CONTENT_LENGTH is refused by Werkzeug before any view runs: say why in Vietnamese.
     app.register_error_handler(RequestEntityTooLarge, _too_large)
 
@@ -58,7 +62,10 @@ def _has_essays(user_id: int) -> bool:
 def _nav(user: User) -> list[tuple[str, str]]:
     if user.role == Role.trainee:
         return [(url_for("essays.mine"), "Bài thu hoạch của tôi")]
-    return [(url_for("essays.unit_essays"), "Bài thu hoạch"), (url_for("essays.extensions"), "Gia hạn")]
+    links = [(url_for("essays.unit_essays"), "Bài thu hoạch"), (url_for("essays.extensions"), "Gia hạn")]
+    if user.role in (Role.reviewer, Role.admin):
+        links.append((url_for("essays.needs_reading"), "Bài viết tay"))
+    return links
 
 
 def _home(user: User) -> str | None:

@@ -47,6 +47,8 @@ def build_config(instance_path: Path, overrides: dict[str, Any] | None = None) -
         "SECRET_KEY": env.get("SECRET_KEY"),
         "FEATURES": DEFAULT_FEATURES,
         "MAX_UPLOAD_BYTES": int(env.get("THUHOACH_MAX_UPLOAD_MB", "20")) * 1024 * 1024,
+        # Tesseract reads photographed/scanned essays (Debian: tesseract-ocr, tesseract-ocr-vie).
+        "TESSERACT_CMD": env.get("THUHOACH_TESSERACT", "tesseract"),
         # The indexer runs inside the app process unless production turns it off and runs
         # `flask --app lms search worker` instead.
         "INDEXER_IN_PROCESS": env.get("THUHOACH_INDEXER_IN_PROCESS", "1") == "1",
