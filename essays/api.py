@@ -20,6 +20,7 @@ from lms.api import (
     std_responses,
 )
 from lms.db import reads_first, utcnow
+from lms.limits import drain_refused_body
 from lms.timefmt import iso
 from lms.transaction import api_committed
 
@@ -55,6 +56,7 @@ def _read_body() -> tuple[list[tuple[str, bytes]] | None, str | None]:
             return None, text
         uploads = request.files.getlist("file")
     except RequestEntityTooLarge:
+        drain_refused_body()
         raise ApiError(413, too_large_message(), "too_large") from None
     if not uploads:
         raise ApiError(400, MESSAGES["nothing"])

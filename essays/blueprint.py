@@ -11,6 +11,7 @@ from lms.api import error_response, is_api_request
 from lms.db import db
 from lms.hooks import COURSE_CHANGED, DEMO, HOME, LTI_LEARNER_TARGET, LTI_SUBMITTED, NAV, USER_HAS_WORK
 from lms.jobs import register_handler
+from lms.limits import drain_refused_body
 from lms.models import Role, User
 from lms.timefmt import iso
 
@@ -74,6 +75,7 @@ def _home(user: User) -> str | None:
 
 def _too_large(err: RequestEntityTooLarge):
 
+    drain_refused_body()
     if is_api_request():
         return error_response(413, too_large_message(), "too_large")
     return render_template("errors/error.html", code=413, message=too_large_message()), 413

@@ -27,6 +27,7 @@ from search import EssayIndex
 # The search page's helpers, so that this module stays the only bridge to search/.
 from search.analysis import has_marks as has_marks
 from search.highlight import highlight_all as highlight_all
+from search.pg import PgEssayIndex
 from search.query import unmarked_query as unmarked_query
 
 logger = logging.getLogger(__name__)
@@ -39,15 +40,23 @@ def index_path(app: Flask | None = None) -> Path:
     return Path((app or current_app).config["DATA_DIR"]) / "search"
 
 
-def get_index(app: Flask | None = None) -> EssayIndex:
-    """The process's one EssayIndex (one cached searcher, refreshed when the index changes)."""
+def _open_index(app: Flask) -> EssayIndex | PgEssayIndex:
+    if app.config["SEARCH_BACKEND"] == "postgres":
+        engine = db.engine(app)
+        # Pooled connections: each search or write borrows one and gives it back.
+        return PgEssayIndex(engine.raw_connection, index_kind=app.config["SEARCH_PG_INDEX"])
+    return EssayIndex(index_path(app))
+
+
+def get_index(app: Flask | None = None) -> EssayIndex | PgEssayIndex:
+    """The process's one index: Whoosh (one cached searcher) or the PostgreSQL table every server shares."""
     app = app or current_app
     index = app.extensions.get("thuhoach.search_index")
     if index is None:
         with _INDEX_LOCK:
             index = app.extensions.get("thuhoach.search_index")
             if index is None:
-                index = app.extensions["thuhoach.search_index"] = EssayIndex(index_path(app))
+                index = app.extensions["thuhoach.search_index"] = _open_index(app)
     return index
 
 
