@@ -63,6 +63,7 @@ serve: install
 
 # Known vulnerabilities in the pinned dependencies (pip-audit asks PyPI's vulnerability data).
 audit: install
+	$(BIN)/python .ci/function_report.py
 	@out=$$($(BIN)/pip-audit --progress-spinner off 2>&1); status=$$?; echo "$$out"; \
 	skipped=$$(echo "$$out" | grep -c "could not be audited"); \
 	if [ $$status -ne 0 ]; then exit $$status; fi; \

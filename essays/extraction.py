@@ -250,6 +250,7 @@ def _sniff(data: bytes) -> str:
     return "text"
 
 
+# long: one zip-safety check after another, in the order they must run
 def _check_zip(data: bytes) -> str:  # noqa: C901  (one branch per zip-safety check, in the order they must run)
     """Validate an OOXML/ODF package without parsing it; return "docx" or "odt"."""
     try:

@@ -365,6 +365,7 @@ def normalize_name(value: Any) -> str:
 # ---------------------------------------------------------------------------------------------
 # Parsing the whole file
 
+# long: one check per column, in the sheet's order
 def parse_roster(frame: pd.DataFrame, *, resolver: UnitResolver,  # noqa: C901  (one branch per column rule)
                  only_unit_id: int | None = None) -> tuple[list[RosterRow], list[RowError]]:
     """The valid trainee rows and the problems of the others; RosterRejected when the file as a whole is bad."""
@@ -562,6 +563,7 @@ def _apply(user: User, row: RosterRow) -> bool:
     return changed
 
 
+# long: the import's steps in order, all rows or none
 def import_roster(data: bytes, filename: str, course_id: int, *,  # noqa: C901  (the import's steps in order)
                   only_unit_id: int | None = None) -> ImportResult:
     """Import the file's trainees into the course, all rows or none; flushes, the caller commits.

@@ -211,6 +211,7 @@ class BulkWriter(SegmentWriter):
         fw.finish_field()
 
 
+# long: Whoosh's block writer inlined for speed (see the module docstring)
 def _write_terms(fw, store: dict[str, array], decode, lengths: list[int], fixed_size: int | None) -> None:
     """Write every term of one field as W3FieldWriter and W3PostingsWriter would, emptying store.
 

@@ -443,6 +443,7 @@ class EssayIndex:
                 return _empty(page, per_page)
             return self._run(s, parsed, allowed, filter_q, page, per_page, sort, exact_total)
 
+    # long: query, filters, sort and paging of one search in one place
     def _run(
         self,
         s: Searcher,

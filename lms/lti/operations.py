@@ -527,6 +527,7 @@ class _Pending:
     attempts: int
 
 
+# long: the score outbox: decide, send, record each outcome
 def send_scores(*, context_id: int | None = None, now: dt.datetime | None = None) -> PushResult:
     """Send the queued scores that are due (of one LMS course, or all), then record what the LMS said.
 

@@ -204,6 +204,7 @@ def completeness(course: Course, as_of: dt.datetime | None = None,
                         units=units.copy(), topics=topics.copy())
 
 
+# long: the set-based counts of one pass, read together
 def _count(course: Course, as_of: dt.datetime, unit_ids: list[int] | None) -> Completeness:
     """The figures of `completeness`, counted in the database."""
     topic_list = list(course.topics)
@@ -344,6 +345,7 @@ def sort_units(units: pd.DataFrame, key: str, descending: bool = False) -> pd.Da
     return units.sort_values(key, ascending=not descending, kind="stable", na_position="last")
 
 
+# long: one vectorised pass over every trainee × topic (numpy arrays)
 def trainee_states(course: Course, unit_ids: Iterable[int], as_of: dt.datetime | None = None,
                    states: Iterable[str] | None = None, topic_id: int | None = None) -> pd.DataFrame:
     """One row per trainee × topic of the given units: state, times in force, version handed in; by name."""

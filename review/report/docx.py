@@ -231,6 +231,7 @@ def _who(n_units: int, names: list[str], all_wards: bool) -> str:
     return f"{vn_int(n_units)} {'phường, xã' if all_wards else 'đơn vị'}"
 
 
+# long: the report's sections I–IV written in document order
 def report_docx(data: ReportData, prose: ReportProse) -> bytes:  # noqa: C901  (sections I–IV in order, each optional)
     """The report as a Party body's report (Hướng dẫn 36-HD/VPTW): header, sections I–IV, signature, appendix."""
     from docx.enum.section import WD_ORIENT, WD_SECTION

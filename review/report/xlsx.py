@@ -67,6 +67,7 @@ def _num(value: Any) -> Any:
     return value
 
 
+# long: one sheet after another, in the workbook's order
 def report_xlsx(data: ReportData) -> bytes:
     """The report's workbook: summary, per unit, per topic, per theme × kind, every passage, who has not handed in."""
     from openpyxl import Workbook
