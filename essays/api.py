@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Flask, jsonify, request
-from flask_login import current_user
+from flask_login import current_user, login_required
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from essays.access import essay_of, essay_or_404, record_view, topic_or_404
@@ -14,7 +14,6 @@ from lms.api import (
     API_PREFIX,
     ApiError,
     add_openapi_paths,
-    api_login_required,
     json_body,
     register_api_blueprint,
     std_responses,
@@ -64,7 +63,7 @@ def _read_body() -> tuple[list[tuple[str, bytes]] | None, str | None]:
 
 
 @bp.put("/courses/<int:course_id>/topics/<int:topic_id>/essay")
-@api_login_required
+@login_required
 @reads_first
 def put_essay(course_id: int, topic_id: int):
     now = utcnow()  # time of receipt, before reading and extracting the file
@@ -79,7 +78,7 @@ def put_essay(course_id: int, topic_id: int):
 
 
 @bp.get("/courses/<int:course_id>/topics/<int:topic_id>/essay")
-@api_login_required
+@login_required
 def get_own_essay(course_id: int, topic_id: int):
     topic = topic_or_404(course_id, topic_id)
     essay = essay_of(current_user.id, topic.id)
@@ -89,7 +88,7 @@ def get_own_essay(course_id: int, topic_id: int):
 
 
 @bp.get("/essays/<int:essay_id>")
-@api_login_required
+@login_required
 def get_essay(essay_id: int):
     user = current_user._get_current_object()
     essay = essay_or_404(essay_id, user)

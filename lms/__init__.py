@@ -81,7 +81,7 @@ def init_app(host_app: Flask, url_prefix: str = "/thuhoach", config: dict[str, A
 
 
 def _init_core(app: Flask) -> None:
-    from lms import api, auth, cli, db as dbmod, jobs, lti, pages, roster_views, security
+    from lms import api, auth, cli, db as dbmod, jobs, lti, pages, roster_views, security, throttle
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     dbmod.db.init_app(app)
@@ -92,6 +92,7 @@ def _init_core(app: Flask) -> None:
     roster_views.init_app(app)
     cli.init_app(app)
     jobs.init_app(app)
+    throttle.init_app(app)
     lti.init_app(app)
     load_features(app)
 

@@ -118,11 +118,6 @@ def init_app(app: Flask) -> None:
         return jsonify({"error": {"code": err.code, "message": err.message}}), err.status
 
 
-def api_login_required(view):
-    """Like login_required; the unauthorized handler answers JSON for API requests."""
-    return login_required(view)
-
-
 def json_body() -> dict[str, Any]:
     """The request's JSON object, or a 400 with a Vietnamese message (413 when over the size limit)."""
     try:
@@ -164,7 +159,7 @@ def course_json(course: Course) -> dict[str, Any]:
 
 
 @bp.get("/me")
-@api_login_required
+@login_required
 def me():
     user = current_user
     return jsonify({"username": user.username, "full_name": user.full_name, "role": user.role.value,
@@ -172,7 +167,7 @@ def me():
 
 
 @bp.get("/courses")
-@api_login_required
+@login_required
 def courses():
     return jsonify({"courses": [course_json(c) for c in visible_courses(current_user)]})
 
@@ -181,7 +176,7 @@ PATCHABLE = {"name", "essay_due", "cutoff"}
 
 
 @bp.patch("/courses/<int:course_id>")
-@api_login_required
+@login_required
 def update_course(course_id: int):
     """Change a course's name or deadlines (admins); answers the course as GET /courses lists it."""
     from lms.courses import CourseError, describe_changes, update_course as update
@@ -224,14 +219,14 @@ def update_course(course_id: int):
 
 
 @bp.get("/units")
-@api_login_required
+@login_required
 def units():
     rows = db.session.scalars(select(Unit).order_by(Unit.province_code, Unit.code)).all()
     return jsonify({"units": [{"code": u.code, "name": u.name, "kind": u.kind} for u in rows]})
 
 
 @bp.get("/jobs/<int:job_id>")
-@api_login_required
+@login_required
 def job(job_id: int):
     from lms.jobs import job_json, job_or_404
 

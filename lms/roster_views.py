@@ -5,13 +5,13 @@ import io
 from typing import Any
 
 from flask import Blueprint, Flask, abort, jsonify, render_template, request, send_file, url_for
-from flask_login import current_user
+from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from sqlalchemy import select
 from wtforms import SelectField
 
-from lms.api import ApiError, add_openapi_paths, api_login_required, register_api_blueprint, std_responses
+from lms.api import ApiError, add_openapi_paths, register_api_blueprint, std_responses
 from lms.db import db
 from lms.hooks import NAV
 from lms.models import Course, Role, Unit, User
@@ -117,7 +117,7 @@ def credentials(unit_code: str):
 
 
 @api_bp.post("/courses/<int:course_id>/roster")
-@api_login_required
+@login_required
 def import_api(course_id: int):
     if current_user.role not in IMPORTERS or (current_user.role == Role.officer and current_user.unit_id is None):
         raise ApiError(403)

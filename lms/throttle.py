@@ -16,13 +16,16 @@ Three counters, each a row of `login_throttle`:
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass
 from typing import cast
 
+from flask import Flask
 from sqlalchemy import Table, case, delete, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from lms.db import db, rows_changed, utcnow
+from lms.jobs import register_task
 from lms.models import LoginThrottle
 
 WINDOW = dt.timedelta(minutes=15)
@@ -137,3 +140,19 @@ def purge_expired(now: dt.datetime | None = None) -> int:
     result = db.session.execute(delete(LoginThrottle).where(
         or_(LoginThrottle.last_failure_at < old, LoginThrottle.last_failure_at.is_(None) & (LoginThrottle.window_start < old))))
     return rows_changed(result)
+
+
+def init_app(app: Flask) -> None:
+    """Clear spent counters from the worker loop, so `login_throttle` does not only grow."""
+    register_task(app, _purge_task)
+
+
+def _purge_task(app: Flask) -> int:
+    """Once an hour: `purge_expired` (a worker task; returns 0, it is never the loop's main work)."""
+    if time.monotonic() - app.extensions.get("thuhoach.throttle_sweep", -3600.0) < 3600:
+        return 0
+    app.extensions["thuhoach.throttle_sweep"] = time.monotonic()
+    with app.app_context():
+        if purge_expired():
+            db.session.commit()
+    return 0

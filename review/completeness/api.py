@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 from flask import Blueprint, Flask, jsonify, request
-from flask_login import current_user
+from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from lms.api import ApiError, add_openapi_paths, api_login_required, as_of_arg, register_api_blueprint, std_responses
+from lms.api import ApiError, add_openapi_paths, as_of_arg, register_api_blueprint, std_responses
 from lms.db import db
 from lms.models import Course, Role, Unit
 from lms.timefmt import iso
@@ -21,7 +21,7 @@ def init_app(app: Flask) -> None:
 
 
 @bp.get("/courses/<int:course_id>/completeness")
-@api_login_required
+@login_required
 def course_completeness(course_id: int):
     user = current_user
     if user.role == Role.trainee:

@@ -4,10 +4,10 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Flask, request
-from flask_login import current_user
+from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from lms.api import ApiError, add_openapi_paths, api_login_required, as_of_arg, register_api_blueprint, std_responses
+from lms.api import ApiError, add_openapi_paths, as_of_arg, register_api_blueprint, std_responses
 from lms.db import db
 from lms.models import Course, Unit
 from lms.security import audit
@@ -52,13 +52,13 @@ def _api_report(course_id: int, fmt: str):
 
 
 @api_bp.get("/courses/<int:course_id>/report.xlsx")
-@api_login_required
+@login_required
 def api_report_xlsx(course_id: int):
     return _api_report(course_id, "xlsx")
 
 
 @api_bp.get("/courses/<int:course_id>/report.docx")
-@api_login_required
+@login_required
 def api_report_docx(course_id: int):
     return _api_report(course_id, "docx")
 

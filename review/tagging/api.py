@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Flask, jsonify, request
-from flask_login import current_user
+from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -13,7 +13,6 @@ from lms.api import (
     API_PREFIX,
     ApiError,
     add_openapi_paths,
-    api_login_required,
     json_body,
     register_api_blueprint,
     std_responses,
@@ -50,7 +49,7 @@ def _tag_for_tagging(tag_id: int) -> Tag:
 
 
 @bp.post("/essays/<int:essay_id>/tags")
-@api_login_required
+@login_required
 def create_tag(essay_id: int):
     essay = _essay_for_tagging(essay_id)
     body = json_body()
@@ -62,7 +61,7 @@ def create_tag(essay_id: int):
 
 
 @bp.get("/essays/<int:essay_id>/tags")
-@api_login_required
+@login_required
 def essay_tags(essay_id: int):
     essay = essay_or_404(essay_id, current_user)
     if not can_read_compilation(current_user, essay.unit_id):
@@ -81,7 +80,7 @@ def essay_tags(essay_id: int):
 
 
 @bp.patch("/tags/<int:tag_id>")
-@api_login_required
+@login_required
 def patch_tag(tag_id: int):
     tag = _tag_for_tagging(tag_id)
     body = json_body()
@@ -95,7 +94,7 @@ def patch_tag(tag_id: int):
 
 
 @bp.delete("/tags/<int:tag_id>")
-@api_login_required
+@login_required
 def remove_tag(tag_id: int):
     tag = _tag_for_tagging(tag_id)
     with api_committed(TaggingError):
@@ -104,7 +103,7 @@ def remove_tag(tag_id: int):
 
 
 @bp.get("/courses/<int:course_id>/tags")
-@api_login_required
+@login_required
 def course_tags(course_id: int):
 
     course = db.session.get(Course, course_id)
@@ -128,7 +127,7 @@ def course_tags(course_id: int):
 
 
 @bp.get("/themes")
-@api_login_required
+@login_required
 def themes():
     # The codebook is the Board's working tool; officers see it to read their unit's tags.
     if current_user.role == Role.trainee:
