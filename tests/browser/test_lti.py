@@ -3,17 +3,14 @@ deep-linking answer posted back to the LMS, with the fake LMS of tests/lti on lo
 from __future__ import annotations
 
 import json
-import sys
 import threading
-from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
 from playwright.sync_api import expect
 from werkzeug.serving import make_server
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "lti"))
-from fake_platform import INSTRUCTOR, FakePlatform, Person, new_key  # noqa: E402
+from tests.lti.fake_platform import INSTRUCTOR, FakePlatform, Person, new_key
 
 from lms.db import db
 from lms.lti.operations import register_platform

@@ -1,14 +1,11 @@
 """A trainee hands in a .docx in Chromium, reads the receipt, replaces it and sees version 2."""
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "essays"))
-from essay_files import ESSAY, TITLE, build_docx  # noqa: E402
+from tests.essays.essay_files import ESSAY, TITLE, build_docx
 
 from lms.models import Role
 

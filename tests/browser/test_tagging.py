@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import re
-import sys
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -13,8 +11,7 @@ from lms.db import db
 from lms.models import Role
 from review.tagging.models import Tag, Theme
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "review"))
-from review_factories import write_essay  # noqa: E402  (the review tests' essay factory)
+from tests.review.review_factories import write_essay
 
 pytestmark = pytest.mark.browser
 # Emoji before the passage: each is 2 UTF-16 units in the browser but 1 code point on the server.

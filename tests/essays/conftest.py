@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from essay_files import ESSAY, FOOTER, HEADER, TABLE, TITLE, build_docx
+from tests.essays.essay_files import ESSAY, FOOTER, HEADER, TABLE, TITLE, build_docx
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,7 @@ from essays.models import Essay, EssayVersion, IndexOutbox
 from essays.operations import submit_essay
 from essays.storage import file_path
 
-from essay_world import LONG_TEXT
+from tests.essays.essay_world import LONG_TEXT
 
 THREADS = 16
 UPLOADS_PER_THREAD = 3

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from essay_files import build_docx
+from tests.essays.essay_files import build_docx
 from essays.models import Essay, EssayVersion, IndexOutbox
 from lms.db import db
 from lms.models import Role

@@ -14,9 +14,9 @@ from lms.db import db
 from lms.models import AuditEvent
 from essays.models import EssayVersion
 
-from essay_files import (ESSAY, HEADER, LEGACY_EXPECTED_BODY, TABLE, TCVN3_BODY, TCVN3_TITLE, TITLE, build_docx,
+from tests.essays.essay_files import (ESSAY, HEADER, LEGACY_EXPECTED_BODY, TABLE, TCVN3_BODY, TCVN3_TITLE, TITLE, build_docx,
                          build_odt, image_only_pdf)
-from essay_world import LONG_TEXT, NOTHING, counts, make_world
+from tests.essays.essay_world import LONG_TEXT, NOTHING, counts, make_world
 
 VIETNAMESE = re.compile("[ăâđêôơưạảấầẩậắằẳặẹẻếềểệịọỏốồổộớờởợụủứừửữự]")
 W_NS = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'

@@ -13,8 +13,8 @@ from lms.db import db
 from lms.models import AuditEvent
 from essays.models import Essay, EssayVersion, Extension
 
-from essay_files import ESSAY, HEADER, TABLE, TITLE, build_docx
-from essay_world import LONG_TEXT, NOTHING, counts, make_world
+from tests.essays.essay_files import ESSAY, HEADER, TABLE, TITLE, build_docx
+from tests.essays.essay_world import LONG_TEXT, NOTHING, counts, make_world
 
 FILE_NAME = "Bài thu hoạch – Đỗ Đức Đạt.docx"
 

@@ -20,7 +20,7 @@ from essays.extraction import (
 )
 from essays.vntext import fix_legacy_encoding, normalize_text
 
-from essay_files import (
+from tests.essays.essay_files import (
     ESSAY,
     FOOTER,
     HEADER,

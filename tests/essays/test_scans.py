@@ -25,7 +25,7 @@ from essays.extraction import MESSAGES, check_upload, extract_scan, ocr_availabl
 from essays.models import Essay, EssayVersion, EssayVersionFile
 from lms.db import db
 
-from essay_world import NOTHING, counts, make_world
+from tests.essays.essay_world import NOTHING, counts, make_world
 
 pillow_heif.register_heif_opener()  # the tests save iPhone-style .heic photos
 pytestmark = pytest.mark.skipif(not ocr_available(), reason="tesseract-ocr and tesseract-ocr-vie are not installed")

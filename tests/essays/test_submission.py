@@ -16,8 +16,8 @@ from essays.models import Essay, EssayVersion, IndexOutbox
 from essays.operations import ExtensionError, SubmissionError, grant_extension, submit_essay
 from essays.storage import file_path, stored_files
 
-from essay_files import ESSAY, HEADER, TABLE, TITLE, build_docx
-from essay_world import LONG_TEXT, NOTHING, counts, make_world
+from tests.essays.essay_files import ESSAY, HEADER, TABLE, TITLE, build_docx
+from tests.essays.essay_world import LONG_TEXT, NOTHING, counts, make_world
 
 NOW = dt.datetime.now(dt.timezone.utc)
 

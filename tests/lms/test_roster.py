@@ -14,7 +14,7 @@ from lms.db import db
 from lms.models import Enrollment, Role, User
 from lms.roster import RosterRejected, import_roster
 from lms.security import verify_password
-from roster_files import HEADER, csv_bytes, person, xlsx
+from tests.lms.roster_files import HEADER, csv_bytes, person, xlsx
 
 
 @pytest.fixture

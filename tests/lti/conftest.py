@@ -8,7 +8,7 @@ import requests
 
 from lms.db import db
 from lms.lti.models import LtiPlatform
-from fake_platform import FakePlatform, Person, login_params, new_key, parse_form
+from tests.lti.fake_platform import FakePlatform, Person, login_params, new_key, parse_form
 
 
 @pytest.fixture(scope="session")

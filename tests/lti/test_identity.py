@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from fake_platform import Person
+from tests.lti.fake_platform import Person
 from lms.db import db
 from lms.lti.models import LtiContext, LtiUserLink
 from lms.models import AuditEvent, Enrollment, User

@@ -9,7 +9,7 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from fake_platform import INSTRUCTOR, Person, login_params, parse_form, query_of
+from tests.lti.fake_platform import INSTRUCTOR, Person, login_params, parse_form, query_of
 from lms.db import db
 from lms.jobs import run_one_job
 from lms.lti.models import LtiContext, LtiNonce, LtiResourceLink, LtiUserLink

@@ -6,7 +6,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select
 
-from fake_platform import INSTRUCTOR, Person
+from tests.lti.fake_platform import INSTRUCTOR, Person
 from lms.db import db
 from lms.lti.models import LtiContext, LtiUserLink
 from lms.models import AuditEvent, Enrollment, Role, User

@@ -7,7 +7,7 @@ import re
 
 from sqlalchemy import select
 
-from fake_platform import Person
+from tests.lti.fake_platform import Person
 from lms.db import db, utcnow
 from lms.jobs import run_one_job
 from lms.lti.models import LtiContext, LtiScore

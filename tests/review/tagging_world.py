@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 import pytest
-from review_factories import write_essay
+from tests.review.review_factories import write_essay
 
 from lms.db import db
 from lms.models import Course, Role, Unit, User

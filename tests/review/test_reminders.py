@@ -12,7 +12,7 @@ from sqlalchemy import select
 from lms.db import db, utcnow
 from review.completeness.figures import trainee_states
 from review.completeness.models import Notice
-from completeness_roster import roster, hand_in  # noqa: F401  (fixtures)
+from tests.review.completeness_roster import roster, hand_in  # noqa: F401  (fixtures)
 
 
 class Collect:

@@ -12,7 +12,7 @@ from lms import jobs
 from lms.db import db
 from lms.models import AuditEvent, Job, Role
 from review.report.models import ReportSettings
-from test_report import ReportWorld, report_world  # noqa: F401  (fixture)
+from tests.review.test_report import ReportWorld, report_world  # noqa: F401  (fixture)
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
