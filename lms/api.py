@@ -7,6 +7,7 @@ from typing import Any
 from flask import Blueprint, Flask, current_app, g, jsonify, request
 from flask_login import current_user, login_required
 from sqlalchemy import select
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from lms.courses import visible_courses
 from lms.db import db
@@ -123,8 +124,14 @@ def api_login_required(view):
 
 
 def json_body() -> dict[str, Any]:
-    """The request's JSON object, or a 400 with a Vietnamese message."""
-    data = request.get_json(silent=True)
+    """The request's JSON object, or a 400 with a Vietnamese message (413 when over the size limit)."""
+    try:
+        data = request.get_json(silent=True)
+        # A chunked body has no Content-Length: werkzeug stops reading at the limit and hands
+        # back a cut-off body. One more byte asked for tells whether there was more (then 413).
+        request.stream.read(1)
+    except RequestEntityTooLarge:
+        raise ApiError(413, "Nội dung yêu cầu quá lớn.", "too_large") from None
     if not isinstance(data, dict):
         raise ApiError(400, "Nội dung yêu cầu phải là một đối tượng JSON.")
     return data

@@ -15,8 +15,10 @@ from lms.courses import (CourseError, add_topic, create_course, describe_changes
                          update_course, visible_courses)
 from lms.db import db
 from lms.forms import CourseEditForm, CourseForm, EmptyForm, TopicForm, UnitForm, UserForm
+from lms.hooks import HOME, NAV
 from lms.models import Course, Enrollment, Role, Topic, Unit, User
 from lms.security import audit, audit_read, generate_password, role_required
+from lms.params import parse_int
 from lms.sessions import end_sessions
 from lms.units import UnitError, add_unit
 from lms.users import UserError, can_reset_password_of, create_user, reset_password
@@ -61,7 +63,7 @@ def _nav_links(app: Flask) -> list[tuple[str, str]]:
     if not current_user.is_authenticated:
         return []
     links: list[tuple[str, str]] = []
-    for provider in app.extensions.get("thuhoach.nav", []):
+    for provider in NAV.providers(app):
         links.extend(provider(current_user))
     if current_user.role == Role.admin:
         links += [(url_for("pages.admin_units"), "Đơn vị"), (url_for("pages.admin_courses"), "Lớp học"),
@@ -84,15 +86,19 @@ def _http_error(err: HTTPException):
         # The failed request may have left its session unusable (PendingRollbackError): the page
         # below asks the database for the menu, so start it clean.
         db.discard_session()
+    # What the exception says about itself (Allow for a 405, WWW-Authenticate …), not its body type.
+    headers = {k: v for k, v in err.get_headers() if k.lower() != "content-type"}
     if is_api_request():
-        return error_response(code)
+        body, status = error_response(code)
+        body.headers.update(headers)
+        return body, status
     try:
-        return render_template("errors/error.html", code=code, message=_page_message(code)), code
+        return render_template("errors/error.html", code=code, message=_page_message(code)), code, headers
     except Exception:  # noqa: BLE001 - the error page must not fail in turn
         logger.exception("error page %s could not be rendered", code)
         db.discard_session()
         return _BARE_ERROR_PAGE.format(code=code, message=_page_message(code)), code, {
-            "Content-Type": "text/html; charset=utf-8"}
+            **headers, "Content-Type": "text/html; charset=utf-8"}
 
 
 def _csrf_error(err: CSRFError):
@@ -120,7 +126,7 @@ def favicon():
 @login_required
 def index():
     # Each feature may claim the home page for a role (trainees → their essays, officers → completeness).
-    for home in current_app.extensions.get("thuhoach.home", []):
+    for home in HOME.providers():
         target = home(current_user)
         if target:
             return redirect(target)
@@ -362,10 +368,7 @@ def admin_audit():
 
     action = request.args.get("action", "").strip()
     who = request.args.get("user", "").strip()
-    try:
-        page = max(1, int(request.args.get("page", "1")))
-    except ValueError:
-        page = 1
+    page = parse_int(request.args.get("page", "1"), low=1, high=100_000) or 1
     query = select(AuditEvent).order_by(AuditEvent.id.desc())
     if action:
         query = query.where(AuditEvent.action.startswith(action))

@@ -14,8 +14,18 @@ def to_local(value: dt.datetime) -> dt.datetime:
 
 
 def iso(value: dt.datetime | None) -> str | None:
-    """ISO 8601 with the +07:00 offset, as the API answers."""
-    return to_local(value).isoformat(timespec="seconds") if value else None
+    """RFC 3339 with the +07:00 offset, as the API answers.
+
+    Before 1906 the zone's offset was local mean time, +07:06:40: RFC 3339 has no seconds in an
+    offset, so such an instant is written in UTC instead.
+    """
+    if value is None:
+        return None
+    local = to_local(value)
+    offset = local.utcoffset()
+    if offset is not None and offset.seconds % 60:
+        return value.astimezone(dt.timezone.utc).isoformat(timespec="seconds")
+    return local.isoformat(timespec="seconds")
 
 
 def fmt_datetime(value: dt.datetime | None) -> str:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import Flask, url_for
 
+from lms.hooks import COURSE_CHANGED, LTI_INSTRUCTOR_TARGET
 from lms.models import Course, Role, User
 
 
@@ -17,8 +18,8 @@ def init_app(app: Flask) -> None:
     search_themes.init_app(app)
     completeness_views.init_app(app)
     report_views.init_app(app)
-    app.extensions.setdefault("thuhoach.lti_instructor_target", []).append(_lti_instructor_target)
-    app.extensions.setdefault("thuhoach.course_changed", []).append(_notify_course_changed)
+    LTI_INSTRUCTOR_TARGET.register(app, _lti_instructor_target)
+    COURSE_CHANGED.register(app, _notify_course_changed)
 
 
 def _notify_course_changed(course: Course, changes: dict) -> None:
