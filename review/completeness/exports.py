@@ -1,6 +1,7 @@
 """Builders of the completeness downloads (pure: figures in, bytes out) and the overview's bar chart."""
 from __future__ import annotations
 
+import datetime as dt
 import io
 import re
 import unicodedata
@@ -13,6 +14,7 @@ from markupsafe import Markup, escape
 from sqlalchemy import select
 
 from lms.db import db
+from lms.models import topic_label
 from lms.numfmt import fmt_int, fmt_percent
 from lms.timefmt import fmt_datetime
 from essays import storage
@@ -51,14 +53,23 @@ def overview_xlsx(figures: Completeness, threshold: float | None = None) -> byte
     return xlsx_bytes([("Tổng hợp", header, rows), ("Thông tin", ["Mục", "Giá trị"], info)])
 
 
-def missing_xlsx(table: pd.DataFrame, course_name: str, unit_name: str) -> bytes:
-    """Trainees of a unit still missing an essay (one row per trainee and topic)."""
-    header = ["Họ và tên", "Tên đăng nhập", "Thư điện tử", "Chủ đề", "Tình trạng", "Hạn nộp đang áp dụng"]
-    rows = [[r.full_name, r.username, r.email or "", f"{r.topic_position}. {r.topic_title}",
-             STATE_LABELS[r.state], fmt_datetime(r.due_at)]
+def missing_xlsx(table: pd.DataFrame, course_name: str, unit_name: str, as_of: dt.datetime) -> bytes:
+    """Trainees of a unit still missing an essay (one row per trainee and topic), with whom to call."""
+    header = ["Họ và tên", "Tên đăng nhập", "Chức vụ", "Điện thoại", "Thư điện tử", "Chủ đề", "Tình trạng",
+              "Hạn nộp đang áp dụng"]
+    rows = [[r.full_name, r.username, _text(r.position), _text(r.phone), _text(r.email),
+             topic_label(r.topic_position, r.topic_title), STATE_LABELS[r.state], fmt_datetime(r.due_at)]
             for r in table.itertuples(index=False)]
-    return xlsx_bytes([("Chưa nộp", header, rows),
-                       ("Thông tin", ["Mục", "Giá trị"], [("Lớp", course_name), ("Đơn vị", unit_name)])])
+    title = [f"Danh sách học viên chưa nộp bài thu hoạch — {unit_name} — tính đến {fmt_datetime(as_of)}"]
+    info = [("Lớp", course_name), ("Đơn vị", unit_name), ("Tính đến", fmt_datetime(as_of)),
+            ("Số học viên chưa nộp đủ", str(table["user_id"].nunique() if len(table) else 0))]
+    return xlsx_bytes([("Chưa nộp", header, [title + [""] * (len(header) - 1), *rows]),
+                       ("Thông tin", ["Mục", "Giá trị"], info)])
+
+
+def _text(value: object) -> str:
+    # pandas gives NaN/None for an empty column
+    return value if isinstance(value, str) else ""
 
 
 _INVALID = re.compile(r'[<>:"/\\|?*\x00-\x1f]')
