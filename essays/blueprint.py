@@ -5,6 +5,7 @@ from flask import Flask, render_template, url_for
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from lms.hooks import COURSE_CHANGED, DEMO, HOME, LTI_LEARNER_TARGET, LTI_SUBMITTED, NAV, USER_HAS_WORK
+from lms.limits import drain_refused_body
 from lms.models import Role, User
 
 
@@ -77,6 +78,7 @@ def _too_large(err: RequestEntityTooLarge):
     from lms.api import error_response, is_api_request
     from essays.operations import too_large_message
 
+    drain_refused_body()
     if is_api_request():
         return error_response(413, too_large_message(), "too_large")
     return render_template("errors/error.html", code=413, message=too_large_message()), 413

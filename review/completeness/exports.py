@@ -13,11 +13,15 @@ from markupsafe import Markup, escape
 from sqlalchemy import select
 
 from lms.db import db
+from lms.numfmt import fmt_int, fmt_percent
 from lms.timefmt import fmt_datetime
 from essays import storage
 from essays.models import EssayVersion
 from review.completeness.figures import STATE_LABELS, Completeness, day_column
 from lms.spreadsheets import csv_bytes, xlsx_bytes
+
+
+NOT_TAKEN = "chưa ghi nhận điểm danh"
 
 
 def _shown_percent(value: float | None) -> float | None:
@@ -36,8 +40,10 @@ def overview_xlsx(figures: Completeness, threshold: float | None = None) -> byte
     for row in figures.units.to_dict("records"):
         value = _shown_percent(row["percent"])
         below = threshold is not None and (value is None or value < threshold)
-        rows.append([row["code"], row["name"], row["enrolled"], *[row[day_column(d)] for d in figures.days],
-                     row["attended"], *[by_unit.get((row["unit_id"], t.id), 0) for t in topics],
+        taken = bool(row["attendance_recorded"])
+        rows.append([row["code"], row["name"], row["enrolled"],
+                     *[row[day_column(d)] if taken else "" for d in figures.days],
+                     row["attended"] if taken else NOT_TAKEN, *[by_unit.get((row["unit_id"], t.id), 0) for t in topics],
                      row["on_time"], row["late"], row["extension"], row["missing"], row["exempt"], value,
                      "x" if below else ""])
     info = [("Lớp", figures.course.name), ("Số liệu tính đến", fmt_datetime(figures.as_of))]
@@ -145,19 +151,21 @@ def overview_rows_html(figures: Completeness, units: pd.DataFrame, threshold: fl
     submitted = figures.submitted_by_cell()
     n_days = len(figures.days)
     columns = ["unit_id", "code", "name", "enrolled", *[day_column(d) for d in figures.days], "attended",
-               "on_time", "late", "extension", "missing", "exempt", "percent"]
+               "on_time", "late", "extension", "missing", "exempt", "percent", "attendance_recorded"]
     badge = ' <span class="badge state-missing">dưới ngưỡng</span>'
     rows = []
     for unit_id, code, name, enrolled, *rest in zip(*(units[c].tolist() for c in columns)):
+        taken = rest.pop()
         value = _shown_percent(rest[-1])
         below = value is None or value < threshold
-        numbers = [enrolled, *rest[:n_days + 1], *[submitted.get((unit_id, t), 0) for t in topic_ids],
-                   *rest[n_days + 1:-1]]
+        present = [fmt_int(n) for n in rest[:n_days + 1]] if taken else ["—"] * n_days + [NOT_TAKEN]
+        numbers = [fmt_int(enrolled), *present, *[fmt_int(submitted.get((unit_id, t), 0)) for t in topic_ids],
+                   *[fmt_int(n) for n in rest[n_days + 1:-1]]]
         code_html = escape(code)
         rows.append(f'<tr class="{"below" if below else ""}" data-unit="{code_html}">\n'
                     f'<td>{code_html}</td>\n<td><a href="{escape(unit_url(code))}">{escape(name)}</a>'
                     f'{badge if below else ""}</td>\n<td>{"</td><td>".join(map(str, numbers))}</td>\n'
-                    f'<td class="percent">{"—" if value is None else f"{value:.1f}%"}</td>\n</tr>')
+                    f'<td class="percent">{fmt_percent(value)}</td>\n</tr>')
     return Markup("\n".join(rows))
 
 
