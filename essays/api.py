@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Flask, jsonify, request
+from flask import Blueprint, Flask, current_app, jsonify, request
 from flask_login import current_user
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -97,6 +97,9 @@ def get_essay(essay_id: int):
     body = {"essay_id": essay.id, "version": version.number, "text": version.text,
             "trainee": essay.trainee.full_name, "unit_code": essay.unit.code, "topic_id": essay.topic_id,
             "submitted_at": iso(version.submitted_at), "late": version.is_late, "sha256": version.sha256}
+    # Features add fields they own (review: same_content_as), each deciding who may see them.
+    for extra in current_app.extensions.get("thuhoach.essay_api_fields", []):
+        body.update(extra(essay, user))
     record_view(essay, user)
     return jsonify(body)
 
@@ -128,6 +131,9 @@ OPENAPI_SCHEMAS: dict[str, Any] = {
             "unit_code": {"type": "string"}, "topic_id": {"type": "integer"},
             "submitted_at": {"type": "string", "format": "date-time"}, "late": {"type": "boolean"},
             "sha256": {"type": "string"},
+            "same_content_as": {"type": "array", "items": {"type": "integer"},
+                                "description": "Bài của học viên khác có nội dung trùng (giống hệt hoặc ≥ 90 %); "
+                                               "chỉ có với Ban Tổ chức, quản trị và cán bộ đơn vị của bài"},
         }},
 }
 OPENAPI_PATHS: dict[str, Any] = {

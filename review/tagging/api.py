@@ -8,12 +8,17 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from lms.jobs import register_task
 from lms.api import API_PREFIX, ApiError, add_openapi_paths, api_login_required, json_body, std_responses
 from lms.db import db
 from lms.models import Course, Role, Unit
 from review.tagging.models import TAG_KINDS, Tag, Theme
-from review.tagging.operations import (TaggingError, can_read_compilation, can_see_essay, can_tag, delete_tag,
+from review.tagging.operations import (DuplicateTag, TaggingError, can_read_compilation, can_see_essay, can_tag, delete_tag,
                             essay_or_404, tag_json, tag_passage, update_tag)
+
+from review.tagging.copies import can_see_copies, find_copies, same_content_as
+from review.tagging.suggestions import essay_suggestions
+from review.tagging.theme_model import refresh_models, scan_new_versions
 
 bp = Blueprint("review_tagging_api", __name__, url_prefix=API_PREFIX)
 
@@ -24,6 +29,15 @@ def init_app(app: Flask) -> None:
 
     register_api_blueprint(app, bp)
     add_openapi_paths(app, _PATHS, _SCHEMAS)
+    app.extensions.setdefault("thuhoach.essay_api_fields", []).append(_copies_field)
+    register_task(app, scan_new_versions)
+    register_task(app, refresh_models)
+    register_task(app, find_copies)
+
+
+def _copies_field(essay, user) -> dict:
+    """same_content_as for those who may see it (never the trainee)."""
+    return {"same_content_as": same_content_as(essay.id)} if can_see_copies(user, essay) else {}
 
 
 def _essay_for_tagging(essay_id: int):
@@ -51,11 +65,26 @@ def create_tag(essay_id: int):
         tag = tag_passage(essay, start=body.get("start"), end=body.get("end"), kind=body.get("kind"),
                           theme_ids=body.get("themes"), note=body.get("note"), by=current_user,
                           version_number=body.get("version"))
+    except DuplicateTag as exc:
+        db.session.rollback()
+        return _conflict(exc)
     except TaggingError as exc:
         db.session.rollback()
         raise ApiError(422, str(exc)) from None
     db.session.commit()
     return jsonify(tag_json(tag)), 201
+
+
+def _conflict(exc: DuplicateTag):
+    """409 naming the tag that already marks this span."""
+    return jsonify({"error": {"code": "duplicate_tag", "message": str(exc), "tag_id": exc.tag_id}}), 409
+
+
+@bp.get("/essays/<int:essay_id>/suggestions")
+@api_login_required
+def suggestions(essay_id: int):
+    essay = _essay_for_tagging(essay_id)
+    return jsonify({"suggestions": essay_suggestions(essay)})
 
 
 @bp.get("/essays/<int:essay_id>/tags")
@@ -88,6 +117,9 @@ def patch_tag(tag_id: int):
         raise ApiError(422, f"Trường không được phép sửa: {', '.join(sorted(unknown))}.")
     try:
         update_tag(tag, body)
+    except DuplicateTag as exc:
+        db.session.rollback()
+        return _conflict(exc)
     except TaggingError as exc:
         db.session.rollback()
         raise ApiError(422, str(exc)) from None
@@ -173,6 +205,18 @@ _SCHEMAS: dict[str, Any] = {
     "Theme": {"type": "object", "required": ["id", "name", "parent_id"], "properties": {
         "id": {"type": "integer"}, "name": {"type": "string"}, "parent_id": {"type": "integer", "nullable": True}}},
 }
+_CONFLICT = {"409": {"description": "Đoạn này của phiên bản này đã được gắn thẻ: error.tag_id là thẻ đó",
+                     "content": {"application/json": {"schema": {"type": "object", "required": ["error"], "properties": {
+                         "error": {"type": "object", "required": ["code", "message", "tag_id"], "properties": {
+                             "code": {"type": "string", "enum": ["duplicate_tag"]}, "message": {"type": "string"},
+                             "tag_id": {"type": "integer"}}}}}}}}}
+_SUGGESTION = {"type": "object", "required": ["id", "start", "end", "kind", "text", "themes"], "properties": {
+    "id": {"type": "integer"},
+    "start": {"type": "integer", "description": "Start, in code points of the current version's NFC text"},
+    "end": {"type": "integer"}, "kind": {"type": "string", "enum": list(TAG_KINDS)}, "text": {"type": "string"},
+    "themes": {"type": "array", "description": "Lĩnh vực gợi ý, tốt nhất trước", "items": {
+        "type": "object", "required": ["id", "score"],
+        "properties": {"id": {"type": "integer"}, "score": {"type": "number", "minimum": 0, "maximum": 1}}}}}}
 _ESSAY_ID = {"name": "essay_id", "in": "path", "required": True, "schema": {"type": "integer"}}
 _TAG_ID = {"name": "tag_id", "in": "path", "required": True, "schema": {"type": "integer"}}
 _COURSE_ID = {"name": "course_id", "in": "path", "required": True, "schema": {"type": "integer"}}
@@ -181,18 +225,24 @@ _PATHS: dict[str, Any] = {
         "post": {"summary": "Tag a passage of the essay (reviewers, admins)", "parameters": [_ESSAY_ID],
                  "requestBody": {"required": True, "content": {"application/json": {
                      "schema": {"$ref": "#/components/schemas/TagInput"}}}},
-                 "responses": {**std_responses(_TAG_SCHEMA, 400, 401, 403, 404, 422),
+                 "responses": {**std_responses(_TAG_SCHEMA, 400, 401, 403, 404, 422), **_CONFLICT,
                                "201": {"description": "Created", "content": {"application/json": {"schema": _TAG_SCHEMA}}}}},
         "get": {"summary": "Tags on the essay, every version", "parameters": [_ESSAY_ID],
                 "responses": std_responses({"type": "object", "required": ["tags"], "properties": {
                     "essay_id": {"type": "integer"}, "current_version": {"type": "integer", "nullable": True},
                     "has_tags_on_older_versions": {"type": "boolean"},
                     "tags": {"type": "array", "items": _TAG_SCHEMA}}}, 401, 403, 404)}},
+    "/api/v1/essays/{essay_id}/suggestions": {
+        "get": {"summary": "Suggested passages of the current version not yet tagged or dismissed, with ranked "
+                           "themes learned from the course's tags (reviewers, admins)",
+                "parameters": [_ESSAY_ID],
+                "responses": std_responses({"type": "object", "required": ["suggestions"], "properties": {
+                    "suggestions": {"type": "array", "items": _SUGGESTION}}}, 401, 403, 404)}},
     "/api/v1/tags/{tag_id}": {
         "patch": {"summary": "Edit a tag: kind, themes, note, start/end (same version), duplicate_of",
                   "parameters": [_TAG_ID],
                   "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
-                  "responses": std_responses(_TAG_SCHEMA, 400, 401, 403, 404, 422)},
+                  "responses": {**std_responses(_TAG_SCHEMA, 400, 401, 403, 404, 422), **_CONFLICT}},
         "delete": {"summary": "Remove a tag", "parameters": [_TAG_ID],
                    "responses": {"204": {"description": "Removed"},
                                  **{k: v for k, v in std_responses({}, 401, 403, 404).items() if k != "200"}}}},

@@ -25,6 +25,33 @@ class TaggingError(ValueError):
     """A tagging or codebook request that cannot be done; the message is for the user."""
 
 
+class DuplicateTag(TaggingError):
+    """The same span of the same version is already tagged: the existing tag is named."""
+
+    def __init__(self, tag_id: int) -> None:
+        super().__init__(f"Đoạn này của phiên bản này đã được gắn thẻ (thẻ số {tag_id}); hãy sửa thẻ đó.")
+        self.tag_id = tag_id
+
+
+def _refuse_same_span(version_id: int, start: int, end: int, except_id: int | None = None) -> None:
+    query = select(Tag.id).where(Tag.version_id == version_id, Tag.start_offset == start, Tag.end_offset == end)
+    if except_id is not None:
+        query = query.where(Tag.id != except_id)
+    existing = db.session.scalar(query.order_by(Tag.id).limit(1))
+    if existing is not None:
+        raise DuplicateTag(existing)
+
+
+def settle_suggestions(tag: Tag, by: User) -> None:
+    """Open suggestions overlapping a new tag's span are taken by it: they are never offered again."""
+    from review.tagging.models import Suggestion
+
+    db.session.execute(update(Suggestion).where(
+        Suggestion.version_id == tag.version_id, Suggestion.status == "open",
+        Suggestion.start_offset < tag.end_offset, Suggestion.end_offset > tag.start_offset,
+    ).values(status="accepted", tag_id=tag.id, decided_by_id=by.id, decided_at=utcnow()))
+
+
 # --- permissions -----------------------------------------------------------------------------
 
 def can_tag(user: User) -> bool:
@@ -276,6 +303,7 @@ def tag_passage(essay: Essay, *, start: object, end: object, kind: object, theme
     version = essay_version(essay, version_number)
     text = version.text
     start, end = _check_span(text, start, end)
+    _refuse_same_span(version.id, start, end)
     tag = Tag(essay_id=essay.id, version_id=version.id, course_id=essay.course_id, unit_id=essay.unit_id,
               start_offset=start, end_offset=end, text=text[start:end], folded=fold(text[start:end]), kind=_check_kind(kind),
               note=_check_note(note), created_by_id=by.id, themes=_themes_for_tag(theme_ids))
@@ -283,6 +311,7 @@ def tag_passage(essay: Essay, *, start: object, end: object, kind: object, theme
     mark_review(essay, "in_progress", by, only_if_new=True)
     reindex_essays([essay.id])
     db.session.flush()
+    settle_suggestions(tag, by)
     logger.info("tag %s on essay %s v%s [%s:%s] by %s", tag.id, essay.id, version.number, start, end, by.username)
     return tag
 
@@ -298,6 +327,7 @@ def update_tag(tag: Tag, fields: dict) -> Tag:
     if "start" in fields or "end" in fields:
         text = tag.version.text
         start, end = _check_span(text, fields.get("start", tag.start_offset), fields.get("end", tag.end_offset))
+        _refuse_same_span(tag.version_id, start, end, except_id=tag.id)
         tag.start_offset, tag.end_offset, tag.text = start, end, text[start:end]
         tag.folded = fold(tag.text)
     if "duplicate_of" in fields:

@@ -76,6 +76,12 @@ class SimilarityIndex:
             self._hashes[key] = minhash
         return links
 
+    def remove(self, key: Hashable) -> None:
+        """Forget a text (a replaced essay); groups already formed through it are kept."""
+        if key in self._hashes:
+            self._lsh.remove(key)
+            del self._hashes[key]
+
     def similar_to(self, key: Hashable) -> list[Hashable]:
         """Keys in the same group as key (without it)."""
         if key not in self._parent:

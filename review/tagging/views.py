@@ -133,7 +133,9 @@ def read(essay_id: int):
     older = [t for t in tags if t.version_id != version.id]
     highlights = [Highlight(t.start_offset, t.end_offset, f"t{t.id}", f"hl-{t.kind}",
                             f"{KIND_LABELS[t.kind]}: {', '.join(th.name for th in t.themes)}") for t in here]
-    open_suggestions = [s for s in suggestions if s.status == "open"]
+    # Never offer a passage already tagged (tags made before suggestions were settled included).
+    open_suggestions = [s for s in suggestions if s.status == "open"
+                        and not any(t.start_offset < s.end_offset and t.end_offset > s.start_offset for t in here)]
     highlights += [Highlight(s.start_offset, s.end_offset, f"s{s.id}", "hl-suggestion", "") for s in open_suggestions]
     text = version.text
     for s in suggestions:
