@@ -150,7 +150,14 @@ def search():
     unit_names = {u.code: u.name for u in units}
     themes = _theme_choices()
     args = {k: v for k, v in request.args.items() if k != "page"}
-    return render_template("essays/search.html", q=q, result=result, courses=courses, units=units,
+    reading = current_app.extensions.get("thuhoach.essay_reading_url")
+
+    def open_url(essay: Essay) -> str:
+        """The reading and tagging view when a feature offers one to this user, else the plain text."""
+        url = reading(essay.id, user, q) if reading else None
+        return url or url_for("essay_search.essay", essay_id=essay.id, q=q)
+
+    return render_template("essays/search.html", open_url=open_url, q=q, result=result, courses=courses, units=units,
                            topics=topics, unit_names=unit_names, states=STATES, sorts=SORTS, themes=themes,
                            selected={"course": course_id, "topic": topic_id, "unit": unit_code, "state": state,
                                      "theme": theme, "sort": sort}, args=args)

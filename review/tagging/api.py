@@ -10,9 +10,10 @@ from sqlalchemy.orm import selectinload
 
 from lms.jobs import register_task
 from lms.api import API_PREFIX, ApiError, add_openapi_paths, api_login_required, json_body, std_responses
-from lms.db import db
+from lms.db import db, utcnow
 from lms.models import Course, Role, Unit
-from review.tagging.models import TAG_KINDS, Tag, Theme
+from essays.models import EssayVersion
+from review.tagging.models import TAG_KINDS, Suggestion, Tag, Theme
 from review.tagging.operations import (DuplicateTag, TaggingError, can_read_compilation, can_see_essay, can_tag, delete_tag,
                             essay_or_404, tag_json, tag_passage, update_tag)
 
@@ -85,6 +86,57 @@ def _conflict(exc: DuplicateTag):
 def suggestions(essay_id: int):
     essay = _essay_for_tagging(essay_id)
     return jsonify({"suggestions": essay_suggestions(essay)})
+
+
+@bp.get("/triage")
+@api_login_required
+def triage():
+    from review.tagging.triage import assigned_unit_ids, triage_items
+
+    if not can_tag(current_user):
+        raise ApiError(403)
+    course_id = request.args.get("course", type=int)
+    if course_id is None or db.session.get(Course, course_id) is None:
+        raise ApiError(422, "Cần chọn lớp (tham số course).")
+    unit_ids = None
+    if request.args.get("unit"):
+        unit_id = db.session.scalar(select(Unit.id).where(Unit.code == request.args["unit"]))
+        if unit_id is None:
+            raise ApiError(422, "Không có đơn vị với mã này.")
+        unit_ids = [unit_id]
+    items = triage_items(course_id, unit_ids=unit_ids, first_units=assigned_unit_ids(current_user))
+    return jsonify({"items": items})
+
+
+def _suggestion_for_tagging(suggestion_id: int) -> Suggestion:
+    suggestion = db.session.get(Suggestion, suggestion_id)
+    if suggestion is None:
+        raise ApiError(404)
+    version = db.session.get(EssayVersion, suggestion.version_id)
+    _essay_for_tagging(version.essay_id)
+    return suggestion
+
+
+@bp.post("/suggestions/<int:suggestion_id>/dismiss")
+@api_login_required
+def dismiss(suggestion_id: int):
+    suggestion = _suggestion_for_tagging(suggestion_id)
+    if suggestion.status != "open":
+        raise ApiError(409, "Gợi ý này đã được xử lý.")
+    suggestion.status, suggestion.decided_by_id, suggestion.decided_at = "dismissed", current_user.id, utcnow()
+    db.session.commit()
+    return jsonify({"id": suggestion.id, "status": suggestion.status})
+
+
+@bp.post("/suggestions/<int:suggestion_id>/reopen")
+@api_login_required
+def reopen(suggestion_id: int):
+    suggestion = _suggestion_for_tagging(suggestion_id)
+    if suggestion.status != "dismissed":
+        raise ApiError(409, "Chỉ mở lại được gợi ý đã bỏ qua (gợi ý đã nhận: xoá thẻ).")
+    suggestion.status, suggestion.decided_by_id, suggestion.decided_at = "open", None, None
+    db.session.commit()
+    return jsonify({"id": suggestion.id, "status": suggestion.status})
 
 
 @bp.get("/essays/<int:essay_id>/tags")
@@ -217,6 +269,9 @@ _SUGGESTION = {"type": "object", "required": ["id", "start", "end", "kind", "tex
     "themes": {"type": "array", "description": "Lĩnh vực gợi ý, tốt nhất trước", "items": {
         "type": "object", "required": ["id", "score"],
         "properties": {"id": {"type": "integer"}, "score": {"type": "number", "minimum": 0, "maximum": 1}}}}}}
+_SUGGESTION_ID = {"name": "suggestion_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+_DECISION = {"type": "object", "required": ["id", "status"], "properties": {
+    "id": {"type": "integer"}, "status": {"type": "string", "enum": ["open", "dismissed"]}}}
 _ESSAY_ID = {"name": "essay_id", "in": "path", "required": True, "schema": {"type": "integer"}}
 _TAG_ID = {"name": "tag_id", "in": "path", "required": True, "schema": {"type": "integer"}}
 _COURSE_ID = {"name": "course_id", "in": "path", "required": True, "schema": {"type": "integer"}}
@@ -238,6 +293,27 @@ _PATHS: dict[str, Any] = {
                 "parameters": [_ESSAY_ID],
                 "responses": std_responses({"type": "object", "required": ["suggestions"], "properties": {
                     "suggestions": {"type": "array", "items": _SUGGESTION}}}, 401, 403, 404)}},
+    "/api/v1/triage": {
+        "get": {"summary": "Suggested passages to decide, across essays: the reviewer's assigned units first "
+                           "(reviewers, admins)",
+                "parameters": [{"name": "course", "in": "query", "required": True, "schema": {"type": "integer"}},
+                               {"name": "unit", "in": "query", "schema": {"type": "string"},
+                                "description": "Only this unit (code)"}],
+                "responses": std_responses({"type": "object", "required": ["items"], "properties": {
+                    "items": {"type": "array", "items": {"type": "object", "properties": {
+                        "suggestion_id": {"type": "integer"}, "essay_id": {"type": "integer"},
+                        "version": {"type": "integer"}, "start": {"type": "integer"}, "end": {"type": "integer"},
+                        "kind": {"type": "string"}, "text": {"type": "string"}, "before": {"type": "string"},
+                        "after": {"type": "string"}, "unit": {"type": "string"}, "topic": {"type": "string"},
+                        "themes": {"type": "array", "items": {"type": "object", "properties": {
+                            "id": {"type": "integer"}, "name": {"type": "string"},
+                            "score": {"type": "number"}}}}}}}}}, 401, 403, 422)}},
+    "/api/v1/suggestions/{suggestion_id}/dismiss": {
+        "post": {"summary": "Dismiss a suggested passage (reviewers, admins)", "parameters": [_SUGGESTION_ID],
+                 "responses": std_responses(_DECISION, 401, 403, 404, 409)}},
+    "/api/v1/suggestions/{suggestion_id}/reopen": {
+        "post": {"summary": "Undo a dismissal (reviewers, admins)", "parameters": [_SUGGESTION_ID],
+                 "responses": std_responses(_DECISION, 401, 403, 404, 409)}},
     "/api/v1/tags/{tag_id}": {
         "patch": {"summary": "Edit a tag: kind, themes, note, start/end (same version), duplicate_of",
                   "parameters": [_TAG_ID],

@@ -18,6 +18,8 @@ from review.tagging.operations import (TaggingError, assign_unit, choosable_them
                             delete_tag, essay_or_404, mark_duplicate, mark_review, merge_themes,
                             ordered_tree, retire_theme, review_of, review_queue, tag_passage,
                             theme_or_error, unassign_unit, ungroup, update_tag, update_theme)
+from search.highlight import match_spans
+
 
 bp = Blueprint("tagging", __name__, url_prefix="/review")
 BOARD = (Role.admin, Role.reviewer)
@@ -35,6 +37,14 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(themes_cli)
     app.extensions.setdefault("thuhoach.nav", []).append(_nav)
     app.extensions.setdefault("thuhoach.demo", []).append(tag_demo_essays)
+    app.extensions["thuhoach.essay_reading_url"] = _reading_url
+
+
+def _reading_url(essay_id: int, user: User, q: str = "") -> str | None:
+    """Where a search hit or list entry opens: the reading and tagging view, for the Board."""
+    if user.role not in BOARD:
+        return None
+    return url_for("tagging.read", essay_id=essay_id, q=q or None)
 
 
 def _nav(user: User) -> list[tuple[str, str]]:
@@ -138,6 +148,9 @@ def read(essay_id: int):
                         and not any(t.start_offset < s.end_offset and t.end_offset > s.start_offset for t in here)]
     highlights += [Highlight(s.start_offset, s.end_offset, f"s{s.id}", "hl-suggestion", "") for s in open_suggestions]
     text = version.text
+    q = request.args.get("q", "")
+    # The words searched for, marked as the search matched them (marks honoured per word).
+    highlights += [Highlight(a, b, "q", "hl-query", "") for a, b in match_spans(text, q)] if q else []
     for s in suggestions:
         s.passage = text[s.start_offset:s.end_offset]  # type: ignore[attr-defined]
     course_tags = db.session.scalars(select(Tag).where(Tag.course_id == essay.course_id, Tag.essay_id != essay.id)
@@ -146,7 +159,7 @@ def read(essay_id: int):
         "review/read.html", essay=essay, version=version, versions=versions, is_current=is_current,
         body=render_text(text, highlights), tags=here, older_tags=older, suggestions=open_suggestions,
         themes=choosable_themes(), review=review_of(essay), kinds=KIND_LABELS, states=REVIEW_STATE_LABELS,
-        course_tags=course_tags, form=EmptyForm())
+        course_tags=course_tags, form=EmptyForm(), q=q)
 
 
 @bp.route("/essays/<int:essay_id>/state", methods=["POST"])
@@ -264,6 +277,19 @@ def queue():
                                .where(ReviewAssignment.reviewer_id == current_user.id).order_by(Unit.name)).all()
     return render_template("review/queue.html", rows=rows, units=units, other=other, code=code,
                            states=REVIEW_STATE_LABELS)
+
+
+@bp.route("/triage")
+@role_required(*BOARD)
+def triage():
+    """Suggested passages across essays, keyboard first (the reviewer's assigned units first)."""
+    courses = db.session.scalars(select(Course).order_by(Course.id.desc())).all()
+    course_id = request.args.get("course", type=int) or (courses[0].id if courses else None)
+    course = course_or_404(course_id) if course_id else None
+    unit = request.args.get("unit", "").strip()
+    scope = {"items": url_for("review_tagging_api.triage", course=course.id, unit=unit or None) if course else "",
+             "title": "Xử lý nhanh các đoạn kiến nghị, đề xuất được gợi ý"}
+    return render_template("review/triage.html", course=course, courses=courses, scope=scope, form=EmptyForm())
 
 
 @bp.route("/assignments", methods=["GET", "POST"])
