@@ -476,3 +476,46 @@ def review_queue(reviewer: User, course_id: int | None = None, limit: int = 500,
     if course_id is not None:
         query = query.where(Essay.course_id == course_id)
     return [(essay, review) for essay, review in db.session.execute(query).all()]
+
+
+READING_PER_PAGE = 50
+
+
+def units_matching(typed: str) -> list[Unit]:
+    """Units whose code is the text, or whose name holds it with or without accents ("ninh kieu")."""
+    typed = " ".join(typed.split())
+    if not typed:
+        return []
+    wanted = fold(typed)
+    units = db.session.scalars(select(Unit).order_by(Unit.name)).all()
+    exact = [u for u in units if u.code == typed]
+    return exact or [u for u in units if wanted in fold(u.name)]
+
+
+def reading_list(reviewer: User, *, unit_ids: list[int] | None = None, topic_id: int | None = None,
+                 state: str | None = None, assigned_to: int | None = None, page: int = 1,
+                 per_page: int = READING_PER_PAGE) -> tuple[list[tuple[Essay, EssayReview | None]], int]:
+    """One page of "Bài cần đọc" and the number of essays in all: essays with a version in the given units
+    (default: the reviewer's assigned ones; assigned_to=0: every unit), not done unless state says."""
+    from sqlalchemy import func
+
+    query = (select(Essay, EssayReview).outerjoin(EssayReview, EssayReview.essay_id == Essay.id)
+             .where(Essay.current_version_id.is_not(None)))
+    if unit_ids is not None:
+        query = query.where(Essay.unit_id.in_(unit_ids))
+    elif assigned_to != 0:
+        owner = reviewer.id if assigned_to is None else assigned_to
+        query = query.where(Essay.unit_id.in_(select(ReviewAssignment.unit_id)
+                                              .where(ReviewAssignment.reviewer_id == owner)))
+    if topic_id is not None:
+        query = query.where(Essay.topic_id == topic_id)
+    if state == "new":
+        query = query.where(or_(EssayReview.state.is_(None), EssayReview.state == "new"))
+    elif state in ("in_progress", "done"):
+        query = query.where(EssayReview.state == state)
+    else:
+        query = query.where(or_(EssayReview.state.is_(None), EssayReview.state != "done"))
+    total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = db.session.execute(query.order_by(Essay.unit_id, Essay.id)
+                              .limit(per_page).offset((max(1, page) - 1) * per_page)).all()
+    return [(essay, review) for essay, review in rows], total

@@ -16,13 +16,14 @@ from review.tagging.models import (KIND_LABELS, REVIEW_STATE_LABELS, PassageGrou
                                    Suggestion, Tag, TagTheme, Theme)
 from review.tagging.operations import (TaggingError, assign_unit, choosable_themes, confirm_group, create_theme,
                             delete_tag, essay_or_404, mark_duplicate, mark_review, merge_themes,
-                            ordered_tree, retire_theme, review_of, review_queue, tag_passage,
+                            ordered_tree, retire_theme, review_of, tag_passage,
                             theme_or_error, unassign_unit, ungroup, update_tag, update_theme)
 from search.highlight import match_spans
 
 
 bp = Blueprint("tagging", __name__, url_prefix="/review")
 BOARD = (Role.admin, Role.reviewer)
+GROUPS_PER_PAGE = 20
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -50,8 +51,8 @@ def _reading_url(essay_id: int, user: User, q: str = "") -> str | None:
 def _nav(user: User) -> list[tuple[str, str]]:
     if user.role not in BOARD:
         return []
-    return [(url_for("tagging.queue"), "Bài cần đọc"), (url_for("tagging.compilation_home"), "Tổng hợp kiến nghị"),
-            (url_for("tagging.themes"), "Chủ đề")]
+    return [(url_for("tagging.queue"), "Bài cần đọc"), (url_for("tagging.triage"), "Xử lý nhanh gợi ý"),
+            (url_for("tagging.compilation_home"), "Tổng hợp kiến nghị"), (url_for("tagging.themes"), "Chủ đề")]
 
 
 def _back(default: str) -> Response:
@@ -267,16 +268,29 @@ def dismiss_suggestion(suggestion_id: int):
 @bp.route("/queue")
 @role_required(*BOARD)
 def queue():
-    # Any Board member may also open another unit's list (a colleague is away, a unit is shared).
-    code = request.args.get("unit", "").strip()
-    other = db.session.scalar(select(Unit).where(Unit.code == code)) if code else None
-    if code and other is None:
-        abort(404)
-    rows = review_queue(current_user, unit_id=other.id if other else None)
+    """"Bài cần đọc": the reviewer's units by default; any ward (typed name, accents optional), topic,
+    state or assigned reviewer on request; paginated."""
+    from review.tagging.operations import READING_PER_PAGE, reading_list, units_matching
+
+    args = request.args
+    typed = args.get("unit", "").strip()
+    matches = units_matching(typed) if typed else []
+    topic_id, page = args.get("topic", type=int), max(1, args.get("page", 1, type=int))
+    state = args.get("state") if args.get("state") in REVIEW_STATE_LABELS else None
+    reviewer_arg = args.get("reviewer", "")
+    assigned_to = 0 if reviewer_arg == "all" else (int(reviewer_arg) if reviewer_arg.isdigit() else None)
+    rows, total = ([], 0) if typed and not matches else reading_list(
+        current_user, unit_ids=[u.id for u in matches] if typed else None, topic_id=topic_id, state=state,
+        assigned_to=assigned_to, page=page)
     units = db.session.scalars(select(Unit).join(ReviewAssignment, ReviewAssignment.unit_id == Unit.id)
                                .where(ReviewAssignment.reviewer_id == current_user.id).order_by(Unit.name)).all()
-    return render_template("review/queue.html", rows=rows, units=units, other=other, code=code,
-                           states=REVIEW_STATE_LABELS)
+    reviewers = db.session.scalars(select(User).where(User.role.in_(BOARD)).order_by(User.full_name)).all()
+    courses = db.session.scalars(select(Course).order_by(Course.id.desc())).all()
+    kept = {k: v for k, v in args.items() if k != "page"}
+    return render_template("review/queue.html", rows=rows, units=units, matches=matches, typed=typed,
+                           states=REVIEW_STATE_LABELS, total=total, page=page,
+                           pages=max(1, -(-total // READING_PER_PAGE)), reviewers=reviewers, courses=courses,
+                           selected={"topic": topic_id, "state": state, "reviewer": reviewer_arg}, kept=kept)
 
 
 @bp.route("/triage")
@@ -386,7 +400,7 @@ def compilation_xlsx(course_id: int):
 @bp.route("/courses/<int:course_id>/groups", methods=["GET", "POST"])
 @role_required(*BOARD)
 def groups(course_id: int):
-    from review.tagging.grouping import offered_groups
+    from review.tagging.grouping import DEFAULT_THRESHOLD, offered_groups
 
     course = course_or_404(course_id)
     if request.method == "POST":
@@ -410,14 +424,17 @@ def groups(course_id: int):
             db.session.commit()
             flash(message, "success")
         return redirect(url_for("tagging.groups", course_id=course.id))
-    threshold = request.args.get("nguong", 80, type=int)
-    offered = offered_groups(course.id, threshold=max(50, min(threshold, 100)))
+    threshold = max(50, min(request.args.get("nguong", DEFAULT_THRESHOLD, type=int), 100))
+    every = offered_groups(course.id, threshold=threshold)
+    page = max(1, request.args.get("trang", 1, type=int))
+    offered = every[(page - 1) * GROUPS_PER_PAGE:page * GROUPS_PER_PAGE]
     confirmed = {}
     for tag in db.session.scalars(select(Tag).where(Tag.course_id == course.id, Tag.group_id.is_not(None))
                                   .order_by(Tag.group_id, Tag.id)):
         confirmed.setdefault(tag.group_id, []).append(tag)
     return render_template("review/groups.html", course=course, offered=offered, confirmed=confirmed,
-                           threshold=threshold, form=EmptyForm())
+                           threshold=threshold, form=EmptyForm(), page=page, total=len(every),
+                           pages=max(1, -(-len(every) // GROUPS_PER_PAGE)))
 
 
 @bp.route("/tags/<int:tag_id>/duplicate", methods=["POST"])

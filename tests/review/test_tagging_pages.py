@@ -143,7 +143,34 @@ def test_review_state_and_queue_of_assigned_units(client, auth, world, essay_of)
     assert world.trainee_a.full_name not in queue
     other = client.get("/review/queue?unit=31261").get_data(as_text=True)
     assert world.trainee_b.full_name in other and f"/review/essays/{essay_b.id}" in other
-    assert client.get("/review/queue?unit=khong-co").status_code == 404
+    unknown = client.get("/review/queue?unit=khong-co")
+    assert unknown.status_code == 200 and "Không có đơn vị nào khớp «khong-co»" in unknown.get_data(as_text=True)
+    # A ward by its typed name, accents optional; state and topic filters.
+    by_name = client.get("/review/queue?unit=co do").get_data(as_text=True)
+    assert world.trainee_b.full_name in by_name and "Đang xem: <strong>Xã Cờ Đỏ</strong>" in by_name
+    done = client.get("/review/queue", query_string={"unit": "Ninh Kiều", "state": "done"}).get_data(as_text=True)
+    assert world.trainee_a.full_name in done
+    other_topic = world.course.topics[1].id
+    assert world.trainee_b.full_name not in client.get(
+        "/review/queue", query_string={"unit": "co do", "topic": other_topic}).get_data(as_text=True)
+    everyone = client.get("/review/queue?reviewer=all&state=done").get_data(as_text=True)
+    assert world.trainee_a.full_name in everyone and world.trainee_b.full_name not in everyone
+
+
+def test_reading_list_is_paginated(client, auth, world, make_user, enroll):
+    from review_factories import write_essay
+    from review.tagging.operations import READING_PER_PAGE
+
+    for i in range(READING_PER_PAGE + 2):
+        trainee = make_user(Role.trainee, unit=world.ward_b, full_name=f"Học Viên Số {i:03d}")
+        enroll(trainee, world.course)
+        write_essay(trainee, world.course, "Bài thu hoạch. Kiến nghị: tăng phụ cấp cho cán bộ không chuyên trách ở xã.")
+    auth.login(world.reviewer)
+    first = client.get("/review/queue?unit=31261").get_data(as_text=True)
+    assert f"<strong>{READING_PER_PAGE + 2}</strong> bài · trang 1/2" in first
+    assert "Học Viên Số 000" in first and "Học Viên Số 051" not in first
+    second = client.get("/review/queue?unit=31261&page=2").get_data(as_text=True)
+    assert "Học Viên Số 051" in second and "Học Viên Số 000" not in second
 
 
 def test_board_assigns_units_by_page(client, auth, world):
