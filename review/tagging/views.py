@@ -390,7 +390,8 @@ def compilation_xlsx(course_id: int):
     from review.tagging.compilation import build_xlsx, compile_course
 
     course = course_or_404(course_id)
-    data = build_xlsx(course.name, compile_course(course.id, _filters(course)))
+    filters = _filters(course)
+    data = build_xlsx(course.name, compile_course(course.id, filters), filters.describe())
     audit("compilation.exported", target=f"course={course.id}")
     db.session.commit()
     return Response(data, mimetype=XLSX, headers={

@@ -232,6 +232,20 @@ def test_xlsx_export_neutralises_formulas(client, auth, world, same_idea):
     assert "'=SUM(A1)" in values and "=SUM(A1)" not in values
     summary = [c.value for row in book["Tổng hợp"].iter_rows() for c in row]
     assert any(isinstance(v, str) and v.startswith("1 phường, xã kiến nghị") for v in summary)
+    assert summary[0].endswith("(toàn bộ lớp)")
+
+
+def test_filtered_xlsx_names_its_filters(client, auth, world, same_idea):
+    from openpyxl import load_workbook
+
+    auth.login(world.reviewer)
+    theme = world.themes["cán bộ"]
+    response = client.get(f"/review/courses/{world.course.id}/compilation.xlsx",
+                          query_string={"theme": theme.id, "kind": "proposal", "unit": "31135", "q": "phụ cấp"})
+    first = [row[0].value for row in load_workbook(io.BytesIO(response.data))["Tổng hợp"].iter_rows(max_row=6)]
+    assert first[0].endswith("(đã lọc, không phải toàn bộ)")
+    assert first[1:5] == ["Bộ lọc – Lĩnh vực: cán bộ (gồm các lĩnh vực con)", "Bộ lọc – Loại: Đề xuất",
+                          "Bộ lọc – Đơn vị: Phường Ninh Kiều", "Bộ lọc – Đoạn văn có: «phụ cấp»"]
 
 
 @pytest.mark.parametrize("role", [Role.trainee, Role.officer])
