@@ -101,7 +101,11 @@ def run_search(user: User, q: str, *, course_id: int | None = None, topic_id: in
     hits = [(rows[int(i)], score, Markup(snippets.get(i, ""))) for i, score in result.hits if int(i) in rows]
     counts = index.count_by_fields(("unit_code", "topic_id"), q, **filters) if with_counts else {}
     by_unit, by_topic = counts.get("unit_code", {}), counts.get("topic_id", {})
-    total, phrase_total = index.totals(q, **filters)
+    if with_counts:
+        # The side panel's counts already walked every match: count only the phrase holders again.
+        total, phrase_total = sum(by_unit.values()), index.totals(q, phrase_only=True, **filters)[1]
+    else:
+        total, phrase_total = index.totals(q, **filters)
     page_ = SearchPage(query=q, hits=hits, total=total, phrase_total=phrase_total, total_is_exact=True,
                        is_phrase=result.is_phrase, has_more=result.has_more, page=result.page,
                        by_unit=by_unit, by_topic=by_topic, pending=pending_count(db.session))
