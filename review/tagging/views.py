@@ -24,6 +24,7 @@ from search.highlight import match_spans
 bp = Blueprint("tagging", __name__, url_prefix="/review")
 BOARD = (Role.admin, Role.reviewer)
 GROUPS_PER_PAGE = 20
+COPIES_PER_PAGE = 50
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -52,7 +53,8 @@ def _nav(user: User) -> list[tuple[str, str]]:
     if user.role not in BOARD:
         return []
     return [(url_for("tagging.queue"), "Bài cần đọc"), (url_for("tagging.triage"), "Xử lý nhanh gợi ý"),
-            (url_for("tagging.compilation_home"), "Tổng hợp kiến nghị"), (url_for("tagging.themes"), "Chủ đề")]
+            (url_for("tagging.compilation_home"), "Tổng hợp kiến nghị"), (url_for("tagging.copies"), "Bài trùng nội dung"),
+            (url_for("tagging.themes"), "Chủ đề")]
 
 
 def _back(default: str) -> Response:
@@ -304,6 +306,25 @@ def triage():
     scope = {"items": url_for("review_tagging_api.triage", course=course.id, unit=unit or None) if course else "",
              "title": "Xử lý nhanh các đoạn kiến nghị, đề xuất được gợi ý"}
     return render_template("review/triage.html", course=course, courses=courses, scope=scope, form=EmptyForm())
+
+
+@bp.route("/copies")
+@role_required(*BOARD)
+def copies():
+    """Pairs of essays of different trainees with the same text, as the worker found them."""
+    from sqlalchemy.orm import aliased
+
+    from review.tagging.models import EssayCopy
+
+    page = max(1, request.args.get("page", 1, type=int))
+    other = aliased(Essay)
+    base = (select(EssayCopy, Essay, other).join(Essay, Essay.id == EssayCopy.essay_id)
+            .join(other, other.id == EssayCopy.other_id).where(EssayCopy.essay_id < EssayCopy.other_id))
+    total = db.session.scalar(select(func.count()).select_from(base.subquery())) or 0
+    rows = db.session.execute(base.order_by(EssayCopy.found_at.desc(), EssayCopy.essay_id)
+                              .limit(COPIES_PER_PAGE).offset((page - 1) * COPIES_PER_PAGE)).all()
+    return render_template("review/copies.html", rows=rows, total=total, page=page,
+                           pages=max(1, -(-total // COPIES_PER_PAGE)))
 
 
 @bp.route("/assignments", methods=["GET", "POST"])

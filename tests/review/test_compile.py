@@ -111,6 +111,11 @@ def test_copied_essays_are_found_by_the_worker_and_shown_to_the_board_and_the_of
     assert same(original, world.officer_a) == sorted([identical.id, edited.id])
     assert same(unrelated, world.reviewer) == []
     assert same(original, world.trainee_a) is None  # never for the trainee
+    page = client.get("/review/copies", headers=api_token(world.reviewer))
+    assert page.status_code == 200
+    listed = page.get_data(as_text=True)
+    assert "<strong>3</strong> cặp" in listed and "Phạm Văn Ba" in listed and "Võ Thị Tư" not in listed
+    assert client.get("/review/copies", headers=api_token(world.officer_a)).status_code in (302, 403)
     # A new version is compared again: the copy rewritten is no longer one.
     essay_of(third, world.course, "Kiến nghị mở lớp tin học cho người cao tuổi ở ấp Thạnh Lợi.")
     assert copies.find_copies(app) == 1
