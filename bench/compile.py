@@ -95,6 +95,9 @@ def main() -> None:
                   lambda: ThemeModel([(t, [names.index(n)]) for t, n in training], dict(enumerate(names))))
     ranked = timed("rank themes for every passage", lambda: model.rank([t for _, t in passages], top=9))
 
+    many = labelled_passages(per_theme=4_500, seed=args.seed + 3)
+    timed(f"retrain the theme model on {len(many):,} tags (what the worker does after a tag changes)",
+          lambda: ThemeModel([(t, [names.index(n)]) for t, n in many], dict(enumerate(names))))
     held_out = labelled_passages(per_theme=60, seed=args.seed + 2)
     truth = [names.index(n) for _, n in held_out]
     held_ranks = model.rank([t for t, _ in held_out], top=9)

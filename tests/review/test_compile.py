@@ -120,3 +120,17 @@ def test_copied_essays_are_found_by_the_worker_and_shown_to_the_board_and_the_of
     essay_of(third, world.course, "Kiến nghị mở lớp tin học cho người cao tuổi ở ấp Thạnh Lợi.")
     assert copies.find_copies(app) == 1
     assert same(original, world.reviewer) == [identical.id]
+
+
+def test_search_hits_open_the_reading_view_with_the_query_highlighted(app, client, auth, world, essay_of):
+    from essays import indexing
+
+    essay = essay_of(world.trainee_a, world.course, ESSAY)
+    indexing.drain_all(app)
+    auth.login(world.reviewer)
+    page = client.get("/search", query_string={"q": "thủ tục hành chính"}).get_data(as_text=True)
+    assert f'href="/review/essays/{essay.id}?q=th%E1%BB%A7+t%E1%BB%A5c+h%C3%A0nh+ch%C3%ADnh"' in page
+    reading = client.get(f"/review/essays/{essay.id}", query_string={"q": "thủ tục hành chính"}).get_data(as_text=True)
+    assert 'hl-query' in reading and 'data-refs="s' in reading  # the words searched and the suggestions
+    marked = [m for m in reading.split('class="seg hl ') if m.startswith("hl-query") or " hl-query" in m[:60]]
+    assert marked
