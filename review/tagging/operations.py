@@ -303,10 +303,12 @@ def tag_passage(essay: Essay, *, start: object, end: object, kind: object, theme
     version = essay_version(essay, version_number)
     text = version.text
     start, end = _check_span(text, start, end)
+    kind, note, themes = _check_kind(kind), _check_note(note), _themes_for_tag(theme_ids)
+    # Only a request that is otherwise valid is told the span is taken.
     _refuse_same_span(version.id, start, end)
     tag = Tag(essay_id=essay.id, version_id=version.id, course_id=essay.course_id, unit_id=essay.unit_id,
-              start_offset=start, end_offset=end, text=text[start:end], folded=fold(text[start:end]), kind=_check_kind(kind),
-              note=_check_note(note), created_by_id=by.id, themes=_themes_for_tag(theme_ids))
+              start_offset=start, end_offset=end, text=text[start:end], folded=fold(text[start:end]), kind=kind,
+              note=note, created_by_id=by.id, themes=themes)
     db.session.add(tag)
     mark_review(essay, "in_progress", by, only_if_new=True)
     reindex_essays([essay.id])
