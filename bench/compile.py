@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT / "tests" / "review"))
 from theme_passages import THEMES, labelled_passages  # noqa: E402
 
 from review.tagging.learning import ThemeModel  # noqa: E402
-from review.tagging.similar import SimilarityIndex, copy_index  # noqa: E402
+from review.tagging.similar import PassageGroups, copy_index  # noqa: E402
 from review.tagging.suggestions import find_passages  # noqa: E402
 
 OPENINGS = [
@@ -111,9 +111,9 @@ def main() -> None:
           f"{sum(p for p in presses if p > 1) / max(1, len(presses) - len(first_right)):.2f} when not)")
     del ranked
 
-    groups = SimilarityIndex()
+    groups = PassageGroups()
     head, tail = passages[:-1000], passages[-1000:]
-    timed(f"group {len(head):,} passages (MinHash LSH)",
+    timed(f"group {len(head):,} passages (MinHash LSH, leader clustering)",
           lambda: groups.add_many(((i, k), t) for k, (i, t) in enumerate(head)))
     timed("add 1,000 more passages incrementally",
           lambda: groups.add_many(((i, k + len(head)), t) for k, (i, t) in enumerate(tail)))

@@ -1,4 +1,5 @@
-"""Near-duplicate tagged passages offered as groups: MinHash LSH (review.tagging.similar), not all pairs.
+"""Near-duplicate tagged passages offered as groups: MinHash LSH leader clustering
+(review.tagging.similar.PassageGroups), not all pairs.
 
 Each course keeps, per web process, an index of its tagged passages that only looks up new tags;
 it is rebuilt when a tag was removed or its text changed. Groups come largest first.
@@ -11,25 +12,25 @@ from sqlalchemy import select
 
 from lms.db import db
 from review.tagging.models import Tag
-from review.tagging.similar import SimilarityIndex
+from review.tagging.similar import PassageGroups
 
 DEFAULT_THRESHOLD = 70  # per cent of shared syllables (Jaccard of the folded syllable sets)
-_indexes: dict[tuple[int, int], tuple[dict[int, str], SimilarityIndex]] = {}
+_indexes: dict[tuple[int, int], tuple[dict[int, str], PassageGroups]] = {}
 _lock = threading.Lock()
 
 
 def similar_clusters(texts: list[str], threshold: int = DEFAULT_THRESHOLD) -> list[list[int]]:
-    """Indexes of texts sharing at least threshold % of their syllables, linked transitively, largest first."""
-    index = SimilarityIndex(threshold=threshold / 100)
+    """Indexes of texts sharing at least threshold % of their syllables with their group's first, largest first."""
+    index = PassageGroups(threshold=threshold / 100)
     index.add_many(enumerate(texts))
     return [sorted(members) for members in index.groups()]
 
 
-def _course_index(course_id: int, threshold: int, texts: dict[int, str]) -> SimilarityIndex:
+def _course_index(course_id: int, threshold: int, texts: dict[int, str]) -> PassageGroups:
     key = (course_id, threshold)
     known = _indexes.get(key)
     if known is None or any(texts.get(tag_id) != text for tag_id, text in known[0].items()):
-        known = ({}, SimilarityIndex(threshold=threshold / 100))
+        known = ({}, PassageGroups(threshold=threshold / 100))
         _indexes[key] = known
     seen, index = known
     fresh = [(tag_id, text) for tag_id, text in texts.items() if tag_id not in seen]

@@ -100,6 +100,69 @@ class SimilarityIndex:
         return found
 
 
+class PassageGroups:
+    """Passages grouped around a first passage (leader clustering), added incrementally.
+
+    Only each group's first passage (its leader) sits in the LSH index. A new passage joins the
+    group of the most similar leader at or above the threshold, or starts a group. So no chain of
+    small differences can pull unrelated passages into one giant group, and a lookup meets only
+    leaders, not every look-alike passage already seen.
+    """
+
+    def __init__(self, threshold: float = 0.7, shingle: int = 1, num_perm: int = 64) -> None:
+        """threshold: least estimated Jaccard between a passage and its group's leader."""
+        self.threshold = threshold
+        self.shingle = shingle
+        self.num_perm = num_perm
+        self._lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+        self._leaders: dict[Hashable, MinHash] = {}
+        self._group_of: dict[Hashable, Hashable] = {}
+        self._members: dict[Hashable, list[Hashable]] = {}
+
+    def __len__(self) -> int:
+        return len(self._group_of)
+
+    def __contains__(self, key: Hashable) -> bool:
+        return key in self._group_of
+
+    def add_many(self, items: Iterable[tuple[Hashable, str]]) -> int:
+        """Add (key, text) pairs not yet in; returns how many joined an existing group."""
+        fresh = [(k, s) for k, t in items if k not in self._group_of
+                 for s in [shingles(t, self.shingle)] if len(s) >= MIN_SYLLABLES - self.shingle + 1]
+        if not fresh:
+            return 0
+        joined = 0
+        for (key, _), minhash in zip(fresh, MinHash.bulk([sorted(s) for _, s in fresh], num_perm=self.num_perm)):
+            best, best_score = None, self.threshold
+            for leader in self._lsh.query(minhash):
+                score = minhash.jaccard(self._leaders[leader])
+                if score >= best_score:
+                    best, best_score = leader, score
+            if best is None:
+                self._lsh.insert(key, minhash, check_duplication=False)
+                self._leaders[key] = minhash
+                self._group_of[key] = key
+                self._members[key] = [key]
+            else:
+                self._group_of[key] = best
+                self._members[best].append(key)
+                joined += 1
+        return joined
+
+    def similar_to(self, key: Hashable) -> list[Hashable]:
+        """The other members of key's group."""
+        leader = self._group_of.get(key)
+        return [] if leader is None else [k for k in self._members[leader] if k != key]
+
+    def groups(self, keys: Sequence[Hashable] | None = None) -> list[list[Hashable]]:
+        """Groups of two or more (only among `keys` when given), largest first."""
+        wanted = None if keys is None else set(keys)
+        found = [[k for k in members if wanted is None or k in wanted] for members in self._members.values()]
+        found = [members for members in found if len(members) > 1]
+        found.sort(key=lambda members: (-len(members), str(min(members, key=str))))
+        return found
+
+
 def copy_ratio(a: str, b: str) -> float:
     """How much of two texts is the same, 0-100 (rapidfuzz's Indel ratio on the folded syllables)."""
     return fuzz.ratio(" ".join(fold_syllables(a)), " ".join(fold_syllables(b)))
