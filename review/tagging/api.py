@@ -96,7 +96,7 @@ def triage():
     if not can_tag(current_user):
         raise ApiError(403)
     course_id = request.args.get("course", type=int)
-    if course_id is None or db.session.get(Course, course_id) is None:
+    if course_id is None or not 0 < course_id < 2**63 or db.session.get(Course, course_id) is None:
         raise ApiError(422, "Cần chọn lớp (tham số course).")
     unit_ids = None
     if request.args.get("unit"):

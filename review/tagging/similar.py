@@ -25,7 +25,7 @@ def shingles(text: str, size: int) -> set[bytes]:
     syls = fold_syllables(text)
     if len(syls) <= size:
         return {" ".join(syls).encode()} if syls else set()
-    return {" ".join(syls[i : i + size]).encode() for i in range(len(syls) - size + 1)}
+    return set(map(str.encode, map(" ".join, zip(*(syls[k:] for k in range(size))))))
 
 
 class SimilarityIndex:
@@ -132,7 +132,8 @@ class PassageGroups:
         if not fresh:
             return 0
         joined = 0
-        for (key, _), minhash in zip(fresh, MinHash.bulk([sorted(s) for _, s in fresh], num_perm=self.num_perm)):
+        signatures = MinHash.bulk([sorted(s) for _, s in fresh], num_perm=self.num_perm)
+        for (key, _), minhash in zip(fresh, signatures):
             best, best_score = None, self.threshold
             for leader in self._lsh.query(minhash):
                 score = minhash.jaccard(self._leaders[leader])

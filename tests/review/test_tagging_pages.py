@@ -204,7 +204,7 @@ def test_near_duplicates_are_offered_confirmed_and_counted_once(client, auth, wo
     (first, second), dup, other = same_idea
     auth.login(world.reviewer)
     offered = client.get(f"/review/courses/{world.course.id}/groups").get_data(as_text=True)
-    assert "Nhóm được gợi ý (1)" in offered
+    assert "Nhóm được gợi ý (1, nhóm lớn trước)" in offered
     assert f'name="tag_ids" value="{first.id}"' in offered and f'name="tag_ids" value="{second.id}"' in offered
 
     auth.post(f"/review/courses/{world.course.id}/groups", {"action": "confirm",
@@ -214,7 +214,7 @@ def test_near_duplicates_are_offered_confirmed_and_counted_once(client, auth, wo
     page = client.get(f"/review/courses/{world.course.id}/compilation").get_data(as_text=True)
     assert "2 phường, xã đề xuất" in page
     assert "1 ý, 3 đoạn" in page  # the group and its duplicate count once
-    assert "Nhóm được gợi ý (0)" in client.get(f"/review/courses/{world.course.id}/groups").get_data(as_text=True)
+    assert "Nhóm được gợi ý (0, nhóm lớn trước)" in client.get(f"/review/courses/{world.course.id}/groups").get_data(as_text=True)
     searched = client.get(f"/review/courses/{world.course.id}/compilation?q=TAP HUAN").get_data(as_text=True)
     assert "tập huấn kỹ năng số" in searched and "cán bộ phường, xã" not in searched
     filtered = client.get(f"/review/courses/{world.course.id}/compilation?kind=recommendation").get_data(as_text=True)
