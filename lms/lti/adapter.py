@@ -367,7 +367,8 @@ class Launch:
     def person(self) -> "Member":
         ext = self.claims.get(CLAIM + "ext") or {}
         return Member(subject=self.subject, name=self.claims.get("name") or "",
-                      email=self.claims.get("email"), username=ext.get("user_username"), roles=self.roles)
+                      email=self.claims.get("email"), username=ext.get("user_username"), roles=self.roles,
+                      sourcedid=(self.claims.get(CLAIM + "lis") or {}).get("person_sourcedid"))
 
 
 def is_instructor(roles: list[str]) -> bool:
@@ -474,6 +475,7 @@ class Member:
     email: str | None = None
     username: str | None = None
     roles: list[str] = field(default_factory=list)
+    sourcedid: str | None = None
     active: bool = True
 
     @property
@@ -518,7 +520,7 @@ class PlatformServices:
             for raw in service.get_members():
                 yield Member(subject=str(raw["user_id"]), name=raw.get("name") or "",
                              email=raw.get("email"), username=raw.get("ext_user_username"),
-                             roles=list(raw.get("roles", [])),
+                             roles=list(raw.get("roles", [])), sourcedid=raw.get("lis_person_sourcedid"),
                              active=raw.get("status", "Active") == "Active")
         except (LtiException, requests.RequestException) as exc:
             raise ServiceError(f"names and roles: {exc}") from exc

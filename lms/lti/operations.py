@@ -18,14 +18,15 @@ import datetime as dt
 import logging
 import re
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Iterable
 
 from flask import current_app, url_for
-from sqlalchemy import column, delete, func, select, table
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.routing import BuildError
 
 from lms.db import db, read_only, utcnow
+from lms.hooks import LTI_INSTRUCTOR_TARGET, LTI_LEARNER_TARGET, LTI_SUBMITTED, USER_HAS_WORK
 from lms.lti.adapter import Launch, Member, PlatformServices, ServiceError
 from lms.lti.models import LtiContext, LtiNonce, LtiPlatform, LtiResourceLink, LtiScore, LtiUserLink
 from lms.models import Course, Enrollment, Role, Topic, Unit, User
@@ -120,7 +121,8 @@ def _new_username(name: str, unit: Unit) -> str:
 
 
 def _match_existing(platform: LtiPlatform, member: Member) -> tuple[User | None, str]:
-    """The one account of the platform's unit with this username, else e-mail; LtiError if ambiguous."""
+    """The one account of the platform's unit with this username, else e-mail, else (when the setting
+    LTI_MATCH_SOURCEDID is on) the username given as lis_person_sourcedid; LtiError if ambiguous."""
     if platform.unit_id is None:
         return None, ""
     in_unit = select(User).where(User.unit_id == platform.unit_id)
@@ -135,7 +137,76 @@ def _match_existing(platform: LtiPlatform, member: Member) -> tuple[User | None,
                            "quản trị viên cần liên kết thủ công.")
         if users:
             return users[0], "email"
+    if member.sourcedid and current_app.config.get("LTI_MATCH_SOURCEDID"):
+        user = db.session.scalar(in_unit.where(User.username == member.sourcedid.strip()))
+        if user is not None:
+            return user, "sourcedid"
     return None, ""
+
+
+def has_work(user_id: int) -> bool:
+    """Whether anything of the person's own (an essay) is kept: asked of the features; without an
+    answer, assume so (an account is then never merged away)."""
+    hooks = USER_HAS_WORK.providers()
+    return not hooks or any(hook(user_id) for hook in hooks)
+
+
+def _merge_into_named_account(platform: LtiPlatform, member: Member, link: LtiUserLink) -> User | None:
+    """A roster sync that ran before the first launch could only match by e-mail, so a trainee
+    imported from Excel without one got a second, LMS-made account. When the launch names the
+    Excel account's username, move the link there, with the enrolments, and close the LMS-made
+    account — only if that account has nothing of its own yet (never orphan an essay). Flushes."""
+    if not member.username or link.matched_by != "created" or platform.unit_id is None or member.is_instructor:
+        return None
+    target = db.session.scalar(select(User).where(User.unit_id == platform.unit_id,
+                                                  User.username == member.username.strip(),
+                                                  User.role == Role.trainee))
+    source = link.user
+    if target is None or target.id == source.id or db.session.scalar(
+            select(LtiUserLink.id).where(LtiUserLink.issuer == platform.issuer, LtiUserLink.user_id == target.id)):
+        return None
+    if has_work(source.id):
+        logger.warning("lti: %s and %s look like one person, but %s has essays; the admin decides",
+                       source.username, target.username, source.username)
+        audit("lti.merge_needed", target=target.username, detail=f"lms_account={source.username} sub={member.subject}")
+        return None
+    _move_enrolments(source, target)
+    link.user, link.matched_by = target, "merged"
+    source.is_active_account = False
+    db.session.flush()
+    audit("lti.accounts_merged", target=target.username,
+          detail=f"lms_account={source.username} closed; issuer={platform.issuer} sub={member.subject}", user=target)
+    logger.info("lti: merged LMS-made account %s into %s", source.username, target.username)
+    return target
+
+
+def _move_enrolments(source: User, target: User) -> None:
+    taken = set(db.session.scalars(select(Enrollment.course_id).where(Enrollment.user_id == target.id)))
+    for enrolment in db.session.scalars(select(Enrollment).where(Enrollment.user_id == source.id)).all():
+        if enrolment.course_id in taken:
+            db.session.delete(enrolment)
+        else:
+            enrolment.user_id = target.id
+
+
+def move_link(link_id: int, username: str) -> LtiUserLink:
+    """The admin moves an LMS person's link to another account (same role kind); LtiError if not allowed."""
+    link = db.session.get(LtiUserLink, link_id)
+    if link is None:
+        raise LtiError("Không có liên kết này.")
+    target = db.session.scalar(select(User).where(User.username == username.strip()))
+    if target is None:
+        raise LtiError(f"Không có tài khoản “{username.strip()}”.")
+    if target.role != link.user.role:
+        raise LtiError(f"Tài khoản {target.username} là {target.role.label}, khác loại với tài khoản đang liên kết.")
+    if db.session.scalar(select(LtiUserLink.id).where(LtiUserLink.issuer == link.issuer,
+                                                      LtiUserLink.user_id == target.id)):
+        raise LtiError(f"Tài khoản {target.username} đã được liên kết với một người khác trên LMS này.")
+    before = link.user.username
+    link.user, link.matched_by = target, "admin"
+    db.session.flush()
+    audit("lti.link_moved", target=target.username, detail=f"from={before} issuer={link.issuer} sub={link.subject}")
+    return link
 
 
 def account_for(platform: LtiPlatform, member: Member, *, create: bool) -> tuple[User | None, str]:
@@ -144,7 +215,8 @@ def account_for(platform: LtiPlatform, member: Member, *, create: bool) -> tuple
     link = db.session.scalar(select(LtiUserLink).where(LtiUserLink.issuer == platform.issuer,
                                                        LtiUserLink.subject == member.subject))
     if link is not None:
-        return link.user, "linked"
+        merged = _merge_into_named_account(platform, member, link)
+        return (merged, "merged") if merged is not None else (link.user, "linked")
     user, how = _match_existing(platform, member)
     if user is not None:
         # A learner is only ever a trainee account, a teacher only a unit officer: an LMS never
@@ -248,17 +320,9 @@ def topic_of_launch(launch: Launch) -> Topic:
 # ---------------------------------------------------------------------------------------------
 # Where people land: asked of the features through hooks, or an endpoint named in the settings
 
-def _first_hook(name: str, *args: Any) -> str | None:
-    for hook in current_app.extensions.get(name, []):
-        url = hook(*args)
-        if url:
-            return url
-    return None
-
-
 def learner_target(user: User, topic: Topic) -> str:
     """The topic's submission page."""
-    url = _first_hook("thuhoach.lti_learner_target", user, topic)
+    url = LTI_LEARNER_TARGET.first(user, topic)
     if url:
         return url
     try:
@@ -269,7 +333,7 @@ def learner_target(user: User, topic: Topic) -> str:
 
 def instructor_target(user: User, course: Course) -> str:
     """The completeness page of the course."""
-    url = _first_hook("thuhoach.lti_instructor_target", user, course)
+    url = LTI_INSTRUCTOR_TARGET.first(user, course)
     if url:
         return url
     try:
@@ -328,7 +392,7 @@ def sync_roster(context: LtiContext, members: list[Member]) -> SyncResult:
         if user is None:
             continue  # an instructor without a staff account: nothing to do
         result.created += how == "created"
-        result.linked += how in ("username", "email")
+        result.linked += how in ("username", "email", "sourcedid")
         if user.role == Role.trainee and ensure_enrolled(user, context.course, context.platform):
             result.enrolled += 1
     context.synced_at = utcnow()
@@ -351,7 +415,6 @@ def sync_from_platform(context: LtiContext) -> SyncResult:
 # ---------------------------------------------------------------------------------------------
 # Scores: "submitted" per trainee and topic, through an outbox that is retried until the LMS accepts
 
-_essay = table("essay", column("trainee_id"), column("topic_id"), column("current_version_id"))
 # Back-off of a refused or failed score: 30 s, 1, 2, 4 … minutes, at most an hour apart.
 RETRY_FIRST = dt.timedelta(seconds=30)
 RETRY_MAX = dt.timedelta(hours=1)
@@ -359,13 +422,10 @@ _MS = dt.timedelta(milliseconds=1)
 
 
 def submitted_user_ids(topic_id: int, user_ids: list[int]) -> set[int]:
-    """Who has handed in an essay on the topic: a hook of the essays feature, else its table by name."""
-    for hook in current_app.extensions.get("thuhoach.lti_submitted", []):
-        return set(hook(topic_id, user_ids))
-    if not user_ids:
-        return set()
-    return set(db.session.scalars(select(_essay.c.trainee_id).where(
-        _essay.c.topic_id == topic_id, _essay.c.trainee_id.in_(user_ids), _essay.c.current_version_id.is_not(None))))
+    """Who has handed in an essay on the topic: asked of the essays feature (hook `lti_submitted`)."""
+    for provider in LTI_SUBMITTED.providers():
+        return set(provider(topic_id, user_ids))
+    return set()
 
 
 @dataclass
@@ -401,6 +461,11 @@ def ags_timestamp(at: dt.datetime) -> str:
     return at.astimezone(dt.timezone.utc).isoformat(timespec="milliseconds")
 
 
+def column_label(topic: Topic) -> str:
+    """The grade column's name on the LMS, the same whether deep linking or a score made it."""
+    return f"Bài thu hoạch: {topic.title}"[:250]
+
+
 def _ensure_column(context: LtiContext, link: LtiResourceLink, services: PlatformServices | None
                    ) -> str | None:
     """The grade column of a placement, created on the LMS when it has none yet (flushed)."""
@@ -408,7 +473,7 @@ def _ensure_column(context: LtiContext, link: LtiResourceLink, services: Platfor
         return link.lineitem_url
     link.lineitem_url = services.ensure_lineitem(
         context.lineitems_url, (context.ags_scopes or "").split(), resource_id=f"thuhoach-topic-{link.topic_id}",
-        label=f"Bài thu hoạch: {link.topic.title}"[:250], resource_link_id=link.resource_link_id)
+        label=column_label(link.topic), resource_link_id=link.resource_link_id)
     return link.lineitem_url
 
 

@@ -7,7 +7,6 @@ from urllib.parse import urlsplit
 
 from flask import (Blueprint, Flask, abort, current_app, flash, make_response, redirect, render_template,
                    request, session, url_for)
-from flask_login import login_user
 from flask_wtf import FlaskForm
 from itsdangerous import BadData, URLSafeTimedSerializer
 from sqlalchemy import select
@@ -16,14 +15,16 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from lms.db import db, read_only
 from lms.forms import REQUIRED, EmptyForm
+from lms.hooks import NAV
 from lms.lti import adapter
 from lms.lti.adapter import CLAIM, DL_CLAIM, LaunchError, Launch
-from lms.lti.models import LtiContext, LtiPlatform
-from lms.lti.operations import (LtiError, account_for, ensure_enrolled, instructor_target,
-                                learner_target, link_context, platforms, push_scores, record_resource_link,
+from lms.lti.models import LtiContext, LtiPlatform, LtiUserLink
+from lms.lti.operations import (LtiError, account_for, column_label, ensure_enrolled, instructor_target,
+                                learner_target, link_context, move_link, platforms, push_scores, record_resource_link,
                                 register_platform, spend_nonce, sync_from_platform, topic_of_launch)
 from lms.models import Course, Role, Topic, User
 from lms.security import audit, csrf, role_required
+from lms.sessions import start_session
 
 logger = logging.getLogger(__name__)
 bp = Blueprint("lti", __name__, url_prefix="/lti", static_folder="static")
@@ -45,7 +46,7 @@ def init_app(app: Flask) -> None:
     # sent; its form carries the launch's state signed by us instead, which a forger cannot make.
     csrf.exempt(deep_link)
     app.register_blueprint(bp)
-    app.extensions.setdefault("thuhoach.nav", []).append(_nav)
+    NAV.register(app, _nav)
 
 
 def _nav(user) -> list[tuple[str, str]]:
@@ -185,9 +186,8 @@ def _resource_launch(result: Launch):
         raise LtiError("Tài khoản thuhoach của bạn đã bị khoá.")
     if user.role == Role.trainee:
         ensure_enrolled(user, topic.course, result.platform)
-    # A fresh session at login, as for the password login (session fixation).
-    session.clear()
-    login_user(user)
+    # A fresh, revocable session, as for the password login (session fixation).
+    start_session(user)
     audit("lti.launch", target=f"topic={topic.id}", detail=f"iss={result.platform.issuer} by={how}", user=user)
     db.session.commit()
     if result.is_instructor and user.role != Role.trainee:
@@ -228,8 +228,8 @@ def deep_link():
         return _refuse(exc, "deep_link", platform)
     # A line item only where the platform takes it (accept_lineitem false: it would be ignored or refused).
     with_lineitem = settings.get("accept_lineitem") is not False
-    items = [{"url": _external("lti.launch"), "title": f"Bài thu hoạch: {t.title}"[:250],
-              "custom": {"topic_id": str(t.id)}, "lineitem": f"Nộp bài: {t.title}"[:250] if with_lineitem else None,
+    items = [{"url": _external("lti.launch"), "title": column_label(t),
+              "custom": {"topic_id": str(t.id)}, "lineitem": column_label(t) if with_lineitem else None,
               "resource_id": f"thuhoach-topic-{t.id}"} for t in topics]
     token = adapter.deep_link_response(platform, claims[CLAIM + "deployment_id"], settings, items)
     audit("lti.deep_linked" if topics else "lti.deep_link_cancelled",
@@ -314,3 +314,34 @@ def scores(context_id: int):
         db.session.commit()
         flash(result.summary(), "success" if not result.failed else "warning")
     return redirect(url_for("lti.admin_platforms"))
+
+
+class MoveLinkForm(FlaskForm):
+    username = StringField("Chuyển sang tài khoản (tên đăng nhập)", validators=[DataRequired(REQUIRED), Length(max=80)])
+
+
+@bp.route("/links")
+@role_required(Role.admin)
+def admin_links():
+    """Every (LMS, person) → account link, newest first, each movable to another account."""
+    links = db.session.scalars(select(LtiUserLink).order_by(LtiUserLink.linked_at.desc(), LtiUserLink.id.desc())
+                               .limit(1000)).all()
+    return render_template("lti/links.html", links=links, form=MoveLinkForm())
+
+
+@bp.route("/links/<int:link_id>/move", methods=["POST"])
+@role_required(Role.admin)
+def move_user_link(link_id: int):
+    form = MoveLinkForm()
+    if form.validate_on_submit():
+        try:
+            link = move_link(link_id, form.username.data)
+        except LtiError as exc:
+            db.session.rollback()
+            flash(exc.message, "danger")
+        else:
+            db.session.commit()
+            flash(f"Đã chuyển liên kết sang tài khoản {link.user.username}.", "success")
+    else:
+        flash("Vui lòng nhập tên đăng nhập của tài khoản đích.", "danger")
+    return redirect(url_for("lti.admin_links"))

@@ -1,6 +1,8 @@
 """Tagging API under /api/v1: tags on essays, the course compilation, the codebook."""
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 from flask import Blueprint, Flask, jsonify, request
@@ -8,14 +10,17 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from lms.hooks import ESSAY_API_FIELDS
 from lms.jobs import register_task
 from lms.api import API_PREFIX, ApiError, add_openapi_paths, api_login_required, json_body, std_responses
 from lms.db import db, utcnow
+from lms.transaction import api_committed
 from lms.models import Course, Role, Unit
+from essays.access import essay_or_404
 from essays.models import EssayVersion
-from review.tagging.models import TAG_KINDS, Suggestion, Tag, Theme
-from review.tagging.operations import (DuplicateTag, TaggingError, can_read_compilation, can_see_essay, can_tag, delete_tag,
-                            essay_or_404, tag_json, tag_passage, update_tag)
+from review.tagging.models import TAG_KINDS, Suggestion, Tag, Theme, can_read_compilation, can_tag
+from review.tagging.operations import (DuplicateTag, TaggingError, delete_tag, tag_json, tag_or_404, tag_passage,
+                                       update_tag)
 
 from review.tagging.copies import can_see_copies, find_copies, same_content_as
 from review.tagging.suggestions import essay_suggestions
@@ -30,7 +35,7 @@ def init_app(app: Flask) -> None:
 
     register_api_blueprint(app, bp)
     add_openapi_paths(app, _PATHS, _SCHEMAS)
-    app.extensions.setdefault("thuhoach.essay_api_fields", []).append(_copies_field)
+    ESSAY_API_FIELDS.register(app, _copies_field)
     register_task(app, scan_new_versions)
     register_task(app, refresh_models)
     register_task(app, find_copies)
@@ -42,16 +47,14 @@ def _copies_field(essay, user) -> dict:
 
 
 def _essay_for_tagging(essay_id: int):
-    essay = essay_or_404(current_user, essay_id)
+    essay = essay_or_404(essay_id, current_user)
     if not can_tag(current_user):
         raise ApiError(403)
     return essay
 
 
-def _tag_or_404(tag_id: int) -> Tag:
-    tag = db.session.get(Tag, tag_id)
-    if tag is None or not can_see_essay(current_user, tag.essay):
-        raise ApiError(404)
+def _tag_for_tagging(tag_id: int) -> Tag:
+    tag = tag_or_404(tag_id, current_user)
     if not can_tag(current_user):
         raise ApiError(403)
     return tag
@@ -63,17 +66,29 @@ def create_tag(essay_id: int):
     essay = _essay_for_tagging(essay_id)
     body = json_body()
     try:
-        tag = tag_passage(essay, start=body.get("start"), end=body.get("end"), kind=body.get("kind"),
-                          theme_ids=body.get("themes"), note=body.get("note"), by=current_user,
-                          version_number=body.get("version"))
-    except DuplicateTag as exc:
-        db.session.rollback()
-        return _conflict(exc)
-    except TaggingError as exc:
-        db.session.rollback()
-        raise ApiError(422, str(exc)) from None
-    db.session.commit()
+        with api_committed(TaggingError), _duplicates_as_conflicts():
+            tag = tag_passage(essay, start=body.get("start"), end=body.get("end"), kind=body.get("kind"),
+                              theme_ids=body.get("themes"), note=body.get("note"), by=current_user,
+                              version_number=body.get("version"))
+    except _Conflict as conflict:
+        return _conflict(conflict.duplicate)
     return jsonify(tag_json(tag)), 201
+
+
+class _Conflict(Exception):
+    """Carries a DuplicateTag past api_committed, which would answer it as a bare 422."""
+
+    def __init__(self, duplicate: DuplicateTag) -> None:
+        super().__init__(str(duplicate))
+        self.duplicate = duplicate
+
+
+@contextlib.contextmanager
+def _duplicates_as_conflicts() -> Iterator[None]:
+    try:
+        yield
+    except DuplicateTag as exc:
+        raise _Conflict(exc) from None
 
 
 def _conflict(exc: DuplicateTag):
@@ -142,7 +157,7 @@ def reopen(suggestion_id: int):
 @bp.get("/essays/<int:essay_id>/tags")
 @api_login_required
 def essay_tags(essay_id: int):
-    essay = essay_or_404(current_user, essay_id)
+    essay = essay_or_404(essay_id, current_user)
     if not can_read_compilation(current_user, essay.unit_id):
         raise ApiError(403)
     tags = db.session.scalars(select(Tag).where(Tag.essay_id == essay.id)
@@ -161,30 +176,26 @@ def essay_tags(essay_id: int):
 @bp.patch("/tags/<int:tag_id>")
 @api_login_required
 def patch_tag(tag_id: int):
-    tag = _tag_or_404(tag_id)
+    tag = _tag_for_tagging(tag_id)
     body = json_body()
     allowed = {"kind", "themes", "note", "start", "end", "duplicate_of"}
     unknown = set(body) - allowed
     if unknown:
         raise ApiError(422, f"Trường không được phép sửa: {', '.join(sorted(unknown))}.")
     try:
-        update_tag(tag, body)
-    except DuplicateTag as exc:
-        db.session.rollback()
-        return _conflict(exc)
-    except TaggingError as exc:
-        db.session.rollback()
-        raise ApiError(422, str(exc)) from None
-    db.session.commit()
+        with api_committed(TaggingError), _duplicates_as_conflicts():
+            update_tag(tag, body)
+    except _Conflict as conflict:
+        return _conflict(conflict.duplicate)
     return jsonify(tag_json(tag))
 
 
 @bp.delete("/tags/<int:tag_id>")
 @api_login_required
 def remove_tag(tag_id: int):
-    tag = _tag_or_404(tag_id)
-    delete_tag(tag)
-    db.session.commit()
+    tag = _tag_for_tagging(tag_id)
+    with api_committed(TaggingError):
+        delete_tag(tag)
     return "", 204
 
 

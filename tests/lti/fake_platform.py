@@ -51,6 +51,7 @@ class Person:
     username: str | None = None
     roles: list[str] = field(default_factory=lambda: [LEARNER])
     status: str = "Active"
+    sourcedid: str | None = None
 
 
 class FakePlatform:
@@ -104,6 +105,7 @@ class FakePlatform:
             CLAIM + "deployment_id": self.deployment_id, CLAIM + "roles": person.roles,
             CLAIM + "context": {"id": self.context_id, "title": "Bồi dưỡng lý luận chính trị 2026"},
             CLAIM + "ext": {"user_username": person.username} if person.username else {},
+            CLAIM + "lis": {"person_sourcedid": person.sourcedid} if person.sourcedid else {},
             "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice": {
                 "context_memberships_url": f"{self.url}/nrps/{self.context_id}", "service_versions": ["2.0"]},
             "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint": {
@@ -169,6 +171,11 @@ class FakePlatform:
             person = Person(**spec.pop("person"))
             token = self.sign(self.claims(person, args["nonce"], **spec))
             return self._autopost(args["redirect_uri"], {"id_token": token, "state": args["state"]})
+        if path == "/frame":
+            # Moodle's "Select content": the tool's pages shown in a frame inside the LMS's own page.
+            src = html.escape("/start?" + request.query_string.decode())
+            return Response(f'<h1>Moodle</h1><iframe name="contentitem-page-iframe" src="{src}" '
+                            'style="width:900px;height:700px"></iframe>', mimetype="text/html")
         if path == "/start":
             # What Moodle's "launch" does in the browser: post the login initiation to the tool.
             person = Person(**json.loads(request.args["person"]))
@@ -193,7 +200,8 @@ class FakePlatform:
             if start + self.page_size < len(self.members):
                 headers["Link"] = f'<{self.url}{path}?from={start + self.page_size}>; rel="next"'
             members = [{"user_id": p.sub, "name": p.name, "email": p.email, "roles": p.roles, "status": p.status,
-                        **({"ext_user_username": p.username} if p.username else {})} for p in page]
+                        **({"ext_user_username": p.username} if p.username else {}),
+                        **({"lis_person_sourcedid": p.sourcedid} if p.sourcedid else {})} for p in page]
             return self._json({"id": request.url, "context": {"id": self.context_id}, "members": members},
                               headers=headers, mimetype="application/vnd.ims.lti-nrps.v2.membershipcontainer+json")
         if path == f"/lineitems/{self.context_id}":

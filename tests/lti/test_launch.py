@@ -69,6 +69,7 @@ def test_a_teacher_places_a_topic_by_deep_linking(lms, client, app, platform, ma
     assert item["type"] == "ltiResourceLink" and item["url"] == "http://localhost/lti/launch"
     assert item["custom"] == {"topic_id": str(course.topics[1].id)}
     assert item["lineItem"]["scoreMaximum"] == 1
+    assert item["lineItem"]["label"] == f"Bài thu hoạch: {course.topics[1].title}", "as when a score makes it"
     assert platform.deep_link_data == "dl-data-1"
     context = db.session.scalar(select(LtiContext))
     assert context.course_id == course.id and context.memberships_url.endswith("/nrps/moodle-course-7")
