@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from essays.access import essay_or_404
-from essays.models import EssayVersion
+from essays.models import Essay, EssayVersion
 from lms.db import db, utcnow
 from lms.forms import EmptyForm
 from lms.hooks import DEMO, ESSAY_READING_URL, NAV
