@@ -3,8 +3,10 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
-from wtforms import BooleanField, DateTimeLocalField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
+
+from lms.forms import VnDateTimeField
 
 ACCEPT = ".docx,.doc,.odt,.pdf,.txt,.jpg,.jpeg,.png,.heic,image/*"
 
@@ -24,7 +26,6 @@ class ExtensionForm(FlaskForm):
     trainee = StringField("Tên đăng nhập của học viên", validators=[Optional(), Length(max=80)])
     unit_code = StringField("Hoặc mã đơn vị (gia hạn cho cả đơn vị)", validators=[Optional(), Length(max=20)])
     topic = SelectField("Chủ đề", coerce=int)
-    until = DateTimeLocalField("Gia hạn đến (giờ Việt Nam)", format="%Y-%m-%dT%H:%M",
-                               validators=[DataRequired("Vui lòng nhập thời hạn mới hợp lệ.")])
+    until = VnDateTimeField("Gia hạn đến (giờ Việt Nam)", validators=[DataRequired("Vui lòng nhập thời hạn mới hợp lệ.")])
     reason = TextAreaField("Lý do gia hạn", validators=[DataRequired("Vui lòng ghi lý do gia hạn."),
                                                         Length(max=2000)])

@@ -12,7 +12,7 @@ from lms.db import db, utcnow
 from lms.forms import ChangePasswordForm, EmptyForm, LoginForm
 from lms.models import User
 from lms import sessions, throttle
-from lms.security import audit, client_address, hash_password, verify_password
+from lms.security import audit, client_address, hash_password, needs_rehash, verify_password
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
@@ -39,6 +39,8 @@ def authenticate(username: str, password: str) -> User | None:
     user = db.session.scalar(select(User).where(User.username == username.strip()))
     if not verify_password(user, password) or user is None or not user.is_active:
         return None
+    if needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)  # a cheap initial-password hash becomes a full one
     return user
 
 

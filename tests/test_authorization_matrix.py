@@ -58,6 +58,12 @@ RULES: dict[tuple[str, str], Rule] = {
     ("pages.admin_units", "GET"): R({"admin"}),
     ("pages.admin_units", "POST"): R({"admin"}),
     ("pages.admin_users", "GET"): R({"admin"}),
+    ("pages.admin_course", "GET"): R({"admin"}),
+    ("pages.admin_course", "POST"): R({"admin"}, fresh=True),
+    ("pages.admin_topic", "POST"): R({"admin"}, fresh=True),
+    ("pages.officer_reset_password", "GET"): R({"officer_a"}),
+    ("pages.officer_reset_password", "POST"): R({"officer_a"}, fresh=True),
+    ("api.update_course", "PATCH"): R({"admin"}, fresh=True),
     ("pages.admin_users", "POST"): R({"admin"}),
     ("pages.admin_reset_password", "POST"): R({"admin"}),
     ("pages.admin_end_sessions", "POST"): R({"admin"}),
@@ -126,6 +132,8 @@ RULES: dict[tuple[str, str], Rule] = {
     ("tagging.accept_suggestion", "POST"): R(BOARD, fresh=True),
     ("tagging.dismiss_suggestion", "POST"): R(BOARD, fresh=True),
     ("tagging.queue", "GET"): R(BOARD),
+    ("tagging.triage", "GET"): R(BOARD),
+    ("tagging.copies", "GET"): R(BOARD),
     ("tagging.assignments", "GET"): R(BOARD),
     ("tagging.assignments", "POST"): R(BOARD),
     ("tagging.compilation_home", "GET"): R(BOARD),
@@ -140,6 +148,10 @@ RULES: dict[tuple[str, str], Rule] = {
     ("review_tagging_api.course_tags", "GET"): R(STAFF),
     ("review_tagging_api.patch_tag", "PATCH"): R(BOARD),
     ("review_tagging_api.remove_tag", "DELETE"): R(BOARD, fresh=True),
+    ("review_tagging_api.suggestions", "GET"): R(BOARD),
+    ("review_tagging_api.triage", "GET"): R(BOARD),
+    ("review_tagging_api.dismiss", "POST"): R(BOARD, fresh=True),
+    ("review_tagging_api.reopen", "POST"): R(BOARD),
     # report
     ("report.index", "GET"): R(STAFF),
     ("report.course_report", "GET"): R(BOARD),
@@ -188,8 +200,8 @@ def build_world(app, make_unit, make_user, make_course, enroll, api_token):
     def build() -> dict:
         from essays.operations import submit_essay
         from lms.jobs import enqueue_job, jobs_dir
-        from review import tagging
-        from review.suggestions import suggestions_for
+        from review.tagging import operations as tagging
+        from review.tagging.suggestions import suggestions_for
 
         # Rows deleted by a request may see their ids reused (SQLite): forget what we held.
         db.session.commit()
