@@ -26,7 +26,7 @@ from search import EssayIndex
 
 # The search page's helpers, so that this module stays the only bridge to search/.
 from search.analysis import has_marks as has_marks
-from search.highlight import highlight_all as highlight_all
+from search.highlight import highlight_all as highlight_all, match_spans as match_spans
 from search.pg import PgEssayIndex
 from search.query import unmarked_query as unmarked_query
 

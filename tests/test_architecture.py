@@ -59,6 +59,8 @@ LATE_IMPORTS = {
     "lms/lti/__init__.py": "the LTI parts register only when LTI is switched on",
     "essays/_extract_worker.py": "runs in a forked child that must import as little as possible",
     "essays/extraction.py": "the worker module is imported in the child only",
+    "review/tagging/suggestions.py": "suggestions and theme_model use each other (the learnt model suggests)",
+    "review/tagging/theme_model.py": "suggestions and theme_model use each other (the model scans versions)",
 }
 
 

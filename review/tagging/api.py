@@ -32,6 +32,7 @@ from review.tagging.operations import (
 )
 from review.tagging.suggestions import essay_suggestions
 from review.tagging.theme_model import refresh_models, scan_new_versions
+from review.tagging.triage import assigned_unit_ids, triage_items
 
 bp = Blueprint("review_tagging_api", __name__, url_prefix=API_PREFIX)
 
@@ -112,7 +113,6 @@ def suggestions(essay_id: int):
 @bp.get("/triage")
 @login_required
 def triage():
-    from review.tagging.triage import assigned_unit_ids, triage_items
 
     if not can_tag(current_user):
         raise ApiError(403)

@@ -57,7 +57,6 @@ def _refuse_same_span(version_id: int, start: int, end: int, except_id: int | No
 
 def settle_suggestions(tag: Tag, by: User) -> None:
     """Open suggestions overlapping a new tag's span are taken by it: they are never offered again."""
-    from review.tagging.models import Suggestion
 
     db.session.execute(update(Suggestion).where(
         Suggestion.version_id == tag.version_id, Suggestion.status == "open",

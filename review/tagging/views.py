@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from essays.access import essay_or_404
+from essays.indexing import match_spans
 from essays.models import Essay, EssayVersion
 from lms.db import db, utcnow
 from lms.forms import EmptyForm
@@ -44,7 +45,6 @@ from review.tagging.operations import (
 )
 from review.tagging.reading import Highlight, render_text
 from review.tagging.suggestions import suggestions_for
-from search.highlight import match_spans
 
 bp = Blueprint("tagging", __name__, url_prefix="/review")
 BOARD = BOARD_ROLES
