@@ -20,8 +20,19 @@ from review.tagging import api as tagging_api
 from review.tagging.cli import themes_cli
 from review.tagging.compilation import CompilationFilter, build_xlsx, compile_course
 from review.tagging.demo import tag_demo_essays
-from review.tagging.models import KIND_LABELS, REVIEW_STATE_LABELS, PassageGroup, ReviewAssignment, Tag, TagTheme, Theme
+from review.tagging.grouping import DEFAULT_THRESHOLD, offered_groups
+from review.tagging.models import (
+    KIND_LABELS,
+    REVIEW_STATE_LABELS,
+    EssayCopy,
+    PassageGroup,
+    ReviewAssignment,
+    Tag,
+    TagTheme,
+    Theme,
+)
 from review.tagging.operations import (
+    READING_PER_PAGE,
     TaggingError,
     assign_unit,
     choosable_themes,
@@ -32,6 +43,7 @@ from review.tagging.operations import (
     mark_review,
     merge_themes,
     ordered_tree,
+    reading_list,
     retire_theme,
     review_of,
     suggestion_or_404,
@@ -40,6 +52,7 @@ from review.tagging.operations import (
     theme_or_error,
     unassign_unit,
     ungroup,
+    units_matching,
     update_tag,
     update_theme,
 )
@@ -255,7 +268,6 @@ def dismiss_suggestion(suggestion_id: int):
 def queue():
     """"Bài cần đọc": the reviewer's units by default; any ward (typed name, accents optional), topic,
     state or assigned reviewer on request; paginated."""
-    from review.tagging.operations import READING_PER_PAGE, reading_list, units_matching
 
     args = request.args
     typed = args.get("unit", "").strip()
@@ -297,7 +309,6 @@ def copies():
     """Pairs of essays of different trainees with the same text, as the worker found them."""
     from sqlalchemy.orm import aliased
 
-    from review.tagging.models import EssayCopy
 
     page = max(1, request.args.get("page", 1, type=int))
     other = aliased(Essay)
@@ -398,7 +409,6 @@ def compilation_xlsx(course_id: int):
 @bp.route("/courses/<int:course_id>/groups", methods=["GET", "POST"])
 @role_required(*BOARD)
 def groups(course_id: int):
-    from review.tagging.grouping import DEFAULT_THRESHOLD, offered_groups
 
     course = course_or_404(course_id)
     if request.method == "POST":

@@ -14,7 +14,7 @@ from review.tagging.models import Suggestion, Tag, Theme
 from review.tagging.theme_model import scan_new_versions
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "review"))
-from review_factories import write_essay  # noqa: E402  (the review tests' essay factory)
+from tests.review.review_factories import write_essay  # noqa: E402  (the review tests' essay factory)
 
 pytestmark = pytest.mark.browser
 ESSAYS = [

@@ -158,7 +158,7 @@ def test_review_state_and_queue_of_assigned_units(client, auth, world, essay_of)
 
 
 def test_reading_list_is_paginated(client, auth, world, make_user, enroll):
-    from review_factories import write_essay
+    from tests.review.review_factories import write_essay
     from review.tagging.operations import READING_PER_PAGE
 
     for i in range(READING_PER_PAGE + 2):
