@@ -9,12 +9,13 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from lms.api import API_PREFIX, ApiError, add_openapi_paths, api_login_required, json_body, \
     register_api_blueprint, std_responses
-from lms.db import db, reads_first, utcnow, write_transaction
+from lms.db import reads_first, utcnow
+from lms.limits import drain_refused_body
 from lms.timefmt import iso
 from essays.access import essay_of, essay_or_404, record_view, topic_or_404
 from essays.models import EssayVersion
-from essays.operations import (MESSAGES, SubmissionError, check_submission, prepare_submission,
-                               submit_essay, too_large_message)
+from essays.operations import MESSAGES, SubmissionError, begin_hand_in, finish_hand_in, too_large_message
+from lms.transaction import api_committed
 
 bp = Blueprint("essays_api", __name__, url_prefix=API_PREFIX)
 
@@ -48,6 +49,7 @@ def _read_body() -> tuple[list[tuple[str, bytes]] | None, str | None]:
             return None, text
         uploads = request.files.getlist("file")
     except RequestEntityTooLarge:
+        drain_refused_body()
         raise ApiError(413, too_large_message(), "too_large") from None
     if not uploads:
         raise ApiError(400, MESSAGES["nothing"])
@@ -61,24 +63,11 @@ def put_essay(course_id: int, topic_id: int):
     now = utcnow()  # time of receipt, before reading and extracting the file
     user = current_user._get_current_object()
     topic = topic_or_404(course_id, topic_id)
-    try:
-        # Who may hand in (and whether the window is open) is decided before the body is read;
-        # submit_essay checks again in the writing transaction.
-        check_submission(user, topic, uploaded_by=user, now=now)
-    except SubmissionError as exc:
-        db.session.rollback()
-        raise ApiError(exc.status, exc.message, exc.code) from None
-    files, text = _read_body()
-    try:
-        db.session.commit()  # end the read transaction: the file is read without holding one
-        prepared = prepare_submission(data=None, filename=None, text=text, files=files)
-        with write_transaction():
-            version = submit_essay(user, topic, data=None, filename=None, text=text, uploaded_by=user,
-                                   now=now, prepared=prepared)
-            db.session.commit()
-    except SubmissionError as exc:
-        db.session.rollback()
-        raise ApiError(exc.status, exc.message, exc.code) from None
+    # Who may hand in (and whether the window is open) is decided before the body is read.
+    with api_committed(SubmissionError):
+        begin_hand_in(user, topic, uploaded_by=user, now=now)
+        files, text = _read_body()
+        version = finish_hand_in(user, topic, uploaded_by=user, now=now, files=files, text=text)
     return jsonify(submission_json(version))
 
 

@@ -47,6 +47,6 @@ def rejudge_course(course: Course) -> int:
 
 
 def on_course_changed(course: Course, changes: dict) -> None:
-    """Hook `thuhoach.course_changed`: re-judge when the due time moved."""
+    """Hook `lms.hooks.COURSE_CHANGED`: re-judge when the due time moved."""
     if "essay_due_at" in changes:
         rejudge_course(course)

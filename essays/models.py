@@ -40,10 +40,8 @@ class Essay(Base):
         foreign_keys="EssayVersion.essay_id", order_by="EssayVersion.number", back_populates="essay")
 
     def can_view(self, user: User | None) -> bool:
-        """The owner, an officer of the essay's unit, Board reviewers and admins may read it."""
-        if user is None or not user.is_authenticated:
-            return False
-        return user.id == self.trainee_id or user.can_see_unit(self.unit_id)
+        """Who may read this essay: `can_see_essay`."""
+        return can_see_essay(user, self)
 
     def can_submit(self, user: User | None) -> bool:
         """Who may hand in a new version of this essay (see `can_submit_for`)."""
@@ -140,6 +138,13 @@ class IndexOutbox(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     essay_id: Mapped[int] = mapped_column(Integer, index=True)
     queued_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+def can_see_essay(user: User | None, essay: Essay) -> bool:
+    """The owner, an officer of the essay's unit, Board reviewers and admins may read an essay."""
+    if user is None or not user.is_authenticated:
+        return False
+    return user.id == essay.trainee_id or user.can_see_unit(essay.unit_id)
 
 
 def can_submit_for(user: User | None, trainee: User, unit_id: int | None = None) -> bool:

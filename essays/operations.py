@@ -23,6 +23,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from lms.courses import enrollment_of
 from lms.db import UTCDateTime, db, utcnow, write_transaction
+from lms.hooks import essay_version_stored
 from lms.models import Course, Enrollment, Role, Topic, Unit, User
 from lms.security import audit
 from lms.timefmt import fmt_datetime
@@ -278,7 +279,34 @@ def submit_essay(trainee: User, topic: Topic, *, data: bytes | None, filename: s
                  + (" needs_reading=1" if prepared.needs_reading else "")
                  + (f" on_behalf_of={trainee.username}" if uploaded_by.id != trainee.id else ""))
     session.flush()
+    # Listeners (the LTI score return) add their rows to this transaction.
+    essay_version_stored.send(current_app._get_current_object(), session=session, essay_id=essay.id,
+                              trainee_id=trainee.id, topic_id=topic.id, version_number=number)
     logger.info("essay %s version %s handed in (%s, %s bytes)", essay.id, number, prepared.kind, prepared.size)
+    return version
+
+
+def begin_hand_in(trainee: User, topic: Topic, *, uploaded_by: User, now: dt.datetime) -> None:
+    """The upload sequence of the page and the API, steps 1-2 (raises SubmissionError).
+
+    1. Who may hand in, and whether the window is open at `now` (the time of receipt), is checked
+       in the read transaction, before the body is read. 2. The read transaction ends, so the
+       file is read, checked and its text extracted without holding one (`finish_hand_in`).
+    """
+    check_submission(trainee, topic, uploaded_by=uploaded_by, now=now)
+    db.session.commit()
+
+
+def finish_hand_in(trainee: User, topic: Topic, *, uploaded_by: User, now: dt.datetime,
+                   files: list[tuple[str, bytes]] | None, text: str | None,
+                   handwritten: bool = False) -> EssayVersion:
+    """Steps 3-4: check and extract the upload outside any transaction, then one short write
+    transaction checks again, stores the version (`submit_essay`) and commits."""
+    prepared = prepare_submission(data=None, filename=None, text=text, files=files or None, handwritten=handwritten)
+    with write_transaction():
+        version = submit_essay(trainee, topic, data=None, filename=None, text=text,
+                               uploaded_by=uploaded_by, now=now, prepared=prepared)
+        db.session.commit()
     return version
 
 

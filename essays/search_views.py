@@ -5,7 +5,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, Flask, abort, current_app, jsonify, render_template, request, url_for
+from flask import Blueprint, Flask, abort, jsonify, render_template, request, url_for
 from flask_login import current_user, login_required
 from markupsafe import Markup
 from sqlalchemy import select
@@ -15,6 +15,7 @@ from essays.indexing import get_index, pending_count
 from essays.models import Essay
 from lms.api import ApiError, add_openapi_paths, error_response, register_api_blueprint, std_responses
 from lms.db import db
+from lms.hooks import NAV, THEME_CHOICES
 from lms.models import Course, Role, Unit, User
 from lms.throttle import RateLimit
 from search.analysis import has_marks
@@ -34,7 +35,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     register_api_blueprint(app, api_bp)
     add_openapi_paths(app, _OPENAPI_PATHS)
-    app.extensions.setdefault("thuhoach.nav", []).append(_nav)
+    NAV.register(app, _nav)
     app.jinja_env.filters.setdefault("vnint", count_text)
 
 
@@ -72,7 +73,7 @@ class SearchPage:
 
 def allowed_unit_codes(user: User) -> list[str] | None:
     """Units whose essays the user may find: None for every unit (Board), one for an officer."""
-    if user.role in (Role.admin, Role.reviewer):
+    if user.is_board:
         return None
     if user.role == Role.officer and user.unit is not None:
         return [user.unit.code]
@@ -174,8 +175,7 @@ def search():
 
 def _theme_choices() -> list[tuple[str, str]]:
     """Themes to filter by, offered by the review feature when it is loaded."""
-    provider = current_app.extensions.get("thuhoach.theme_choices")
-    return provider() if provider else []
+    return THEME_CHOICES.first() or []
 
 
 @bp.route("/search/essays/<int:essay_id>")

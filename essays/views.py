@@ -13,8 +13,8 @@ from sqlalchemy.orm import selectinload
 
 from lms.courses import enrollment_of, visible_courses
 from lms.db import db, reads_first, utcnow, write_transaction
-from lms.models import Course, Enrollment, Role, Topic, Unit, User
 from lms.jobs import job_or_404
+from lms.models import STAFF_ROLES, Course, Enrollment, Role, Topic, Unit, User
 from lms.security import role_required
 from lms.timefmt import parse_local
 from essays import scan_jobs, storage
@@ -24,8 +24,7 @@ from essays.duplicates import same_content_essays
 from essays.extraction import ocr_available
 from essays.forms import ExtensionForm, SubmitForm
 from essays.models import Essay, EssayVersion, Extension, can_submit_for
-from essays.operations import (ExtensionError, SubmissionError, check_submission, grant_extension,
-                               prepare_submission, submit_essay)
+from essays.operations import ExtensionError, SubmissionError, begin_hand_in, finish_hand_in, grant_extension
 
 bp = Blueprint("essays", __name__)
 
@@ -106,16 +105,11 @@ def _submit_page(course_id: int, topic_id: int, trainee: User):
         text = form.text.data if form.text.data and form.text.data.strip() else None
         handwritten = bool(form.handwritten.data) and user.id != trainee.id
         try:
-            check_submission(trainee, topic, uploaded_by=user, now=now)
-            db.session.commit()  # end the read transaction: the file is read without holding one
+            begin_hand_in(trainee, topic, uploaded_by=user, now=now)
             if text is None and scan_jobs.wants_worker(files):
                 return _queue_scan(trainee, topic, user, files, handwritten, now)
-            prepared = prepare_submission(data=None, filename=None, text=text, files=files or None,
-                                          handwritten=handwritten)
-            with write_transaction():
-                version = submit_essay(trainee, topic, data=None, filename=None, text=text,
-                                       uploaded_by=user, now=now, prepared=prepared)
-                db.session.commit()
+            version = finish_hand_in(trainee, topic, uploaded_by=user, now=now, files=files, text=text,
+                                     handwritten=handwritten)
         except SubmissionError as exc:
             db.session.rollback()
             error, status = exc.message, exc.status
@@ -256,7 +250,7 @@ def _units_for(user: User) -> list[Unit]:
 
 
 @bp.route("/unit-essays")
-@role_required(Role.officer, Role.reviewer, Role.admin)
+@role_required(*STAFF_ROLES)
 def unit_essays():
     user = current_user._get_current_object()
     units = _units_for(user)
@@ -292,7 +286,7 @@ def unit_essays():
 
 
 @bp.route("/extensions", methods=["GET", "POST"])
-@role_required(Role.officer, Role.reviewer, Role.admin)
+@role_required(*STAFF_ROLES)
 def extensions():
     user = current_user._get_current_object()
     courses = visible_courses(user)

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import current_app
 from sqlalchemy import select
 
 from lms.db import db
+from lms.hooks import COURSE_CHANGED
 from lms.models import Course, Enrollment, Role, Topic, User
 
 
@@ -57,7 +57,7 @@ def update_course(course: Course, *, name: str | None = None, description: str |
     """Change a course's name, description or deadlines; returns {field: (old, new)} of what changed.
 
     Checks everything before changing anything; flushes, then tells the features (hook
-    `thuhoach.course_changed`: essays re-judges lateness against the deadline now in force, review
+    `lms.hooks.COURSE_CHANGED`: essays re-judges lateness against the deadline now in force, review
     notifies the trainees). The caller audits and commits.
     """
     wanted: dict[str, object] = {}
@@ -83,7 +83,7 @@ def update_course(course: Course, *, name: str | None = None, description: str |
         setattr(course, key, new)
     if changes:
         db.session.flush()
-        for hook in current_app.extensions.get("thuhoach.course_changed", []):
+        for hook in COURSE_CHANGED.providers():
             hook(course, changes)
     return changes
 

@@ -31,6 +31,12 @@ class Role(str, enum.Enum):
         }[self.value]
 
 
+# The Board ("Ban Tổ chức"): reviewers and administrators. Staff: the Board and unit officers.
+# Every "who is the Board" question asks User.is_board or these tuples (role_required(*BOARD_ROLES)).
+BOARD_ROLES = (Role.admin, Role.reviewer)
+STAFF_ROLES = (Role.admin, Role.reviewer, Role.officer)
+
+
 class Unit(Base):
     """A connection point: an official commune/ward, or another unit (school, agency) with its own code."""
 
@@ -81,14 +87,10 @@ class User(UserMixin, Base):
     def unit_code(self) -> str | None:
         return self.unit.code if self.unit else None
 
-    def has_role(self, *roles: Role) -> bool:
-        """True when the user holds one of the roles."""
-        return self.role in roles
-
     @property
     def is_board(self) -> bool:
         """Organisation Board reviewers and administrators see every unit."""
-        return self.role in (Role.admin, Role.reviewer)
+        return self.role in BOARD_ROLES
 
     def can_manage_unit(self, unit_id: int | None) -> bool:
         """Admins manage every unit; an officer only their own."""

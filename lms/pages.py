@@ -15,6 +15,7 @@ from lms.courses import (CourseError, add_topic, create_course, describe_changes
                          update_course, visible_courses)
 from lms.db import db
 from lms.forms import CourseEditForm, CourseForm, EmptyForm, TopicForm, UnitForm, UserForm
+from lms.hooks import HOME, NAV
 from lms.models import Course, Enrollment, Role, Topic, Unit, User
 from lms.security import audit, audit_read, generate_password, role_required
 from lms.params import parse_int
@@ -62,7 +63,7 @@ def _nav_links(app: Flask) -> list[tuple[str, str]]:
     if not current_user.is_authenticated:
         return []
     links: list[tuple[str, str]] = []
-    for provider in app.extensions.get("thuhoach.nav", []):
+    for provider in NAV.providers(app):
         links.extend(provider(current_user))
     if current_user.role == Role.admin:
         links += [(url_for("pages.admin_units"), "Đơn vị"), (url_for("pages.admin_courses"), "Lớp học"),
@@ -125,7 +126,7 @@ def favicon():
 @login_required
 def index():
     # Each feature may claim the home page for a role (trainees → their essays, officers → completeness).
-    for home in current_app.extensions.get("thuhoach.home", []):
+    for home in HOME.providers():
         target = home(current_user)
         if target:
             return redirect(target)

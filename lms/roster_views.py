@@ -14,6 +14,7 @@ from wtforms import SelectField
 from lms.api import (ApiError, add_openapi_paths, api_login_required,
                      register_api_blueprint, std_responses)
 from lms.db import db
+from lms.hooks import NAV
 from lms.models import Course, Role, Unit, User
 from lms.params import id_arg
 from lms.roster import (ImportResult, RosterRejected, build_credentials_xlsx, credential_users,
@@ -36,7 +37,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     register_api_blueprint(app, api_bp)
     add_openapi_paths(app, _OPENAPI_PATHS, _OPENAPI_SCHEMAS)
-    app.extensions.setdefault("thuhoach.nav", []).append(_nav)
+    NAV.register(app, _nav)
 
 
 def _nav(user: User) -> list[tuple[str, str]]:

@@ -3,19 +3,23 @@ from __future__ import annotations
 
 from flask import Flask, url_for
 
+from lms.hooks import COURSE_CHANGED, LTI_INSTRUCTOR_TARGET
 from lms.models import Course, Role, User
 
 
 def init_app(app: Flask) -> None:
     """Register the review pages, API and CLI."""
-    from review import completeness_views, report_views, search_themes, tagging_views
+    from review.completeness import views as completeness_views
+    from review.report import views as report_views
+    from review.tagging import search_themes
+    from review.tagging import views as tagging_views
 
     tagging_views.init_app(app)
     search_themes.init_app(app)
     completeness_views.init_app(app)
     report_views.init_app(app)
-    app.extensions.setdefault("thuhoach.lti_instructor_target", []).append(_lti_instructor_target)
-    app.extensions.setdefault("thuhoach.course_changed", []).append(_notify_course_changed)
+    LTI_INSTRUCTOR_TARGET.register(app, _lti_instructor_target)
+    COURSE_CHANGED.register(app, _notify_course_changed)
 
 
 def _notify_course_changed(course: Course, changes: dict) -> None:
@@ -25,7 +29,7 @@ def _notify_course_changed(course: Course, changes: dict) -> None:
     from lms.courses import describe_changes
     from lms.db import db, utcnow
     from lms.models import Enrollment
-    from review.models.attendance import Notice
+    from review.completeness.models import Notice
 
     text = (f"Lớp «{course.name}» đã thay đổi: {describe_changes(changes)}.\n\n"
             "Xem thời hạn nộp bài của bạn tại trang «Bài thu hoạch của tôi».")
