@@ -15,7 +15,8 @@ from lms.courses import visible_courses
 from lms.db import db, utcnow
 from lms.hooks import HOME, NAV
 from lms.models import BOARD_ROLES, STAFF_ROLES, Enrollment, Role, Unit, User
-from lms.security import audit, course_or_404, role_required, unit_or_404
+from lms.params import id_field, parse_id
+from lms.security import audit, audit_read, course_or_404, role_required, unit_or_404
 from lms.text import vn_name_key
 from lms.timefmt import fmt_datetime, to_local
 from essays.operations import ExtensionError, grant_extension
@@ -206,8 +207,7 @@ def essays_download(course_id: int, code: str):
     unit = unit_or_404(code)
     as_of, _ = as_of_from_request()
     table = trainee_states(course, [unit.id], as_of)
-    audit("essays.exported", target=f"unit:{unit.code}", detail=f"course={course.id} format=zip")
-    db.session.commit()
+    audit_read("essays.exported", target=f"unit:{unit.code}", detail=f"course={course.id} format=zip")
     data = essays_zip(table, current_app.config["DATA_DIR"])
     return download_response(data, f"bai-thu-hoach-{safe_file_name(unit.name)}.zip", "application/zip")
 
@@ -238,7 +238,7 @@ def attendance(course_id: int, code: str):
         for value in request.form.getlist("present"):
             try:
                 enrollment_id, day = value.split(":", 1)
-                present.add((int(enrollment_id), dt.date.fromisoformat(day)))
+                present.add((id_field("enrollment", {"enrollment": enrollment_id}), dt.date.fromisoformat(day)))
             except ValueError:
                 abort(400)
         try:
@@ -288,7 +288,7 @@ def attendance_import(course_id: int, code: str):
 def exemption(course_id: int, code: str):
     course = course_or_404(course_id)
     unit = managed_unit_or_404(code)
-    enrollment_id = request.form.get("enrollment_id", type=int) or 0
+    enrollment_id = parse_id(request.form.get("enrollment_id")) or 0
     try:
         if request.form.get("remove") == "1":
             attendance_ops.remove_exemption(course, unit, enrollment_id, by=current_user._get_current_object())
@@ -316,7 +316,7 @@ def extension(course_id: int, code: str):
     who = request.form.get("trainee", "")
     if who != "unit":
         enrollment = db.session.scalar(select(Enrollment).where(
-            Enrollment.id == (int(who) if who.isdigit() else 0), Enrollment.course_id == course.id,
+            Enrollment.id == (parse_id(who) or 0), Enrollment.course_id == course.id,
             Enrollment.unit_id == unit.id))
         if enrollment is None:
             flash("Vui lòng chọn học viên được gia hạn.", "danger")

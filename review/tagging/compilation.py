@@ -10,6 +10,7 @@ from sqlalchemy.orm import selectinload
 
 from essays.models import Essay
 from lms.db import db
+from lms.params import parse_id
 from lms.text import fold
 from review.tagging.models import KIND_LABELS, TAG_KINDS, Tag, TagTheme, Theme
 from lms.spreadsheets import safe_cell as _safe_cell
@@ -35,9 +36,10 @@ class CompilationFilter:
             raw = (args.get(name) or "").strip()
             if not raw:
                 return None
-            if not raw.isdigit():
+            value = parse_id(raw)
+            if value is None:
                 raise ValueError(f"Tham số {name} phải là số.")
-            return int(raw)
+            return value
 
         kind = (args.get("kind") or "").strip() or None
         if kind is not None and kind not in TAG_KINDS:

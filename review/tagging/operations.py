@@ -11,6 +11,7 @@ from essays.access import essay_or_404
 from essays.models import Essay, EssayVersion
 from lms.db import db, utcnow
 from lms.models import Unit, User
+from lms.params import parse_id
 from lms.security import audit
 from lms.text import fold
 from review.tagging.search_themes import reindex_essays, reindex_theme
@@ -197,8 +198,8 @@ def theme_with_descendants(theme_id: int) -> set[int]:
 def _themes_for_tag(theme_ids: object, keep: Iterable[int] = ()) -> list[Theme]:
     if not isinstance(theme_ids, list) or not theme_ids:
         raise TaggingError("Chọn ít nhất một chủ đề.")
-    if not all(isinstance(i, int) and not isinstance(i, bool) for i in theme_ids):
-        raise TaggingError("Mã chủ đề phải là số nguyên.")
+    if not all(isinstance(i, int) and parse_id(i) is not None for i in theme_ids):
+        raise TaggingError("Mã chủ đề phải là số nguyên dương.")
     wanted = set(theme_ids)
     themes = db.session.scalars(select(Theme).where(Theme.id.in_(wanted))).all()
     if len(themes) != len(wanted):
@@ -249,8 +250,8 @@ def essay_version(essay: Essay, number: int | None = None) -> EssayVersion:
         if version is None:
             raise TaggingError("Bài chưa có phiên bản nào để gắn thẻ.")
         return version
-    if not isinstance(number, int) or isinstance(number, bool):
-        raise TaggingError("Phiên bản phải là số nguyên.")
+    if parse_id(number) is None:
+        raise TaggingError("Phiên bản phải là số nguyên dương.")
     version = db.session.scalar(select(EssayVersion).where(
         EssayVersion.essay_id == essay.id, EssayVersion.number == number))
     if version is None:
@@ -311,8 +312,8 @@ def mark_duplicate(tag: Tag, original_id: object) -> None:
     if original_id is None:
         tag.duplicate_of_id = None
         return
-    if not isinstance(original_id, int) or isinstance(original_id, bool):
-        raise TaggingError("Mã thẻ gốc phải là số nguyên.")
+    if not isinstance(original_id, int) or parse_id(original_id) is None:
+        raise TaggingError("Mã thẻ gốc phải là số nguyên dương.")
     original = db.session.get(Tag, original_id)
     if original is None or original.course_id != tag.course_id or original.id == tag.id:
         raise TaggingError("Thẻ gốc không hợp lệ.")

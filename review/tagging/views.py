@@ -13,7 +13,8 @@ from lms.db import db, utcnow
 from lms.forms import EmptyForm
 from lms.hooks import DEMO, NAV
 from lms.models import BOARD_ROLES, Course, Unit, User
-from lms.security import audit, course_or_404, role_required
+from lms.params import parse_id
+from lms.security import audit, audit_read, course_or_404, role_required
 from lms.transaction import committed, write_after_reads
 from review.tagging.models import (KIND_LABELS, REVIEW_STATE_LABELS, PassageGroup, ReviewAssignment,
                                    Tag, TagTheme, Theme)
@@ -55,7 +56,7 @@ def _back(default: str) -> Response:
 
 
 def _int_list(values: list[str]) -> list[int]:
-    return [int(v) for v in values if v.strip().isdigit()]
+    return [i for i in (parse_id(v) for v in values) if i is not None]
 
 
 # --- codebook ----------------------------------------------------------------------------------
@@ -82,12 +83,12 @@ def _theme_error(exc: BaseException) -> str:
 
 def _theme_action(action: str | None) -> str:
     form = request.form
-    parent = int(form["parent_id"]) if form.get("parent_id", "").isdigit() else None
+    parent = parse_id(form.get("parent_id", ""))
     if action == "add":
         theme = create_theme(form.get("name", ""), parent_id=parent, description=form.get("description"))
         audit("theme.created", target=f"theme={theme.id}", detail=theme.name)
         return f"Đã thêm chủ đề “{theme.name}”."
-    theme = theme_or_error(int(form.get("theme_id", "")))
+    theme = theme_or_error(parse_id(form.get("theme_id", "")) or 0)
     if action == "edit":
         update_theme(theme, name=form.get("name", theme.name), description=form.get("description", ""),
                      parent_id=parent)
@@ -98,7 +99,7 @@ def _theme_action(action: str | None) -> str:
         audit("theme.retired" if theme.is_retired else "theme.restored", target=f"theme={theme.id}")
         return f"Đã {'ngừng sử dụng' if theme.is_retired else 'dùng lại'} chủ đề “{theme.name}”."
     if action == "merge":
-        target = theme_or_error(int(form.get("into_id", "")))
+        target = theme_or_error(parse_id(form.get("into_id", "")) or 0)
         moved = merge_themes(theme, target)
         return f"Đã gộp “{theme.name}” vào “{target.name}” ({moved} thẻ)."
     raise TaggingError("Thao tác không hợp lệ.")
@@ -166,7 +167,7 @@ def edit_tag(tag_id: int):
                         "note": request.form.get("note", "")}
         if "duplicate_of" in request.form:
             raw = request.form["duplicate_of"].strip().lstrip("#")
-            fields["duplicate_of"] = int(raw) if raw.isdigit() else None
+            fields["duplicate_of"] = parse_id(raw)
         with committed(TaggingError, success="Đã lưu thẻ."):
             update_tag(tag, fields)
     return _back(url_for("tagging.read", essay_id=tag.essay_id))
@@ -237,7 +238,7 @@ def assignments():
             abort(400)
         with committed(TaggingError, success="Đã cập nhật phân công."):
             if request.form.get("action") == "remove":
-                assignment_id = request.form.get("assignment_id", type=int)
+                assignment_id = parse_id(request.form.get("assignment_id"))
                 assignment = db.session.get(ReviewAssignment, assignment_id) if assignment_id else None
                 if assignment is None:
                     abort(404)
@@ -245,7 +246,7 @@ def assignments():
                       detail=f"reviewer={assignment.reviewer.username}")
                 unassign_unit(assignment)
             else:
-                reviewer_id = request.form.get("reviewer_id", type=int)
+                reviewer_id = parse_id(request.form.get("reviewer_id"))
                 reviewer = db.session.get(User, reviewer_id) if reviewer_id else None
                 codes = [c.strip() for c in request.form.get("units", "").replace(";", ",").split(",") if c.strip()]
                 found = db.session.scalars(select(Unit).where(Unit.code.in_(codes))).all()
@@ -310,8 +311,7 @@ def compilation_xlsx(course_id: int):
 
     course = course_or_404(course_id)
     data = build_xlsx(course.name, compile_course(course.id, _filters(course)))
-    audit("compilation.exported", target=f"course={course.id}")
-    db.session.commit()
+    audit_read("compilation.exported", target=f"course={course.id}")
     return Response(data, mimetype=XLSX, headers={
         "Content-Disposition": f'attachment; filename="tong-hop-kien-nghi-lop-{course.id}.xlsx"'})
 
@@ -327,7 +327,7 @@ def groups(course_id: int):
             abort(400)
         with committed(TaggingError) as outcome:
             if request.form.get("action") == "ungroup":
-                group_id = request.form.get("group_id", type=int)
+                group_id = parse_id(request.form.get("group_id"))
                 group = db.session.get(PassageGroup, group_id) if group_id else None
                 if group is None or group.course_id != course.id:
                     abort(404)
@@ -355,6 +355,6 @@ def duplicate(tag_id: int):
     if EmptyForm().validate_on_submit():
         raw = request.form.get("duplicate_of", "").strip().lstrip("#")
         with committed(TaggingError) as outcome:
-            mark_duplicate(tag, int(raw) if raw.isdigit() else None)
+            mark_duplicate(tag, parse_id(raw))
             outcome.success = "Đã đánh dấu đoạn trùng." if tag.duplicate_of_id else "Đã bỏ đánh dấu trùng."
     return _back(url_for("tagging.read", essay_id=tag.essay_id))
