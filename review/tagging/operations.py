@@ -250,7 +250,7 @@ def essay_version(essay: Essay, number: int | None = None) -> EssayVersion:
         if version is None:
             raise TaggingError("Bài chưa có phiên bản nào để gắn thẻ.")
         return version
-    if parse_id(number) is None:
+    if not isinstance(number, int) or parse_id(number) is None:
         raise TaggingError("Phiên bản phải là số nguyên dương.")
     version = db.session.scalar(select(EssayVersion).where(
         EssayVersion.essay_id == essay.id, EssayVersion.number == number))
