@@ -5,7 +5,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, Flask, abort, jsonify, render_template, request, url_for
+from flask import Blueprint, Flask, abort, current_app, jsonify, render_template, request, url_for
 from flask_login import current_user, login_required
 from markupsafe import Markup
 from sqlalchemy import select
@@ -17,6 +17,7 @@ from lms.api import ApiError, add_openapi_paths, error_response, register_api_bl
 from lms.db import db
 from lms.hooks import NAV, THEME_CHOICES
 from lms.models import Course, Role, Unit, User
+from lms.params import parse_id
 from lms.throttle import RateLimit
 from search.analysis import has_marks
 from search.highlight import highlight_all
@@ -118,9 +119,10 @@ def _int_arg(name: str) -> int | None:
     value = request.args.get(name, "").strip()
     if not value:
         return None
-    if not value.isdigit():
+    number = parse_id(value)
+    if number is None:
         raise ValueError(name)
-    return int(value)
+    return number
 
 
 def _rate_limited(user: User) -> float | None:
@@ -232,12 +234,12 @@ _OPENAPI_PATHS = {
                             "vị trí dấu thanh: hoà = hòa); từ gõ không dấu khớp mọi dạng có dấu (so: số, sở, sổ…). "
                             "Nhiều từ: các bài có đủ các từ, bài có các từ liền nhau xếp trước; \"…\" tìm các từ "
                             "liền nhau; OR, NOT, -từ, tiền tố*"},
-            {"name": "course", "in": "query", "schema": {"type": "integer"}},
-            {"name": "topic", "in": "query", "schema": {"type": "integer"}},
+            {"name": "course", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}},
+            {"name": "topic", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}},
             {"name": "unit", "in": "query", "schema": {"type": "string"}},
             {"name": "state", "in": "query", "schema": {"type": "string", "enum": list(STATES)}},
             {"name": "theme", "in": "query", "schema": {"type": "string"}},
-            {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+            {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}},
         ],
         "responses": std_responses({"type": "object", "required": ["total", "phrase_total", "hits"], "properties": {
             "total": {"type": "integer", "description": "Số bài có đủ mọi từ như đã gõ (trong phạm vi được xem)"},
