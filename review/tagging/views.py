@@ -13,7 +13,7 @@ from lms.db import db, utcnow
 from lms.forms import EmptyForm
 from lms.hooks import DEMO, ESSAY_READING_URL, NAV
 from lms.models import BOARD_ROLES, Course, Unit, User
-from lms.params import parse_id
+from lms.params import parse_id, parse_int
 from lms.security import audit, audit_read, course_or_404, role_required
 from lms.transaction import committed, write_after_reads
 from review.tagging.models import (KIND_LABELS, REVIEW_STATE_LABELS, PassageGroup, ReviewAssignment,
@@ -242,10 +242,10 @@ def queue():
     args = request.args
     typed = args.get("unit", "").strip()
     matches = units_matching(typed) if typed else []
-    topic_id, page = args.get("topic", type=int), max(1, args.get("page", 1, type=int))
+    topic_id, page = parse_id(args.get("topic", "")), parse_int(args.get("page", "1"), low=1, high=100_000) or 1
     state = args.get("state") if args.get("state") in REVIEW_STATE_LABELS else None
     reviewer_arg = args.get("reviewer", "")
-    assigned_to = 0 if reviewer_arg == "all" else (int(reviewer_arg) if reviewer_arg.isdigit() else None)
+    assigned_to = 0 if reviewer_arg == "all" else parse_id(reviewer_arg)
     rows, total = ([], 0) if typed and not matches else reading_list(
         current_user, unit_ids=[u.id for u in matches] if typed else None, topic_id=topic_id, state=state,
         assigned_to=assigned_to, page=page)
@@ -265,7 +265,7 @@ def queue():
 def triage():
     """Suggested passages across essays, keyboard first (the reviewer's assigned units first)."""
     courses = db.session.scalars(select(Course).order_by(Course.id.desc())).all()
-    course_id = request.args.get("course", type=int) or (courses[0].id if courses else None)
+    course_id = parse_id(request.args.get("course", "")) or (courses[0].id if courses else None)
     course = course_or_404(course_id) if course_id else None
     unit = request.args.get("unit", "").strip()
     scope = {"items": url_for("review_tagging_api.triage", course=course.id, unit=unit or None) if course else "",
@@ -281,7 +281,7 @@ def copies():
 
     from review.tagging.models import EssayCopy
 
-    page = max(1, request.args.get("page", 1, type=int))
+    page = parse_int(request.args.get("page", "1"), low=1, high=100_000) or 1
     other = aliased(Essay)
     base = (select(EssayCopy, Essay, other).join(Essay, Essay.id == EssayCopy.essay_id)
             .join(other, other.id == EssayCopy.other_id).where(EssayCopy.essay_id < EssayCopy.other_id))
@@ -403,7 +403,7 @@ def groups(course_id: int):
         return redirect(url_for("tagging.groups", course_id=course.id))
     threshold = max(50, min(request.args.get("nguong", DEFAULT_THRESHOLD, type=int), 100))
     every = offered_groups(course.id, threshold=threshold)
-    page = max(1, request.args.get("trang", 1, type=int))
+    page = parse_int(request.args.get("trang", "1"), low=1, high=100_000) or 1
     offered = every[(page - 1) * GROUPS_PER_PAGE:page * GROUPS_PER_PAGE]
     confirmed = {}
     for tag in db.session.scalars(select(Tag).where(Tag.course_id == course.id, Tag.group_id.is_not(None))
