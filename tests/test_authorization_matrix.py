@@ -268,14 +268,31 @@ def _url(rule: str, world: dict) -> str:
     return url
 
 
+def _server_session(user) -> str:
+    """A live login_session row for the user; returns its token."""
+    import datetime as dt
+    import secrets
+
+    from lms.db import db, utcnow
+    from lms.models import LoginSession
+    from lms.security import token_digest
+
+    token = secrets.token_urlsafe(32)
+    db.session.add(LoginSession(user_id=user.id, token_sha256=token_digest(token), created_at=utcnow(),
+                                expires_at=utcnow() + dt.timedelta(hours=1)))
+    db.session.commit()
+    return token
+
+
 def _login(client, user) -> str:
     """Put the user in the session (as Flask-Login does) and return a CSRF token for it."""
     from tests.conftest import csrf_token_from
 
+    token = _server_session(user) if user is not None else None
     with client.session_transaction() as session:
         session.clear()
-        if user is not None:
-            session["_user_id"] = str(user.id)
+        if token is not None:
+            session["_user_id"] = token  # a server-side session's token, as lms.sessions.start_session sets
             session["_fresh"] = True
     page = client.get("/password" if user is not None else "/login")
     return csrf_token_from(page.get_data(as_text=True))

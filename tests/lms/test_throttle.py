@@ -99,12 +99,12 @@ def test_admin_sees_and_releases_blocked_logins(app, client, auth, make_user):
         throttle.record_failure(victim.username, "10.0.5.5")
     db.session.commit()
     auth.login(make_user(Role.admin))
-    page = client.get("/admin/logins").get_data(as_text=True)
+    page = client.get("/admin/blocked-logins").get_data(as_text=True)
     assert victim.username in page and "10.0.5.5" in page
     key = f"pair:{victim.username}|10.0.5.5"
-    assert auth.post("/admin/logins/release", {"key": key}).status_code == 302
+    assert auth.post("/admin/blocked-logins/release", {"key": key}).status_code == 302
     assert throttle.blocked_for(victim.username, "10.0.5.5") is None
-    assert victim.username not in client.get("/admin/logins").get_data(as_text=True)
+    assert victim.username not in client.get("/admin/blocked-logins").get_data(as_text=True)
 
 
 def test_address_limit_spans_accounts(client):
