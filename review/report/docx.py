@@ -5,6 +5,7 @@ import datetime as dt
 import io
 from typing import Sequence
 
+from lms.models import topic_label
 from lms.text import vn_sort_key
 from lms.timefmt import fmt_date, fmt_datetime, to_local
 from review.completeness.figures import day_column
@@ -273,26 +274,11 @@ def report_docx(data: ReportData, prose: ReportProse) -> bytes:
                 f"{fmt_datetime(data.course.essay_due_at)}, hạn chót nhận bài {fmt_datetime(data.course.cutoff_at)}."),
           indent=True)
     for r in data.topic_rows():
-        _bullet(doc, f"Chủ đề {r['position']}: {r['title']}.")
+        _bullet(doc, f"{topic_label(r['position'], r['title'])}.")
 
     # II. Participation
     _heading(doc, "II. TÌNH HÌNH THAM GIA HỌC TẬP TẠI CÁC ĐIỂM CẦU")
-    _para(doc, (f"Số học viên có mặt ít nhất một buổi: {vn_int(t['attended'])}/{vn_int(t['enrolled'])} đồng chí "
-                f"(đạt {vn_pct(share(t['attended'], t['enrolled']))})."), indent=True)
-    for d in f.days:
-        n = t[day_column(d)]
-        _bullet(doc, f"Ngày {fmt_date(d)}: có mặt {vn_int(n)} đồng chí ({vn_pct(share(n, t['enrolled']))}).")
-    if t["units"] > 1 and t["enrolled"]:
-        rates = [(share(int(u["attended"]), int(u["enrolled"])), u["name"]) for u in f.units.to_dict("records")
-                 if u["enrolled"]]
-        full = [name for rate, name in rates if rate == 100.0]
-        low = sorted([(rate, name) for rate, name in rates if rate is not None and rate < 80],
-                     key=lambda x: (x[0], vn_sort_key(x[1])))
-        if full:
-            _bullet(doc, f"{vn_int(len(full))} điểm cầu có 100% học viên tham gia.")
-        if low:
-            _bullet(doc, f"{vn_int(len(low))} điểm cầu có tỉ lệ tham gia dưới 80%: "
-                         + _unit_names([f"{name} ({vn_pct(rate)})" for rate, name in low], 15) + ".")
+    _participation(doc, data)
 
     # III. Essays
     _heading(doc, "III. KẾT QUẢ NỘP BÀI THU HOẠCH")
@@ -320,7 +306,7 @@ def report_docx(data: ReportData, prose: ReportProse) -> bytes:
 
     # IV. Recommendations by theme
     totals = data.themes.totals()
-    _heading(doc, "IV. KIẾN NGHỊ, ĐỀ XUẤT CỦA HỌC VIÊN (TỔNG HỢP THEO CHỦ ĐỀ)")
+    _heading(doc, "IV. KIẾN NGHỊ, ĐỀ XUẤT CỦA HỌC VIÊN (TỔNG HỢP THEO LĨNH VỰC)")
     if totals["tags"] == 0:
         _para(doc, "Đến thời điểm báo cáo, chưa có kiến nghị, đề xuất nào được tổng hợp từ bài thu hoạch.", indent=True)
     else:
@@ -329,7 +315,7 @@ def report_docx(data: ReportData, prose: ReportProse) -> bytes:
                     f"từ {vn_int(totals['essays'])} bài thu hoạch của {vn_int(totals['units'])} {place}, "
                     f"tập trung vào các nhóm vấn đề sau (xếp theo số ý kiến, nhiều nhất trước):"), indent=True)
         _recommendations(doc, data)
-        _picture(doc, themes_chart_png(data.themes.themes), "Biểu đồ 1. Số ý kiến kiến nghị, đề xuất theo chủ đề")
+        _picture(doc, themes_chart_png(data.themes.themes), "Biểu đồ 1. Số ý kiến kiến nghị, đề xuất theo lĩnh vực")
 
     _para(doc, (f"Trên đây là báo cáo kết quả tổ chức lớp bồi dưỡng và tổng hợp bài thu hoạch, kiến nghị, "
                 f"đề xuất của học viên{' ' + data.unit.name if data.unit else ''}./."), indent=True, before=6, after=12,
@@ -358,6 +344,34 @@ def report_docx(data: ReportData, prose: ReportProse) -> bytes:
     out = io.BytesIO()
     doc.save(out)
     return out.getvalue()
+
+
+def _participation(doc, data: ReportData) -> None:
+    """Section II: attendance where it was taken; never "0 %" for a connection point that took none."""
+    f, t = data.figures, data.totals
+    if not t["attendance_recorded"]:
+        _para(doc, "Điểm danh: chưa ghi nhận điểm danh tại điểm cầu nào.", indent=True)
+        return
+    base = t["enrolled_recorded"]
+    not_taken = t["units"] - t["attendance_recorded"]
+    _para(doc, (f"Số học viên có mặt ít nhất một buổi: {vn_int(t['attended'])}/{vn_int(base)} đồng chí "
+                f"(đạt {vn_pct(share(t['attended'], base))})"
+                + (f"; {vn_int(not_taken)} điểm cầu chưa ghi nhận điểm danh, không tính vào tỉ lệ." if not_taken
+                   else ".")), indent=True)
+    for d in f.days:
+        n = t[day_column(d)]
+        _bullet(doc, f"Ngày {fmt_date(d)}: có mặt {vn_int(n)} đồng chí ({vn_pct(share(n, base))}).")
+    if t["units"] > 1 and base:
+        rates = [(share(int(u["attended"]), int(u["enrolled"])), u["name"]) for u in f.units.to_dict("records")
+                 if u["enrolled"] and u["attendance_recorded"]]
+        full = [name for rate, name in rates if rate == 100.0]
+        low = sorted([(rate, name) for rate, name in rates if rate is not None and rate < 80],
+                     key=lambda x: (x[0], vn_sort_key(x[1])))
+        if full:
+            _bullet(doc, f"{vn_int(len(full))} điểm cầu có 100% học viên tham gia.")
+        if low:
+            _bullet(doc, f"{vn_int(len(low))} điểm cầu có tỉ lệ tham gia dưới 80%: "
+                         + _unit_names([f"{name} ({vn_pct(rate)})" for rate, name in low], 15) + ".")
 
 
 def _recommendations(doc, data: ReportData) -> None:
@@ -416,7 +430,7 @@ def _appendix_table(doc, data: ReportData) -> None:
     body = []
     for i, u in enumerate(f.units.to_dict("records"), start=1):
         body.append([str(i), u["name"], vn_int(u["enrolled"]), *[vn_int(u[day_column(d)]) for d in f.days],
-                     vn_int(u["attended"]), *[vn_int(by_cell.get((u["unit_id"], tp.id), 0)) for tp in f.topic_list],
+                     vn_int(u["attended"]) if u["attendance_recorded"] else "chưa ghi nhận", *[vn_int(by_cell.get((u["unit_id"], tp.id), 0)) for tp in f.topic_list],
                      vn_int(u["on_time"]), vn_int(u["late"]), vn_int(u["missing"] + u["extension"]),
                      vn_pct(u["percent"])])
     topics = data.topic_rows()
