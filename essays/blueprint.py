@@ -9,7 +9,7 @@ from lms.models import Role, User
 
 def init_app(app: Flask) -> None:
     """Register the submission pages, API, demo step and the hooks of the host."""
-    from essays import api, demo, indexing, search_views, views
+    from essays import api, cli, demo, indexing, search_views, views
 
     from lms.timefmt import iso
 
@@ -17,6 +17,7 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(iso, "iso_local")
     api.init_app(app)
     indexing.init_app(app)
+    app.cli.add_command(cli.search_cli)
     search_views.init_app(app)
     app.extensions.setdefault("thuhoach.nav", []).append(_nav)
     app.extensions.setdefault("thuhoach.home", []).append(_home)

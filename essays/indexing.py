@@ -176,48 +176,6 @@ def check(app: Flask, repair: bool = True) -> dict[str, int]:
 
 
 def init_app(app: Flask) -> None:
-    """Register the `search` CLI group and, in the embedded default, the in-process indexer."""
-    import click
-    from flask.cli import AppGroup
-
-    search_cli = AppGroup("search", help="Chỉ mục tìm kiếm.")
-
-    @search_cli.command("worker")
-    def worker_command() -> None:
-        """Run the one indexer/worker process (production: THUHOACH_INDEXER_IN_PROCESS=0 on the web)."""
-        from lms.jobs import run_worker
-
-        run_worker(current_app._get_current_object())
-
-    @search_cli.command("reindex")
-    def reindex_command() -> None:
-        """Rebuild the index from the database into a new folder and switch atomically."""
-        app_obj = current_app._get_current_object()
-        session = db.new_session(app_obj)
-        total = session.scalar(select(func.count()).select_from(Essay).where(Essay.current_version_id.is_not(None)))
-        session.close()
-        with click.progressbar(length=total or 0, label="Đang dựng lại chỉ mục") as bar:
-            done = [0]
-
-            def progress(n: int) -> None:
-                bar.update(n - done[0])
-                done[0] = n
-
-            n = reindex(app_obj, progress)
-        click.echo(f"Đã dựng lại chỉ mục: {n} bài thu hoạch.")
-
-    @search_cli.command("check")
-    @click.option("--no-repair", is_flag=True, help="Chỉ báo cáo, không sửa.")
-    def check_command(no_repair: bool) -> None:
-        """Compare database and index, and repair what differs."""
-        app_obj = current_app._get_current_object()
-        result = check(app_obj, repair=not no_repair)
-        click.echo(f"CSDL: {result['database']} bài, chỉ mục: {result['index']} bài, "
-                   f"thiếu: {result['missing']}, thừa: {result['extra']}.")
-        if not no_repair and result["missing"]:
-            n = drain_all(app_obj)
-            click.echo(f"Đã bổ sung {n} bài vào chỉ mục.")
-
-    app.cli.add_command(search_cli)
+    """Register the outbox drain as a periodic task of the worker loop (the `search` CLI is essays.cli)."""
     # The worker loop (a thread of the app in the embedded default) drains the outbox.
     register_task(app, drain_once)

@@ -8,7 +8,10 @@ from lms.models import Course, Role, User
 
 def init_app(app: Flask) -> None:
     """Register the review pages, API and CLI."""
-    from review import completeness_views, report_views, search_themes, tagging_views
+    from review.completeness import views as completeness_views
+    from review.report import views as report_views
+    from review.tagging import search_themes
+    from review.tagging import views as tagging_views
 
     tagging_views.init_app(app)
     search_themes.init_app(app)

@@ -180,8 +180,8 @@ def build_world(app, make_unit, make_user, make_course, enroll, api_token):
     def build() -> dict:
         from essays.operations import submit_essay
         from lms.jobs import enqueue_job, jobs_dir
-        from review import tagging
-        from review.suggestions import suggestions_for
+        from review.tagging import operations as tagging
+        from review.tagging.suggestions import suggestions_for
 
         # Rows deleted by a request may see their ids reused (SQLite): forget what we held.
         db.session.commit()

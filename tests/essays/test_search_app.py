@@ -194,7 +194,7 @@ def test_indexer_killed_mid_batch_loses_nothing(app, app_config, make_unit, make
 
 
 def test_themes_filter_search_and_follow_tag_changes(app, client, world, make_user, api_token):
-    from review import tagging
+    from review.tagging import operations as tagging
 
     reviewer = make_user(Role.reviewer)
     theme = tagging.create_theme("Chuyển đổi số")

@@ -13,8 +13,8 @@ from openpyxl import Workbook, load_workbook
 from lms.db import db, utcnow
 from lms.models import Role
 from lms.timefmt import to_local
-from review.completeness import completeness, trainee_states
-from review.models import Attendance, Exemption
+from review.completeness.figures import completeness, trainee_states
+from review.completeness.models import Attendance, Exemption
 from completeness_roster import roster, hand_in  # noqa: F401  (fixtures)
 
 

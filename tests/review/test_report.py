@@ -15,10 +15,14 @@ from essays.models import Extension
 from essays.operations import grant_extension, submit_essay
 from lms.db import db, utcnow
 from lms.models import Course, Enrollment, Role, Topic, Unit, User
-from review.models import Attendance, Exemption, Theme
-from review.report import (SHEETS, build_report_data, default_prose, report_docx, report_xlsx, theme_figures,
-                           vn_int, vn_pct)
-from review.tagging import confirm_group, tag_passage
+from review.completeness.models import Attendance, Exemption
+from review.report.data import build_report_data, theme_figures
+from review.report.docx import report_docx
+from review.report.formatting import vn_int, vn_pct
+from review.report.prose import default_prose
+from review.report.xlsx import SHEETS, report_xlsx
+from review.tagging.models import Theme
+from review.tagging.operations import confirm_group, tag_passage
 
 BASE_TEXT = ("Qua lớp bồi dưỡng, tôi nhận thức sâu sắc hơn về trách nhiệm của cán bộ cơ sở trong việc gần dân, "
              "lắng nghe dân và giải quyết kịp thời những kiến nghị chính đáng của người dân. ")

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from essays.indexing import EXTRAS_KEY, enqueue
 from lms.db import db
-from review.models.tagging import Tag, TagTheme, Theme
+from review.tagging.models import Tag, TagTheme, Theme
 
 
 def init_app(app: Flask) -> None:

@@ -11,9 +11,9 @@ from sqlalchemy.orm import selectinload
 from essays.models import Essay
 from lms.db import db
 from lms.text import fold
-from review.models.tagging import KIND_LABELS, TAG_KINDS, Tag, TagTheme, Theme
+from review.tagging.models import KIND_LABELS, TAG_KINDS, Tag, TagTheme, Theme
 from lms.spreadsheets import safe_cell as _safe_cell
-from review.tagging import ordered_tree, theme_with_descendants
+from review.tagging.operations import ordered_tree, theme_with_descendants
 
 WARD_KINDS = {"phường", "xã", "đặc khu"}
 

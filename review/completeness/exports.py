@@ -16,7 +16,7 @@ from lms.db import db
 from lms.timefmt import fmt_datetime
 from essays import storage
 from essays.models import EssayVersion
-from review.completeness import STATE_LABELS, Completeness, day_column
+from review.completeness.figures import STATE_LABELS, Completeness, day_column
 from lms.spreadsheets import csv_bytes, xlsx_bytes
 
 

@@ -9,9 +9,9 @@ from essays.models import Essay
 from lms.db import db
 from lms.models import Course, Unit, User
 from lms.text import fold
-from review.models.tagging import Tag, Theme
-from review.suggestions import find_passages
-from review.tagging import assign_unit, create_theme, tag_passage
+from review.tagging.models import Tag, Theme
+from review.tagging.suggestions import find_passages
+from review.tagging.operations import assign_unit, create_theme, tag_passage
 
 logger = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from lms.db import db, utcnow
 from lms.models import Course, Enrollment, Unit, User
 from lms.security import audit
 from lms.text import fold
-from review.models import Attendance, Exemption
+from review.completeness.models import Attendance, Exemption
 
 logger = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from lms.db import db
-from review.models.tagging import Tag
+from review.tagging.models import Tag
 
 
 def similar_clusters(texts: list[str], threshold: int = 80) -> list[list[int]]:
@@ -37,7 +37,7 @@ def similar_clusters(texts: list[str], threshold: int = 80) -> list[list[int]]:
 def offered_groups(course_id: int, threshold: int = 80) -> list[list[Tag]]:
     """Groups of a course's tagged passages that look alike and are not yet one confirmed group."""
     tags = db.session.scalars(select(Tag).where(Tag.course_id == course_id).order_by(Tag.id)).all()
-    from review.compilation import cluster_key
+    from review.tagging.compilation import cluster_key
 
     by_id = {t.id: t for t in tags}
     offered = []

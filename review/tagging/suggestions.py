@@ -215,7 +215,7 @@ def suggestions_for(version) -> list:
     from sqlalchemy import select
 
     from lms.db import db
-    from review.models.tagging import Suggestion, SuggestionScan
+    from review.tagging.models import Suggestion, SuggestionScan
 
     scan = db.session.get(SuggestionScan, version.id)
     if scan is None:

@@ -12,8 +12,8 @@ from lms.db import db, utcnow
 from lms.models import Role, Unit, User
 from lms.security import audit
 from lms.text import fold
-from review.search_themes import reindex_essays, reindex_theme
-from review.models.tagging import (KIND_LABELS, REVIEW_STATES, TAG_KINDS, EssayReview, PassageGroup,
+from review.tagging.search_themes import reindex_essays, reindex_theme
+from review.tagging.models import (KIND_LABELS, REVIEW_STATES, TAG_KINDS, EssayReview, PassageGroup,
                                    ReviewAssignment, Tag, TagTheme, Theme)
 
 logger = logging.getLogger(__name__)
@@ -310,7 +310,7 @@ def update_tag(tag: Tag, fields: dict) -> Tag:
 
 def delete_tag(tag: Tag) -> None:
     """Remove a tag (suggestions it came from become open again)."""
-    from review.models.tagging import Suggestion
+    from review.tagging.models import Suggestion
 
     db.session.execute(update(Suggestion).where(Suggestion.tag_id == tag.id)
                        .values(status="open", tag_id=None, decided_by_id=None, decided_at=None))

@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 from urllib.parse import quote
 
-from flask import (Blueprint, Flask, Response, abort, current_app, flash, redirect, render_template,
+from flask import (Blueprint, Flask, abort, current_app, flash, redirect, render_template,
                    request, url_for)
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
@@ -16,14 +16,15 @@ from lms.db import db, utcnow
 from lms.models import Enrollment, Role, Unit, User
 from lms.security import audit, course_or_404, role_required, unit_or_404
 from lms.text import vn_name_key
-from lms.timefmt import LOCAL_TZ, fmt_datetime, parse_vn_date, to_local
+from lms.timefmt import fmt_datetime, to_local
 from essays.operations import ExtensionError, grant_extension
-from review import attendance as attendance_ops
-from review.completeness import (SORT_KEYS, STATE_CSS, STATE_LABELS, completeness, day_column,
+from review.completeness import operations as attendance_ops
+from review.completeness.figures import (SORT_KEYS, STATE_CSS, STATE_LABELS, completeness, day_column,
                                  sort_units, trainee_states)
-from review.completeness_exports import (bar_chart_svg, essays_docx, essays_zip, missing_xlsx,
+from review.completeness.exports import (bar_chart_svg, essays_docx, essays_zip, missing_xlsx,
                                          overview_rows_html, overview_xlsx, safe_file_name)
-from review.models import Notice
+from review.completeness.models import Notice
+from review.web import as_of_from_request, download_response, parse_as_of
 
 bp = Blueprint("completeness", __name__, url_prefix="/completeness")
 BOARD = (Role.admin, Role.reviewer)
@@ -34,7 +35,8 @@ DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 def init_app(app: Flask) -> None:
     """Register the completeness pages, API, CLI, menu entry, officers' home page and notices."""
-    from review import completeness_api, reminders
+    from review.completeness import api as completeness_api
+    from review.completeness import reminders
 
     app.register_blueprint(bp)
     completeness_api.init_app(app)
@@ -80,38 +82,6 @@ def managed_unit_or_404(code: str) -> Unit:
     if not current_user.can_manage_unit(unit.id):
         abort(403)
     return unit
-
-
-def parse_as_of(text: str | None) -> dt.datetime | None:
-    """"27/5/2026 08:00" (Vietnam time) → aware UTC; empty → None (now). Raises ValueError."""
-    text = (text or "").strip()
-    if not text:
-        return None
-    date_part, _, time_part = text.partition(" ")
-    day = parse_vn_date(date_part)
-    hour, minute = (int(p) for p in (time_part.strip() or "23:59").split(":"))
-    return dt.datetime(day.year, day.month, day.day, hour, minute, tzinfo=LOCAL_TZ).astimezone(dt.timezone.utc)
-
-
-def as_of_from_request() -> tuple[dt.datetime | None, str]:
-    """The page's `as_of` query text parsed (None: now) and echoed back; flashes and uses now when malformed."""
-    raw = request.args.get("as_of", "").strip()
-    try:
-        return parse_as_of(raw), raw
-    except ValueError:
-        flash("Thời điểm phải theo dạng dd/mm/yyyy HH:MM, ví dụ 27/5/2026 08:00. Đang hiển thị số liệu hiện tại.",
-              "warning")
-        return None, ""
-
-
-def download_response(data: bytes, name: str, mimetype: str, fallback: str = "download") -> Response:
-    """An attachment named `name` (ASCII `fallback` for old clients when nothing ASCII is left), never cached."""
-    response = Response(data, mimetype=mimetype)
-    ascii_name = name.encode("ascii", "ignore").decode() or fallback
-    response.headers["Content-Disposition"] = (f'attachment; filename="{ascii_name}"; '
-                                               f"filename*=UTF-8''{quote(name)}")
-    response.headers["Cache-Control"] = "no-store"
-    return response
 
 
 def _stamp(as_of: dt.datetime) -> str:

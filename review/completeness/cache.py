@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from lms.db import db
 from lms.models import Course
 from essays.models import EssayVersion, Extension
-from review.models import CompletenessRevision
+from review.completeness.models import CompletenessRevision
 
 # A country course keeps ≈ 1.5 MB of figures per entry; the Board looks at now and a few past times.
 MAX_ENTRIES = 8

@@ -22,8 +22,8 @@ from lms.db import db, utcnow
 from lms.models import Course, Enrollment, Role, Unit, User
 from lms.security import audit
 from lms.timefmt import fmt_datetime
-from review.completeness import STATE_LABELS, trainee_states
-from review.models import Notice
+from review.completeness.figures import STATE_LABELS, trainee_states
+from review.completeness.models import Notice
 
 logger = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from flask.cli import AppGroup
 
 from lms.db import db
 from lms.security import audit
-from review.tagging import (TaggingError, create_theme, merge_themes, ordered_tree, retire_theme,
+from review.tagging.operations import (TaggingError, create_theme, merge_themes, ordered_tree, retire_theme,
                             theme_or_error, update_theme)
 
 themes_cli = AppGroup("themes", help="Chủ đề (bộ mã) của Ban Tổ chức.")
@@ -82,7 +82,7 @@ def themes_list(show_all: bool) -> None:
     """List themes as a tree: id, name, (retired)."""
     from sqlalchemy import select
 
-    from review.models.tagging import Theme
+    from review.tagging.models import Theme
 
     query = select(Theme)
     if not show_all:

@@ -17,7 +17,7 @@ cells; `completeness` restates the same rules in SQL for speed, and tests/review
 always agree. Both find the version in force with one correlated lookup per essay in the covering
 index `ix_essay_version_in_force`; `completeness` sums it per unit in one pass over the enrolments
 and keeps the whole course's figures until its `completeness_revision` changes
-(review.completeness_cache; see docs/PERFORMANCE.md, "Completeness").
+(review.completeness.cache; see docs/PERFORMANCE.md, "Completeness").
 completeness % = handed in / (enrolled − exempt), per topic and summed over topics.
 Attendance and exemptions are records of the class, not of the essays: they are not dated "as of".
 """
@@ -37,8 +37,8 @@ from lms.models import Course, Enrollment, Topic, Unit, User
 from lms.text import vn_name_key, vn_sort_key
 from essays.deadlines import essay_state, EssayStatus
 from essays.models import Essay, EssayVersion, Extension
-from review import completeness_cache
-from review.models import Attendance, Exemption
+from review.completeness import cache as completeness_cache
+from review.completeness.models import Attendance, Exemption
 
 STATES = ("on_time", "late", "extension", "missing", "exempt")
 STATE_LABELS = {
@@ -182,7 +182,7 @@ def completeness(course: Course, as_of: dt.datetime | None = None,
     """Completeness of a course per unit and per unit × topic, as of a time (default now).
 
     The whole course's figures are kept in memory until something they count changes
-    (review.completeness_cache); a few units are counted afresh, that is quick.
+    (review.completeness.cache); a few units are counted afresh, that is quick.
     """
     db.session.flush()  # the queries below go to the connection, which does not autoflush
     if unit_ids is not None:

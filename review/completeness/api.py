@@ -10,7 +10,7 @@ from lms.api import (ApiError, add_openapi_paths, api_login_required, as_of_arg,
 from lms.db import db
 from lms.models import Course, Role, Unit
 from lms.timefmt import iso
-from review.completeness import completeness, day_column
+from review.completeness.figures import completeness, day_column
 
 bp = Blueprint("completeness_api", __name__, url_prefix="/api/v1")
 

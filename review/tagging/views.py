@@ -12,9 +12,9 @@ from lms.db import db, utcnow, write_transaction
 from lms.forms import EmptyForm
 from lms.models import Course, Role, Unit, User
 from lms.security import audit, course_or_404, role_required
-from review.models.tagging import (KIND_LABELS, REVIEW_STATE_LABELS, PassageGroup, ReviewAssignment,
+from review.tagging.models import (KIND_LABELS, REVIEW_STATE_LABELS, PassageGroup, ReviewAssignment,
                                    Suggestion, Tag, TagTheme, Theme)
-from review.tagging import (TaggingError, assign_unit, choosable_themes, confirm_group, create_theme,
+from review.tagging.operations import (TaggingError, assign_unit, choosable_themes, confirm_group, create_theme,
                             delete_tag, essay_or_404, mark_duplicate, mark_review, merge_themes,
                             ordered_tree, retire_theme, review_of, review_queue, tag_passage,
                             theme_or_error, unassign_unit, ungroup, update_tag, update_theme)
@@ -26,9 +26,9 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 def init_app(app: Flask) -> None:
     """Register the tagging pages, API, CLI, menu entries and demo step."""
-    from review import tagging_api
-    from review.tagging_cli import themes_cli
-    from review.tagging_demo import tag_demo_essays
+    from review.tagging import api as tagging_api
+    from review.tagging.cli import themes_cli
+    from review.tagging.demo import tag_demo_essays
 
     app.register_blueprint(bp)
     tagging_api.init_app(app)
@@ -108,8 +108,8 @@ def _theme_action(action: str | None) -> str:
 @bp.route("/essays/<int:essay_id>")
 @role_required(*BOARD)
 def read(essay_id: int):
-    from review.reading import Highlight, render_text
-    from review.suggestions import suggestions_for
+    from review.tagging.reading import Highlight, render_text
+    from review.tagging.suggestions import suggestions_for
 
     essay = essay_or_404(current_user, essay_id)
     versions = db.session.scalars(select(EssayVersion).where(EssayVersion.essay_id == essay.id)
@@ -313,7 +313,7 @@ def compilation_home():
 
 
 def _filters(course: Course):
-    from review.compilation import CompilationFilter
+    from review.tagging.compilation import CompilationFilter
 
     unit_id = None
     code = request.args.get("unit", "").strip()
@@ -330,7 +330,7 @@ def _filters(course: Course):
 @bp.route("/courses/<int:course_id>/compilation")
 @role_required(*BOARD)
 def compilation(course_id: int):
-    from review.compilation import compile_course
+    from review.tagging.compilation import compile_course
 
     course = course_or_404(course_id)
     filters = _filters(course)
@@ -345,7 +345,7 @@ def compilation(course_id: int):
 @bp.route("/courses/<int:course_id>/compilation.xlsx")
 @role_required(*BOARD)
 def compilation_xlsx(course_id: int):
-    from review.compilation import build_xlsx, compile_course
+    from review.tagging.compilation import build_xlsx, compile_course
 
     course = course_or_404(course_id)
     data = build_xlsx(course.name, compile_course(course.id, _filters(course)))
@@ -358,7 +358,7 @@ def compilation_xlsx(course_id: int):
 @bp.route("/courses/<int:course_id>/groups", methods=["GET", "POST"])
 @role_required(*BOARD)
 def groups(course_id: int):
-    from review.grouping import offered_groups
+    from review.tagging.grouping import offered_groups
 
     course = course_or_404(course_id)
     if request.method == "POST":

@@ -11,8 +11,8 @@ from sqlalchemy.orm import selectinload
 from lms.api import API_PREFIX, ApiError, add_openapi_paths, api_login_required, json_body, std_responses
 from lms.db import db
 from lms.models import Course, Role, Unit
-from review.models.tagging import TAG_KINDS, Tag, Theme
-from review.tagging import (TaggingError, can_read_compilation, can_see_essay, can_tag, delete_tag,
+from review.tagging.models import TAG_KINDS, Tag, Theme
+from review.tagging.operations import (TaggingError, can_read_compilation, can_see_essay, can_tag, delete_tag,
                             essay_or_404, tag_json, tag_passage, update_tag)
 
 bp = Blueprint("review_tagging_api", __name__, url_prefix=API_PREFIX)
@@ -107,7 +107,7 @@ def remove_tag(tag_id: int):
 @bp.get("/courses/<int:course_id>/tags")
 @api_login_required
 def course_tags(course_id: int):
-    from review.compilation import CompilationFilter, tags_query
+    from review.tagging.compilation import CompilationFilter, tags_query
 
     course = db.session.get(Course, course_id)
     if course is None:
