@@ -127,7 +127,8 @@ RULES: dict[tuple[str, str], Rule] = {
     ("tagging.groups", "POST"): R(BOARD),
     # Officers read the tags of their own unit (the course list is filtered to it); only the Board tags.
     ("review_tagging_api.themes", "GET"): R(STAFF),
-    ("review_tagging_api.create_tag", "POST"): R(BOARD),
+    # The officer of the essay's unit tags it for the ward's compilation (another unit's essay: 404).
+    ("review_tagging_api.create_tag", "POST"): R(BOARD | {"officer_a"}),
     ("review_tagging_api.essay_tags", "GET"): R(BOARD | {"officer_a"}),
     ("review_tagging_api.course_tags", "GET"): R(STAFF),
     ("review_tagging_api.patch_tag", "PATCH"): R(BOARD),
@@ -144,6 +145,13 @@ RULES: dict[tuple[str, str], Rule] = {
     ("report.unit_settings", "POST"): R(UNIT_A),
     ("report_api.api_report_xlsx", "GET"): R(BOARD),
     ("report_api.api_report_docx", "GET"): R(BOARD),
+    # wards: the unit's officer compiles and sends (an admin may for them); the Board reads what was sent
+    ("wards.compile_unit", "GET"): R(UNIT_A),
+    ("wards.decide", "POST"): R({"officer_a", "admin"}, fresh=True),
+    ("wards.send", "POST"): R({"officer_a", "admin"}),
+    ("wards_api.send", "POST"): R({"officer_a", "admin"}),
+    ("wards_api.sent", "GET"): R(UNIT_A),
+    ("wards_api.sent_download", "GET"): R(UNIT_A),
     # LTI: the platform's signed id_token is the credential; tests/lti checks every rejection
     ("lti.login", "GET"): covered("tests/lti: OIDC login initiation"),
     ("lti.login", "POST"): covered("tests/lti: OIDC login initiation"),
@@ -208,16 +216,29 @@ def build_world(app, make_unit, make_user, make_course, enroll, api_token):
         tag = tagging.tag_passage(essay, start=0, end=12, kind="recommendation", theme_ids=[theme.id],
                                   by=people["reviewer"])
         suggestions = suggestions_for(version)
+        sent = _sent_report(app, course, unit_a, people["officer_a"])
         job = enqueue_job("noop", {}, people["reviewer"])
         result = jobs_dir(app) / f"ket-qua-{job.id}.txt"
         result.write_text("xong", encoding="utf-8")
         job.status, job.result_path, job.result_name = "done", str(result), "kết quả.txt"
         db.session.commit()
         return {"people": people, "unit": unit_a, "course": course, "topic": course.topics[0], "essay": essay,
-                "version": version, "tag": tag, "theme": theme, "job": job,
+                "version": version, "tag": tag, "theme": theme, "job": job, "sent": sent,
                 "suggestion": suggestions[0] if suggestions else None}
 
     return build
+
+
+def _sent_report(app, course, unit, officer):
+    """A sending of unit A (files stored as they would be), without building the report."""
+    from essays.storage import store_bytes
+    from review.wards.models import WardReport
+
+    stored = store_bytes(app.config["DATA_DIR"], b"PK sent report")
+    report = WardReport(course_id=course.id, unit_id=unit.id, version=1, sent_by_id=officer.id,
+                        docx_sha256=stored.sha256, xlsx_sha256=stored.sha256, cite_names=True, passage_count=0)
+    db.session.add(report)
+    return report
 
 
 def _unit(code):
@@ -233,7 +254,7 @@ def _url(rule: str, world: dict) -> str:
         "theme_id": world["theme"].id, "job_id": world["job"].id, "code": world["unit"].code,
         "unit_code": world["unit"].code, "user_id": world["people"]["peer"].id,
         "suggestion_id": world["suggestion"].id if world["suggestion"] else 999999,
-        "filename": "app.css",
+        "filename": "app.css", "action": "dismiss", "fmt": "docx",
     }
 
     def fill(match: re.Match) -> str:

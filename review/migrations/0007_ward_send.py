@@ -1,7 +1,7 @@
 """ward compilation: tags made by a ward officer, the trainee-name setting, and the reports wards send
 
 Revision ID: review_ward_send
-Revises: review_completeness_revision
+Revises: review_tagging (and needs review_report)
 Create Date: 2026-12-06
 """
 from alembic import op
@@ -10,9 +10,9 @@ import sqlalchemy as sa
 import lms.db
 
 revision = "review_ward_send"
-down_revision = "review_completeness_revision"
+down_revision = "review_tagging"
 branch_labels = None
-depends_on = None
+depends_on = ("review_report",)
 
 
 def upgrade() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import (Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text,
-                        UniqueConstraint)
+                        UniqueConstraint, false)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from essays.models import Essay, EssayVersion
@@ -84,6 +84,9 @@ class Tag(Base):
     group_id: Mapped[int | None] = mapped_column(ForeignKey("passage_group.id", ondelete="SET NULL"),
                                                  index=True)
     duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("tag.id", ondelete="SET NULL"))
+    # Accepted by the ward's officer for the ward's own compilation (maybe without a theme yet):
+    # the Board's queue starts from these.
+    by_ward: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_by_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

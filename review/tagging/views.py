@@ -16,7 +16,7 @@ from review.tagging.models import (KIND_LABELS, REVIEW_STATE_LABELS, PassageGrou
                                    Suggestion, Tag, TagTheme, Theme)
 from review.tagging.operations import (TaggingError, assign_unit, choosable_themes, confirm_group, create_theme,
                             delete_tag, essay_or_404, mark_duplicate, mark_review, merge_themes,
-                            ordered_tree, retire_theme, review_of, review_queue, tag_passage,
+                            ordered_tree, retire_theme, review_of, review_queue, ward_accepted_tags, tag_passage,
                             theme_or_error, unassign_unit, ungroup, update_tag, update_theme)
 
 bp = Blueprint("tagging", __name__, url_prefix="/review")
@@ -261,7 +261,7 @@ def queue():
     units = db.session.scalars(select(Unit).join(ReviewAssignment, ReviewAssignment.unit_id == Unit.id)
                                .where(ReviewAssignment.reviewer_id == current_user.id).order_by(Unit.name)).all()
     return render_template("review/queue.html", rows=rows, units=units, other=other, code=code,
-                           states=REVIEW_STATE_LABELS)
+                           states=REVIEW_STATE_LABELS, ward_tags=ward_accepted_tags(other.id if other else None))
 
 
 @bp.route("/assignments", methods=["GET", "POST"])

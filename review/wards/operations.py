@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import re
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -20,7 +19,7 @@ from essays.storage import read_bytes, store_bytes
 from lms.db import db, utcnow
 from lms.models import Course, Topic, Unit, User
 from lms.text import fold
-from review.report.data import build_report_data, distinct_passages
+from review.report.data import build_report_data, distinct_passages, topic_label
 from review.report.docx import report_docx
 from review.report.prose import report_prose
 from review.report.xlsx import report_xlsx
@@ -29,11 +28,11 @@ from review.tagging.models import Suggestion, SuggestionScan, Tag
 from review.tagging.operations import TaggingError, delete_tag, tag_passage
 from review.tagging.suggestions import suggestions_for
 from review.wards.models import WardReport, WardReportPassage
+from review.wards.queries import latest_sent, sent_by_unit, sent_history  # noqa: F401  (re-exported)
 
 logger = logging.getLogger(__name__)
 # Near-duplicate suggestions of one ward (same class topic) are offered together from this score.
 GROUP_THRESHOLD = 85
-_TOPIC_PREFIX = re.compile(r"^\s*(?:chủ\s*đề|chuyên\s*đề)\s*(?:số\s*)?[0-9IVXivx]+\s*[:.\-–—)]\s*", re.IGNORECASE)
 
 
 # --- permissions -----------------------------------------------------------------------------------
@@ -46,12 +45,6 @@ def can_compile_unit(user: User, unit_id: int | None) -> bool:
 def can_read_sent(user: User, unit_id: int | None) -> bool:
     """What a unit sent is read by its officer, the Board and admins."""
     return user.is_authenticated and user.can_see_unit(unit_id)
-
-
-def topic_label(position: int, title: str) -> str:
-    """“Chủ đề 2: Chuyển đổi số”, never “Chủ đề 2: Chuyên đề 2: Chuyển đổi số”."""
-    bare = _TOPIC_PREFIX.sub("", title or "", count=1).strip() or (title or "").strip()
-    return f"Chủ đề {position}: {bare}"
 
 
 # --- the ward's queue ------------------------------------------------------------------------------
@@ -187,7 +180,7 @@ def accept(suggestion: Suggestion, essay: Essay, by: User, *, start: object = No
     version = db.session.get(EssayVersion, suggestion.version_id)
     tag = tag_passage(essay, start=suggestion.start_offset if start is None else start,
                       end=suggestion.end_offset if end is None else end, kind=kind or suggestion.kind,
-                      theme_ids=[], by=by, version_number=version.number)
+                      theme_ids=[], by=by, version_number=version.number, by_ward=True)
     if duplicate_of is not None:
         tag.duplicate_of_id = duplicate_of
     suggestion.status, suggestion.tag_id = "accepted", tag.id
@@ -218,28 +211,6 @@ def undo(suggestion: Suggestion) -> None:
 
 
 # --- sending ----------------------------------------------------------------------------------------
-
-def latest_sent(course_id: int, unit_id: int) -> WardReport | None:
-    """The unit's last sending for the course, if any."""
-    return db.session.scalar(select(WardReport).where(WardReport.course_id == course_id, WardReport.unit_id == unit_id)
-                             .order_by(WardReport.version.desc()).limit(1))
-
-
-def sent_history(course_id: int, unit_id: int) -> list[WardReport]:
-    """Every sending of the unit, newest first."""
-    return list(db.session.scalars(select(WardReport).where(
-        WardReport.course_id == course_id, WardReport.unit_id == unit_id).order_by(WardReport.version.desc())))
-
-
-def sent_by_unit(course_id: int) -> dict[int, WardReport]:
-    """The latest sending of each unit that has sent (one query for the overview and the API)."""
-    latest = (select(WardReport.unit_id, func.max(WardReport.version).label("version"))
-              .where(WardReport.course_id == course_id).group_by(WardReport.unit_id).subquery())
-    rows = db.session.scalars(select(WardReport).join(latest, (latest.c.unit_id == WardReport.unit_id)
-                                                      & (latest.c.version == WardReport.version))
-                              .where(WardReport.course_id == course_id)).all()
-    return {r.unit_id: r for r in rows}
-
 
 @dataclass
 class PreparedSending:

@@ -28,6 +28,7 @@ def init_app(app: Flask) -> None:
     wards_api.init_app(app)
     app.extensions.setdefault("thuhoach.nav", []).append(_nav)
     app.jinja_env.globals["ward_compile_url"] = ward_compile_url
+    app.jinja_env.globals["topic_label"] = topic_label
 
 
 def _nav(user: User) -> list[tuple[str, str]]:
