@@ -38,9 +38,10 @@ document.addEventListener("DOMContentLoaded", () => {
     if (!answer.ok) { say(answer.message); return; }
     item.classList.add("done");
     undoStack.push(item);
-    say(answer.message + " Nhấn U (hoặc nút Hoàn tác) để hoàn tác.");
     undoButton.hidden = false;
     focusItem(current);
+    const done = items().length ? "" : " Không còn gợi ý nào cần xem.";
+    say(answer.message + done + " Nhấn U (hoặc nút Hoàn tác) để hoàn tác.");
   }
 
   async function undo() {
