@@ -14,7 +14,7 @@ from lms.security import audit, course_or_404, role_required, unit_or_404
 from review.tagging.models import KIND_LABELS, TAG_KINDS
 from review.tagging.operations import TaggingError
 from review.wards import api as wards_api
-from review.wards.operations import (accept, accepted_tags, can_compile_unit, can_read_sent, dismiss,
+from review.wards.operations import (accept, accepted_tags, latest_sent, can_compile_unit, can_read_sent, dismiss,
                                      prepare_sending, record_sending, scan_unit, sent_history,
                                      suggestion_in_unit, topic_label, undo, ward_queue)
 
@@ -29,6 +29,7 @@ def init_app(app: Flask) -> None:
     app.extensions.setdefault("thuhoach.nav", []).append(_nav)
     app.jinja_env.globals["ward_compile_url"] = ward_compile_url
     app.jinja_env.globals["topic_label"] = topic_label
+    app.jinja_env.globals["ward_latest_sent"] = latest_sent
 
 
 def _nav(user: User) -> list[tuple[str, str]]:

@@ -295,3 +295,25 @@ def test_reminders_count_wards_that_have_not_sent(world, ward):
     messages = build_reminders(world.course)
     officer_a = [m for m in messages if m.user_id == world.officer_a.id]
     assert officer_a and "chưa gửi báo cáo" in officer_a[0].body
+
+
+def test_the_officers_unit_page_says_what_was_sent(auth, client, api_token, world, ward):
+    auth.login(world.officer_a)
+    url = f"/completeness/{world.course.id}/units/{world.ward_a.code}"
+    entry = auth.client.get(url).get_data(as_text=True)
+    assert 'id="ward-entry"' in entry and "Chưa gửi báo cáo" in entry
+    assert f"/ward/{world.course.id}/units/{world.ward_a.code}" in entry
+    assert _send(client, api_token(world.officer_a), world.course, world.ward_a).status_code == 201
+    entry = auth.client.get(url).get_data(as_text=True)
+    assert "Đã gửi Ban Tổ chức lần 1" in entry and world.officer_a.full_name in entry
+
+
+def test_the_settings_page_turns_names_off(auth, world, ward):
+    auth.login(world.officer_a)
+    url = f"/report/{world.course.id}/units/{world.ward_a.code}/settings"
+    assert 'name="cite_names"' in auth.client.get(url).get_data(as_text=True)
+    prose = report_prose(world.course.id, world.ward_a)
+    form = {name: getattr(prose, name) for name in prose.FIELDS}  # the box left unticked
+    assert auth.post(url, data=form).status_code == 302
+    db.session.expire_all()
+    assert report_prose(world.course.id, world.ward_a).cite_names is False
