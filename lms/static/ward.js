@@ -116,6 +116,11 @@ document.addEventListener("DOMContentLoaded", () => {
     else if (key === "x") { decide(item, "dismiss"); }
     else if (key === "u") { undo(); }
     else if (key === "e" && item) { const box = item.querySelector(".span-edit"); box.hidden = !box.hidden; }
+    else if ((key === "arrowleft" || key === "arrowright") && item && !item.querySelector(".span-edit").hidden) {
+      // With the span editor open: arrows move the end by a word, Shift+arrows the start.
+      const which = event.shiftKey ? "start" : "end";
+      moveSpan(item, which, key === "arrowright" ? 1 : -1);
+    }
     else return;
     event.preventDefault();
   });

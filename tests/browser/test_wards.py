@@ -76,3 +76,33 @@ def test_officer_on_a_phone_accepts_three_and_sends_then_the_board_sees_it(
     page.goto("/review/queue")
     expect(page.locator("#ward-accepted tbody tr")).to_have_count(3)
     assert page_guard.problems == []
+
+
+def test_the_ward_queue_by_keyboard(page: Page, page_guard, login, make_unit, make_user, make_course, enroll):
+    unit = make_unit(code="31148", name="Phường Cái Khế")
+    officer = make_user(Role.officer, unit=unit)
+    course = make_course(topics=("Chủ đề 1",))
+    trainee = make_user(Role.trainee, unit=unit, full_name="Học viên Cái Khế")
+    enroll(trainee, course)
+    submit_essay(trainee, course.topics[0], data=None, filename=None, text=ESSAYS[0], uploaded_by=trainee)
+    db.session.commit()
+
+    login(page, officer.username)
+    page.goto(f"/ward/{course.id}/units/{unit.code}")
+    items = page.locator(".ward-item:not(.done)")
+    expect(items).to_have_count(2)
+    expect(items.first).to_be_focused()
+    page.keyboard.press("x")                      # dismiss the first
+    expect(items).to_have_count(1)
+    page.keyboard.press("u")                      # undo: it is back
+    expect(items).to_have_count(2)
+    expect(page.locator(".ward-status")).to_contain_text("Đã hoàn tác")
+    page.keyboard.press("e")                      # edit the span: drop the last word, then accept
+    page.keyboard.press("ArrowLeft")
+    expect(items.first.locator(".passage")).to_have_text("Đề nghị mở lớp tập huấn kỹ năng số cho cán bộ khu")
+    page.keyboard.press("Enter")
+    expect(items).to_have_count(1)
+    db.session.expire_all()
+    tag = db.session.query(Tag).filter_by(unit_id=unit.id).one()
+    assert tag.text == "Đề nghị mở lớp tập huấn kỹ năng số cho cán bộ khu" and tag.by_ward
+    assert page_guard.problems == []
