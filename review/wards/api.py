@@ -89,10 +89,12 @@ def sent(course_id: int, unit_code: str):
     return jsonify(sent_json(report))
 
 
-@bp.get("/courses/<int:course_id>/units/<unit_code>/sent/<int:number>/<any(docx, xlsx):fmt>")
+@bp.get("/courses/<int:course_id>/units/<unit_code>/sent/<int:number>/<fmt>")
 @api_login_required
 def sent_download(course_id: int, unit_code: str, number: int, fmt: str):
     course, unit = _course_and_unit(course_id, unit_code)
+    if fmt not in ("docx", "xlsx"):
+        raise ApiError(404, "Tệp đã gửi là “docx” hoặc “xlsx”.")
     report = db.session.scalar(select(WardReport).where(WardReport.course_id == course.id,
                                                         WardReport.unit_id == unit.id, WardReport.version == number))
     if report is None:
