@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from essays.models import Essay, EssayVersion, IndexOutbox
 from lms.db import db, read_only
+from lms.hooks import INDEX_EXTRAS
 from lms.jobs import register_task
 from lms.models import Unit, User
 from search import EssayIndex
@@ -26,7 +27,6 @@ from search import EssayIndex
 logger = logging.getLogger(__name__)
 BATCH_SIZE = 200
 # Features add fields to the index (review: themes) with callables essay_ids -> {id: {field: value}}.
-EXTRAS_KEY = "thuhoach.index_extras"
 
 
 def index_path(app: Flask | None = None) -> Path:
@@ -60,7 +60,8 @@ def essay_docs(session: Session, essay_ids: Iterable[int], app: Flask | None = N
         .join(EssayVersion, EssayVersion.id == Essay.current_version_id)
         .join(Unit, Unit.id == Essay.unit_id)
         .join(User, User.id == Essay.trainee_id)
-        .where(Essay.id.in_(ids))
+        # A handwritten essay (needs_reading) has no text to search: left out, so its entry is deleted.
+        .where(Essay.id.in_(ids), EssayVersion.needs_reading.is_(False))
     ).all()
     docs = {}
     for row in rows:
@@ -69,7 +70,7 @@ def essay_docs(session: Session, essay_ids: Iterable[int], app: Flask | None = N
         docs[row.id] = {"essay_id": row.id, "course_id": row.course_id, "topic_id": row.topic_id,
                         "unit_code": row.code, "trainee": row.full_name, "text": row.text,
                         "submitted_at": row.submitted_at, "state": state}
-    for extra in (app or current_app).extensions.get(EXTRAS_KEY, []):
+    for extra in INDEX_EXTRAS.providers(app):
         for essay_id, fields in extra(session, list(docs)).items():
             if essay_id in docs:
                 docs[essay_id].update(fields)

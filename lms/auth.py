@@ -1,15 +1,18 @@
 """Login, logout and password change (Flask-Login sessions, argon2 hashes)."""
 from __future__ import annotations
 
+import datetime as dt
+import math
+
 from flask import Blueprint, Flask, flash, redirect, render_template, request, session, url_for
-from flask_login import LoginManager, current_user, login_required, login_user, logout_user
+from flask_login import LoginManager, current_user, login_required, logout_user
 from sqlalchemy import select
 
 from lms.db import db, utcnow
 from lms.forms import ChangePasswordForm, EmptyForm, LoginForm
 from lms.models import User
-from lms import throttle
-from lms.security import audit, client_address, hash_password, verify_password
+from lms import sessions, throttle
+from lms.security import audit, client_address, hash_password, needs_rehash, verify_password
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
@@ -19,13 +22,15 @@ login_manager.login_message_category = "warning"
 
 
 @login_manager.user_loader
-def _load_user(user_id: str) -> User | None:
-    return db.session.get(User, int(user_id))
+def _load_user(token: str) -> User | None:
+    # The cookie names a server-side session, not a user: a revoked or forged one is no one.
+    return sessions.user_for_token(token)
 
 
 def init_app(app: Flask) -> None:
     """Register the login manager and the auth pages."""
     login_manager.init_app(app)
+    sessions.init_app(app)
     app.register_blueprint(bp)
 
 
@@ -34,14 +39,17 @@ def authenticate(username: str, password: str) -> User | None:
     user = db.session.scalar(select(User).where(User.username == username.strip()))
     if not verify_password(user, password) or user is None or not user.is_active:
         return None
+    if needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)  # a cheap initial-password hash becomes a full one
     return user
 
 
 def change_password(user: User, new_password: str) -> None:
-    """Set a user's own password; the handed-out initial password is forgotten."""
+    """Set a user's own password; the handed-out initial password is forgotten, other sessions end."""
     user.password_hash = hash_password(new_password)
     user.initial_password = None
     user.password_changed_at = utcnow()
+    sessions.end_sessions(user, keep_current=True)
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -56,9 +64,9 @@ def login():
             # Same answer whether or not the account exists: throttling must not reveal usernames.
             audit("login.throttled", target=form.username.data[:80])
             db.session.commit()
-            minutes = max(1, int(wait.total_seconds() // 60) + 1)
-            flash(f"Đăng nhập sai quá nhiều lần. Vui lòng thử lại sau {minutes} phút.", "danger")
-            return render_template("auth/login.html", form=form), 429
+            flash(f"Đăng nhập sai quá nhiều lần. Vui lòng thử lại sau {_wait_text(wait)}.", "danger")
+            seconds = max(1, math.ceil(wait.total_seconds()))
+            return render_template("auth/login.html", form=form), 429, {"Retry-After": str(seconds)}
         user = authenticate(form.username.data, form.password.data)
         if user is None:
             throttle.record_failure(form.username.data, address)
@@ -66,14 +74,18 @@ def login():
             db.session.commit()
             flash("Tên đăng nhập hoặc mật khẩu không đúng.", "danger")
         else:
+            throttle.clear_account(user.username, address)
             # A fresh session at login: nothing planted before it survives (session fixation).
-            session.clear()
-            throttle.clear_account(user.username)
-            login_user(user, remember=form.remember.data)
+            sessions.start_session(user, remember=bool(form.remember.data))
             audit("login", user=user)
             db.session.commit()
             return redirect(_safe_next(request.args.get("next")))
     return render_template("auth/login.html", form=form)
+
+
+def _wait_text(wait: dt.timedelta) -> str:
+    seconds = max(1, math.ceil(wait.total_seconds()))
+    return f"{seconds} giây" if seconds < 60 else f"{math.ceil(seconds / 60)} phút"
 
 
 def _safe_next(target: str | None) -> str:
@@ -87,6 +99,8 @@ def _safe_next(target: str | None) -> str:
 def logout():
     form = EmptyForm()
     if form.validate_on_submit() and current_user.is_authenticated:
+        sessions.end_current_session()
+        db.session.commit()
         logout_user()
     session.clear()
     flash("Bạn đã đăng xuất.", "info")

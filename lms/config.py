@@ -47,10 +47,14 @@ def build_config(instance_path: Path, overrides: dict[str, Any] | None = None) -
         "SECRET_KEY": env.get("SECRET_KEY"),
         "FEATURES": DEFAULT_FEATURES,
         "MAX_UPLOAD_BYTES": int(env.get("THUHOACH_MAX_UPLOAD_MB", "20")) * 1024 * 1024,
+        # Tesseract reads photographed/scanned essays (Debian: tesseract-ocr, tesseract-ocr-vie).
+        "TESSERACT_CMD": env.get("THUHOACH_TESSERACT", "tesseract"),
         # The indexer runs inside the app process unless production turns it off and runs
         # `flask --app lms search worker` instead.
         "INDEXER_IN_PROCESS": env.get("THUHOACH_INDEXER_IN_PROCESS", "1") == "1",
         "TIMEZONE": "Asia/Ho_Chi_Minh",
+        # How many reverse proxies (nginx) stand in front of the app and set X-Forwarded-For.
+        "PROXIES": int(env.get("THUHOACH_PROXIES", "0")),
         # A trainee may spend hours writing: the CSRF token lives as long as the session.
         "WTF_CSRF_TIME_LIMIT": None,
         "WTF_CSRF_SSL_STRICT": True,
@@ -64,6 +68,8 @@ def build_config(instance_path: Path, overrides: dict[str, Any] | None = None) -
         "SMTP_HOST": env.get("THUHOACH_SMTP_HOST", ""),
         "SMTP_PORT": int(env.get("THUHOACH_SMTP_PORT", "25")),
         "MAIL_FROM": env.get("THUHOACH_MAIL_FROM", "thuhoach@localhost"),
+        # LTI: also match an LMS person by lis_person_sourcedid = thuhoach username (after e-mail).
+        "LTI_MATCH_SOURCEDID": env.get("THUHOACH_LTI_MATCH_SOURCEDID", "0") == "1",
     }
     config.update(overrides)
     config["DATA_DIR"] = Path(config["DATA_DIR"])

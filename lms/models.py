@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import re
 
 from flask_login import UserMixin
 from sqlalchemy import (Boolean, Date, Enum, ForeignKey, Index, Integer, String, Text,
@@ -28,6 +29,12 @@ class Role(str, enum.Enum):
             "officer": "Cán bộ đơn vị",
             "trainee": "Học viên",
         }[self.value]
+
+
+# The Board ("Ban Tổ chức"): reviewers and administrators. Staff: the Board and unit officers.
+# Every "who is the Board" question asks User.is_board or these tuples (role_required(*BOARD_ROLES)).
+BOARD_ROLES = (Role.admin, Role.reviewer)
+STAFF_ROLES = (Role.admin, Role.reviewer, Role.officer)
 
 
 class Unit(Base):
@@ -80,14 +87,10 @@ class User(UserMixin, Base):
     def unit_code(self) -> str | None:
         return self.unit.code if self.unit else None
 
-    def has_role(self, *roles: Role) -> bool:
-        """True when the user holds one of the roles."""
-        return self.role in roles
-
     @property
     def is_board(self) -> bool:
         """Organisation Board reviewers and administrators see every unit."""
-        return self.role in (Role.admin, Role.reviewer)
+        return self.role in BOARD_ROLES
 
     def can_manage_unit(self, unit_id: int | None) -> bool:
         """Admins manage every unit; an officer only their own."""
@@ -125,6 +128,15 @@ class Course(Base):
         return [self.starts_on + dt.timedelta(days=i) for i in range(max(days, 0))]
 
 
+_TOPIC_PREFIX = re.compile(r"^\s*(chủ đề|chuyên đề|chu de|chuyen de)\s*[0-9IVXivx]*\s*[:.\-–—]\s*", re.IGNORECASE)
+
+
+def topic_title_bare(title: str) -> str:
+    """A topic title without a leading "Chủ đề 1:" / "Chuyên đề 1:" (no doubled labels)."""
+    bare = _TOPIC_PREFIX.sub("", title, count=1).strip()
+    return bare or title
+
+
 class Topic(Base):
     """One essay topic of a course; every trainee writes one essay per topic."""
 
@@ -137,6 +149,11 @@ class Topic(Base):
     title: Mapped[str] = mapped_column(String(500))
 
     course: Mapped[Course] = relationship(back_populates="topics")
+
+    @property
+    def label(self) -> str:
+        """How pages name a topic: "Chủ đề N: <title>", without a "Chủ đề/Chuyên đề N:" the title already has."""
+        return f"Chủ đề {self.position}: {topic_title_bare(self.title)}"
 
 
 class Enrollment(Base):
@@ -171,6 +188,28 @@ class ApiToken(Base):
     user: Mapped[User] = relationship()
 
 
+class LoginSession(Base):
+    """A signed-in browser, held server-side so that logout, a password change or an admin can end it.
+
+    The browser's cookie carries a random token, the remember-me cookie another; only their
+    SHA-256 is stored. A remember-me token is used once: it opens a new session and is replaced.
+    """
+
+    __tablename__ = "login_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    remember_sha256: Mapped[str | None] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    remember_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
+    address: Mapped[str | None] = mapped_column(String(64))
+
+    user: Mapped[User] = relationship()
+
+
 class AuditEvent(Base):
     """Append-only record of who did what, when, from where; written in the action's transaction."""
 
@@ -194,6 +233,7 @@ class LoginThrottle(Base):
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     window_start: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class Job(Base):

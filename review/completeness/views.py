@@ -13,7 +13,8 @@ from sqlalchemy import func, select
 
 from lms.courses import visible_courses
 from lms.db import db, utcnow
-from lms.models import Enrollment, Role, Unit, User
+from lms.hooks import HOME, NAV
+from lms.models import BOARD_ROLES, STAFF_ROLES, Enrollment, Role, Unit, User
 from lms.security import audit, course_or_404, role_required, unit_or_404
 from lms.text import vn_name_key, vn_sort_key
 from lms.timefmt import fmt_datetime, to_local
@@ -28,8 +29,8 @@ from review.wards.queries import sent_by_unit
 from review.web import as_of_from_request, download_response, parse_as_of
 
 bp = Blueprint("completeness", __name__, url_prefix="/completeness")
-BOARD = (Role.admin, Role.reviewer)
-STAFF = (Role.admin, Role.reviewer, Role.officer)
+BOARD = BOARD_ROLES
+STAFF = STAFF_ROLES
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
@@ -42,8 +43,8 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     completeness_api.init_app(app)
     reminders.init_app(app)
-    app.extensions.setdefault("thuhoach.nav", []).append(_nav)
-    app.extensions.setdefault("thuhoach.home", []).append(_home)
+    NAV.register(app, _nav)
+    HOME.register(app, _home)
     app.jinja_env.globals["unread_notices"] = unread_notices
 
 

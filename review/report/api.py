@@ -9,14 +9,13 @@ from sqlalchemy import select
 
 from lms.api import ApiError, add_openapi_paths, api_login_required, as_of_arg, register_api_blueprint, std_responses
 from lms.db import db
-from lms.models import Course, Role, Unit
+from lms.models import Course, Unit
 from lms.security import audit
 from review.report.data import MIMETYPES
 from review.report.operations import filters_detail, report_target, build_file
 from review.web import download_response
 
 api_bp = Blueprint("report_api", __name__, url_prefix="/api/v1")
-BOARD = (Role.admin, Role.reviewer)
 
 
 def init_app(app: Flask) -> None:
@@ -26,7 +25,7 @@ def init_app(app: Flask) -> None:
 
 
 def _api_report(course_id: int, fmt: str):
-    if current_user.role not in BOARD:
+    if not current_user.is_board:
         raise ApiError(403)
     course = db.session.get(Course, course_id)
     if course is None:

@@ -10,8 +10,9 @@ from sqlalchemy import func, select
 
 from lms.courses import visible_courses
 from lms.db import db
+from lms.hooks import NAV
 from lms.jobs import enqueue_job, register_handler
-from lms.models import Course, Enrollment, Role, Unit, User
+from lms.models import BOARD_ROLES, STAFF_ROLES, Course, Enrollment, Role, Unit, User
 from lms.security import audit, course_or_404, role_required, unit_or_404
 from lms.text import vn_sort_key
 from lms.timefmt import iso
@@ -24,8 +25,8 @@ from review.tagging.models import Theme
 from review.web import as_of_from_request, download_response, parse_as_of
 
 bp = Blueprint("report", __name__, url_prefix="/report")
-BOARD = (Role.admin, Role.reviewer)
-STAFF = (Role.admin, Role.reviewer, Role.officer)
+BOARD = BOARD_ROLES
+STAFF = STAFF_ROLES
 # Above this many enrolled trainees the pages build the files in the background job.
 DEFAULT_SYNC_MAX_TRAINEES = 3000
 
@@ -36,7 +37,7 @@ def init_app(app: Flask) -> None:
     report_api.init_app(app)
     register_handler(app, JOB_KIND, run_report_job)
     app.cli.add_command(report_cli)
-    app.extensions.setdefault("thuhoach.nav", []).append(_nav)
+    NAV.register(app, _nav)
 
 
 def _nav(user: User) -> list[tuple[str, str]]:

@@ -10,10 +10,11 @@ from sqlalchemy.orm import selectinload
 
 from lms.api import API_PREFIX, ApiError, add_openapi_paths, api_login_required, json_body, std_responses
 from lms.db import db
+from lms.transaction import api_committed
 from lms.models import Course, Role, Unit
-from review.tagging.models import TAG_KINDS, Tag, Theme
-from review.tagging.operations import (TaggingError, can_edit_tag, can_read_compilation, can_see_essay, can_tag,
-                                      can_tag_essay, delete_tag, essay_or_404, tag_json, tag_passage, update_tag)
+from essays.access import essay_or_404
+from review.tagging.models import TAG_KINDS, Tag, Theme, can_edit_tag, can_read_compilation, can_tag, can_tag_essay
+from review.tagging.operations import TaggingError, delete_tag, tag_json, tag_or_404, tag_passage, update_tag
 
 bp = Blueprint("review_tagging_api", __name__, url_prefix=API_PREFIX)
 
@@ -27,16 +28,14 @@ def init_app(app: Flask) -> None:
 
 
 def _essay_for_tagging(essay_id: int):
-    essay = essay_or_404(current_user, essay_id)  # another unit's essay: 404 for an officer
+    essay = essay_or_404(essay_id, current_user)  # another unit's essay: 404 for an officer
     if not can_tag_essay(current_user, essay):
         raise ApiError(403)
     return essay
 
 
-def _tag_or_404(tag_id: int) -> Tag:
-    tag = db.session.get(Tag, tag_id)
-    if tag is None or not can_see_essay(current_user, tag.essay):
-        raise ApiError(404)
+def _tag_for_tagging(tag_id: int) -> Tag:
+    tag = tag_or_404(tag_id, current_user)
     if not can_edit_tag(current_user, tag):
         raise ApiError(403)
     return tag
@@ -47,21 +46,17 @@ def _tag_or_404(tag_id: int) -> Tag:
 def create_tag(essay_id: int):
     essay = _essay_for_tagging(essay_id)
     body = json_body()
-    try:
+    with api_committed(TaggingError):
         tag = tag_passage(essay, start=body.get("start"), end=body.get("end"), kind=body.get("kind"),
                           theme_ids=body.get("themes"), note=body.get("note"), by=current_user,
                           version_number=body.get("version"))
-    except TaggingError as exc:
-        db.session.rollback()
-        raise ApiError(422, str(exc)) from None
-    db.session.commit()
     return jsonify(tag_json(tag)), 201
 
 
 @bp.get("/essays/<int:essay_id>/tags")
 @api_login_required
 def essay_tags(essay_id: int):
-    essay = essay_or_404(current_user, essay_id)
+    essay = essay_or_404(essay_id, current_user)
     if not can_read_compilation(current_user, essay.unit_id):
         raise ApiError(403)
     tags = db.session.scalars(select(Tag).where(Tag.essay_id == essay.id)
@@ -80,7 +75,7 @@ def essay_tags(essay_id: int):
 @bp.patch("/tags/<int:tag_id>")
 @api_login_required
 def patch_tag(tag_id: int):
-    tag = _tag_or_404(tag_id)
+    tag = _tag_for_tagging(tag_id)
     body = json_body()
     # A ward edits its own tags' span, kind and note; themes and duplicates are the Board's.
     allowed = ({"kind", "themes", "note", "start", "end", "duplicate_of"} if can_tag(current_user)
@@ -88,21 +83,17 @@ def patch_tag(tag_id: int):
     unknown = set(body) - allowed
     if unknown:
         raise ApiError(422, f"Trường không được phép sửa: {', '.join(sorted(unknown))}.")
-    try:
+    with api_committed(TaggingError):
         update_tag(tag, body)
-    except TaggingError as exc:
-        db.session.rollback()
-        raise ApiError(422, str(exc)) from None
-    db.session.commit()
     return jsonify(tag_json(tag))
 
 
 @bp.delete("/tags/<int:tag_id>")
 @api_login_required
 def remove_tag(tag_id: int):
-    tag = _tag_or_404(tag_id)
-    delete_tag(tag)
-    db.session.commit()
+    tag = _tag_for_tagging(tag_id)
+    with api_committed(TaggingError):
+        delete_tag(tag)
     return "", 204
 
 

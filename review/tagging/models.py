@@ -9,12 +9,40 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from essays.models import Essay, EssayVersion
 from lms.db import Base, UTCDateTime, utcnow
-from lms.models import Unit, User
+from lms.models import Role, Unit, User
 
 TAG_KINDS = ("recommendation", "proposal")
 KIND_LABELS = {"recommendation": "Kiến nghị", "proposal": "Đề xuất"}
 REVIEW_STATES = ("new", "in_progress", "done")
 REVIEW_STATE_LABELS = {"new": "Chưa xem", "in_progress": "Đang xem", "done": "Đã xem"}
+
+
+def can_tag(user: User) -> bool:
+    """Only the Board (reviewers, administrators) tags passages and keeps the codebook."""
+    return user.is_authenticated and user.is_board
+
+
+def can_tag_essay(user: User, essay: Essay) -> bool:
+    """The Board tags every essay; a ward officer those of their own unit (the ward's own compilation)."""
+    if can_tag(user):
+        return True
+    return (user.is_authenticated and user.role == Role.officer and essay.unit_id is not None
+            and essay.unit_id == user.unit_id)
+
+
+def can_edit_tag(user: User, tag: "Tag") -> bool:
+    """The Board edits every tag; a ward officer only the ward's own tags in their unit."""
+    if can_tag(user):
+        return True
+    return (user.is_authenticated and user.role == Role.officer and tag.by_ward
+            and tag.unit_id == user.unit_id)
+
+
+def can_read_compilation(user: User, unit_id: int | None) -> bool:
+    """The Board reads every unit's tags; an officer only their own unit's; trainees none."""
+    if user.is_board:
+        return True
+    return user.role == Role.officer and unit_id is not None and unit_id == user.unit_id
 
 
 class Theme(Base):

@@ -7,14 +7,15 @@ from typing import Iterable
 from sqlalchemy import delete, or_, select, update
 from werkzeug.exceptions import NotFound
 
+from essays.access import essay_or_404
 from essays.models import Essay, EssayVersion
 from lms.db import db, utcnow
-from lms.models import Role, Unit, User
+from lms.models import Unit, User
 from lms.security import audit
 from lms.text import fold
 from review.tagging.search_themes import reindex_essays, reindex_theme
 from review.tagging.models import (KIND_LABELS, REVIEW_STATES, TAG_KINDS, EssayReview, PassageGroup,
-                                   ReviewAssignment, Tag, TagTheme, Theme)
+                                   ReviewAssignment, Suggestion, Tag, TagTheme, Theme, can_tag)
 
 logger = logging.getLogger(__name__)
 NAME_MAX = 200
@@ -25,55 +26,26 @@ class TaggingError(ValueError):
     """A tagging or codebook request that cannot be done; the message is for the user."""
 
 
-# --- permissions -----------------------------------------------------------------------------
+# --- fetch helpers (the rules: essays.models.can_see_essay, review.tagging.models.can_tag) ------
 
-def can_tag(user: User) -> bool:
-    """Only the Board (reviewers, administrators) tags any passage and keeps the codebook."""
-    return user.is_authenticated and user.role in (Role.reviewer, Role.admin)
-
-
-def can_tag_essay(user: User, essay: Essay) -> bool:
-    """The Board tags every essay; a ward officer those of their own unit (for the ward's compilation)."""
-    if can_tag(user):
-        return True
-    return (user.is_authenticated and user.role == Role.officer and essay.unit_id is not None
-            and essay.unit_id == user.unit_id)
-
-
-def can_edit_tag(user: User, tag: Tag) -> bool:
-    """The Board edits every tag; a ward officer only the ward's own tags of their unit."""
-    if can_tag(user):
-        return True
-    return (user.is_authenticated and user.role == Role.officer and tag.by_ward
-            and tag.unit_id == user.unit_id)
-
-
-def can_see_essay(user: User, essay: Essay) -> bool:
-    """Board sees every essay, an officer those of their unit, a trainee their own."""
-    # The submission feature owns this rule when it provides it.
-    rule = getattr(essay, "can_view", None)
-    if rule is not None:
-        return bool(rule(user))
-    if user.is_board:
-        return True
-    if user.role == Role.officer:
-        return essay.unit_id is not None and essay.unit_id == user.unit_id
-    return user.role == Role.trainee and essay.trainee_id == user.id
-
-
-def can_read_compilation(user: User, unit_id: int | None) -> bool:
-    """The Board reads every unit's tags; an officer only their own unit's; trainees none."""
-    if user.is_board:
-        return True
-    return user.role == Role.officer and unit_id is not None and unit_id == user.unit_id
-
-
-def essay_or_404(user: User, essay_id: int) -> Essay:
-    """The essay if the user may know it exists (404 otherwise)."""
-    essay = db.session.get(Essay, essay_id)
-    if essay is None or not can_see_essay(user, essay):
+def tag_or_404(tag_id: int, user: User) -> Tag:
+    """A tag on an essay the user may see; 404 otherwise (whether the user may tag is asked apart)."""
+    tag = db.session.get(Tag, tag_id)
+    if tag is None:
         raise NotFound()
-    return essay
+    essay_or_404(tag.essay_id, user)
+    return tag
+
+
+def suggestion_or_404(suggestion_id: int, user: User) -> tuple[Suggestion, Essay]:
+    """A suggestion and its essay, if the user may see the essay; 404 otherwise."""
+    suggestion = db.session.get(Suggestion, suggestion_id)
+    if suggestion is None:
+        raise NotFound()
+    version = db.session.get(EssayVersion, suggestion.version_id)
+    if version is None:
+        raise NotFound()
+    return suggestion, essay_or_404(version.essay_id, user)
 
 
 # --- codebook --------------------------------------------------------------------------------
@@ -335,8 +307,6 @@ def update_tag(tag: Tag, fields: dict) -> Tag:
 
 def delete_tag(tag: Tag) -> None:
     """Remove a tag (suggestions it came from become open again)."""
-    from review.tagging.models import Suggestion
-
     db.session.execute(update(Suggestion).where(Suggestion.tag_id == tag.id)
                        .values(status="open", tag_id=None, decided_by_id=None, decided_at=None))
     db.session.execute(update(Tag).where(Tag.duplicate_of_id == tag.id).values(duplicate_of_id=None))

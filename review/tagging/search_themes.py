@@ -7,15 +7,16 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from essays.indexing import EXTRAS_KEY, enqueue
+from essays.indexing import enqueue
 from lms.db import db
+from lms.hooks import INDEX_EXTRAS, THEME_CHOICES
 from review.tagging.models import Tag, TagTheme, Theme
 
 
 def init_app(app: Flask) -> None:
     """Give the index each essay's themes, and the search page the themes to filter by."""
-    app.extensions.setdefault(EXTRAS_KEY, []).append(essay_themes)
-    app.extensions["thuhoach.theme_choices"] = theme_choices
+    INDEX_EXTRAS.register(app, essay_themes)
+    THEME_CHOICES.register(app, theme_choices)
 
 
 def essay_themes(session: Session, essay_ids: list[int]) -> dict[int, dict[str, list[str]]]:

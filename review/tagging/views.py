@@ -1,26 +1,30 @@
 """Tagging pages: codebook, reading view, suggestions, queue and assignments, compilation, groups."""
 from __future__ import annotations
 
-from flask import (Blueprint, Flask, Response, abort, flash, redirect, render_template, request,
+from flask import (Blueprint, Flask, Response, abort, redirect, render_template, request,
                    url_for)
 from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from essays.models import Essay, EssayVersion
-from lms.db import db, utcnow, write_transaction
+from essays.access import essay_or_404
+from essays.models import EssayVersion
+from lms.db import db, utcnow
 from lms.forms import EmptyForm
-from lms.models import Course, Role, Unit, User
+from lms.hooks import DEMO, NAV
+from lms.models import BOARD_ROLES, Course, Unit, User
 from lms.security import audit, course_or_404, role_required
+from lms.transaction import committed, write_after_reads
 from review.tagging.models import (KIND_LABELS, REVIEW_STATE_LABELS, PassageGroup, ReviewAssignment,
-                                   Suggestion, Tag, TagTheme, Theme)
+                                   Tag, TagTheme, Theme)
 from review.tagging.operations import (TaggingError, assign_unit, choosable_themes, confirm_group, create_theme,
-                            delete_tag, essay_or_404, mark_duplicate, mark_review, merge_themes,
-                            ordered_tree, retire_theme, review_of, review_queue, ward_accepted_tags, tag_passage,
-                            theme_or_error, unassign_unit, ungroup, update_tag, update_theme)
+                                       delete_tag, mark_duplicate, mark_review, merge_themes, ordered_tree,
+                                       retire_theme, review_of, review_queue, suggestion_or_404, tag_or_404,
+                                       tag_passage, theme_or_error, ward_accepted_tags, unassign_unit, ungroup, update_tag,
+                                       update_theme)
 
 bp = Blueprint("tagging", __name__, url_prefix="/review")
-BOARD = (Role.admin, Role.reviewer)
+BOARD = BOARD_ROLES
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -33,8 +37,8 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     tagging_api.init_app(app)
     app.cli.add_command(themes_cli)
-    app.extensions.setdefault("thuhoach.nav", []).append(_nav)
-    app.extensions.setdefault("thuhoach.demo", []).append(tag_demo_essays)
+    NAV.register(app, _nav)
+    DEMO.register(app, tag_demo_essays)
 
 
 def _nav(user: User) -> list[tuple[str, str]]:
@@ -63,20 +67,17 @@ def themes():
         form = EmptyForm()
         if not form.validate_on_submit():
             abort(400)
-        action = request.form.get("action")
-        try:
-            message = _theme_action(action)
-        except (TaggingError, ValueError) as exc:
-            db.session.rollback()
-            flash(str(exc) if isinstance(exc, TaggingError) else "Dữ liệu không hợp lệ.", "danger")
-        else:
-            db.session.commit()
-            flash(message, "success")
+        with committed(TaggingError, ValueError, message=_theme_error) as outcome:
+            outcome.success = _theme_action(request.form.get("action"))
         return redirect(url_for("tagging.themes"))
     all_themes = ordered_tree(db.session.scalars(select(Theme)).all())
     counts = dict(db.session.execute(select(TagTheme.theme_id, func.count()).group_by(TagTheme.theme_id)).all())
     live = [t for t in all_themes if not t.is_retired]
     return render_template("review/themes.html", themes=all_themes, live=live, counts=counts, form=EmptyForm())
+
+
+def _theme_error(exc: BaseException) -> str:
+    return str(exc) if isinstance(exc, TaggingError) else "Dữ liệu không hợp lệ."
 
 
 def _theme_action(action: str | None) -> str:
@@ -111,7 +112,7 @@ def read(essay_id: int):
     from review.tagging.reading import Highlight, render_text
     from review.tagging.suggestions import suggestions_for
 
-    essay = essay_or_404(current_user, essay_id)
+    essay = essay_or_404(essay_id, current_user)
     versions = db.session.scalars(select(EssayVersion).where(EssayVersion.essay_id == essay.id)
                                   .order_by(EssayVersion.number)).all()
     if not versions:
@@ -121,11 +122,9 @@ def read(essay_id: int):
     if version is None:
         abort(404)
     is_current = version.id == essay.current_version_id
-    db.session.commit()  # end the GET's read transaction before writing
-    with write_transaction():
+    with write_after_reads():
         suggestions = suggestions_for(version) if is_current else []
         mark_review(essay, "in_progress", current_user, only_if_new=True)
-        db.session.commit()
 
     tags = db.session.scalars(select(Tag).where(Tag.essay_id == essay.id).options(selectinload(Tag.themes))
                               .order_by(Tag.start_offset)).all()
@@ -150,100 +149,66 @@ def read(essay_id: int):
 @bp.route("/essays/<int:essay_id>/state", methods=["POST"])
 @role_required(*BOARD)
 def set_state(essay_id: int):
-    essay = essay_or_404(current_user, essay_id)
+    essay = essay_or_404(essay_id, current_user)
     if EmptyForm().validate_on_submit():
-        try:
+        with committed(TaggingError) as outcome:
             mark_review(essay, request.form.get("state", ""), current_user)
-        except TaggingError as exc:
-            db.session.rollback()
-            flash(str(exc), "danger")
-        else:
-            db.session.commit()
-            flash(f"Đã chuyển bài sang “{REVIEW_STATE_LABELS[request.form['state']]}”.", "success")
+            outcome.success = f"Đã chuyển bài sang “{REVIEW_STATE_LABELS[request.form['state']]}”."
     return _back(url_for("tagging.read", essay_id=essay.id))
-
-
-def _tag_or_404(tag_id: int) -> Tag:
-    tag = db.session.get(Tag, tag_id)
-    if tag is None:
-        abort(404)
-    essay_or_404(current_user, tag.essay_id)
-    return tag
 
 
 @bp.route("/tags/<int:tag_id>/edit", methods=["POST"])
 @role_required(*BOARD)
 def edit_tag(tag_id: int):
-    tag = _tag_or_404(tag_id)
+    tag = tag_or_404(tag_id, current_user)
     if EmptyForm().validate_on_submit():
         fields: dict = {"kind": request.form.get("kind"), "themes": _int_list(request.form.getlist("themes")),
                         "note": request.form.get("note", "")}
         if "duplicate_of" in request.form:
             raw = request.form["duplicate_of"].strip().lstrip("#")
             fields["duplicate_of"] = int(raw) if raw.isdigit() else None
-        try:
+        with committed(TaggingError, success="Đã lưu thẻ."):
             update_tag(tag, fields)
-        except TaggingError as exc:
-            db.session.rollback()
-            flash(str(exc), "danger")
-        else:
-            db.session.commit()
-            flash("Đã lưu thẻ.", "success")
     return _back(url_for("tagging.read", essay_id=tag.essay_id))
 
 
 @bp.route("/tags/<int:tag_id>/delete", methods=["POST"])
 @role_required(*BOARD)
 def remove_tag(tag_id: int):
-    tag = _tag_or_404(tag_id)
+    tag = tag_or_404(tag_id, current_user)
     essay_id = tag.essay_id
     if EmptyForm().validate_on_submit():
-        delete_tag(tag)
-        db.session.commit()
-        flash("Đã xoá thẻ.", "success")
+        with committed(TaggingError, success="Đã xoá thẻ."):
+            delete_tag(tag)
     return _back(url_for("tagging.read", essay_id=essay_id))
 
 
 # --- suggestions -------------------------------------------------------------------------------
 
-def _suggestion_or_404(suggestion_id: int) -> tuple[Suggestion, Essay]:
-    suggestion = db.session.get(Suggestion, suggestion_id)
-    if suggestion is None:
-        abort(404)
-    version = db.session.get(EssayVersion, suggestion.version_id)
-    return suggestion, essay_or_404(current_user, version.essay_id)
-
-
 @bp.route("/suggestions/<int:suggestion_id>/accept", methods=["POST"])
 @role_required(*BOARD)
 def accept_suggestion(suggestion_id: int):
-    suggestion, essay = _suggestion_or_404(suggestion_id)
+    suggestion, essay = suggestion_or_404(suggestion_id, current_user)
     if EmptyForm().validate_on_submit() and suggestion.status == "open":
         version = db.session.get(EssayVersion, suggestion.version_id)
-        try:
+        with committed(TaggingError, success="Đã nhận gợi ý thành thẻ."):
             tag = tag_passage(essay, start=suggestion.start_offset, end=suggestion.end_offset,
                               kind=request.form.get("kind") or suggestion.kind,
                               theme_ids=_int_list(request.form.getlist("themes")), note=request.form.get("note"),
                               by=current_user, version_number=version.number)
-        except TaggingError as exc:
-            db.session.rollback()
-            flash(str(exc), "danger")
-        else:
             suggestion.status, suggestion.tag_id = "accepted", tag.id
             suggestion.decided_by_id, suggestion.decided_at = current_user.id, utcnow()
-            db.session.commit()
-            flash("Đã nhận gợi ý thành thẻ.", "success")
     return _back(url_for("tagging.read", essay_id=essay.id))
 
 
 @bp.route("/suggestions/<int:suggestion_id>/dismiss", methods=["POST"])
 @role_required(*BOARD)
 def dismiss_suggestion(suggestion_id: int):
-    suggestion, essay = _suggestion_or_404(suggestion_id)
+    suggestion, essay = suggestion_or_404(suggestion_id, current_user)
     if EmptyForm().validate_on_submit() and suggestion.status == "open":
-        suggestion.status = "dismissed"
-        suggestion.decided_by_id, suggestion.decided_at = current_user.id, utcnow()
-        db.session.commit()
+        with committed(TaggingError):
+            suggestion.status = "dismissed"
+            suggestion.decided_by_id, suggestion.decided_at = current_user.id, utcnow()
     return _back(url_for("tagging.read", essay_id=essay.id))
 
 
@@ -270,16 +235,18 @@ def assignments():
     if request.method == "POST":
         if not EmptyForm().validate_on_submit():
             abort(400)
-        try:
+        with committed(TaggingError, success="Đã cập nhật phân công."):
             if request.form.get("action") == "remove":
-                assignment = db.session.get(ReviewAssignment, int(request.form.get("assignment_id", "0")))
+                assignment_id = request.form.get("assignment_id", type=int)
+                assignment = db.session.get(ReviewAssignment, assignment_id) if assignment_id else None
                 if assignment is None:
                     abort(404)
                 audit("review.unassigned", target=f"unit={assignment.unit_id}",
                       detail=f"reviewer={assignment.reviewer.username}")
                 unassign_unit(assignment)
             else:
-                reviewer = db.session.get(User, int(request.form.get("reviewer_id", "0")))
+                reviewer_id = request.form.get("reviewer_id", type=int)
+                reviewer = db.session.get(User, reviewer_id) if reviewer_id else None
                 codes = [c.strip() for c in request.form.get("units", "").replace(";", ",").split(",") if c.strip()]
                 found = db.session.scalars(select(Unit).where(Unit.code.in_(codes))).all()
                 missing = set(codes) - {u.code for u in found}
@@ -289,12 +256,6 @@ def assignments():
                 for unit in found:
                     assign_unit(unit, reviewer, by=current_user)
                 audit("review.assigned", target=f"reviewer={reviewer.username}", detail=",".join(codes))
-        except TaggingError as exc:
-            db.session.rollback()
-            flash(str(exc), "danger")
-        else:
-            db.session.commit()
-            flash("Đã cập nhật phân công.", "success")
         return redirect(url_for("tagging.assignments"))
     rows = db.session.scalars(select(ReviewAssignment).order_by(ReviewAssignment.reviewer_id)).all()
     reviewers = db.session.scalars(select(User).where(User.role.in_(BOARD)).order_by(User.full_name)).all()
@@ -364,23 +325,18 @@ def groups(course_id: int):
     if request.method == "POST":
         if not EmptyForm().validate_on_submit():
             abort(400)
-        try:
+        with committed(TaggingError) as outcome:
             if request.form.get("action") == "ungroup":
-                group = db.session.get(PassageGroup, int(request.form.get("group_id", "0")))
+                group_id = request.form.get("group_id", type=int)
+                group = db.session.get(PassageGroup, group_id) if group_id else None
                 if group is None or group.course_id != course.id:
                     abort(404)
                 ungroup(group)
-                message = "Đã bỏ nhóm."
+                outcome.success = "Đã bỏ nhóm."
             else:
                 group = confirm_group(course.id, _int_list(request.form.getlist("tag_ids")), current_user)
                 audit("group.confirmed", target=f"group={group.id}")
-                message = "Đã xác nhận nhóm: các đoạn này được tính là một ý."
-        except TaggingError as exc:
-            db.session.rollback()
-            flash(str(exc), "danger")
-        else:
-            db.session.commit()
-            flash(message, "success")
+                outcome.success = "Đã xác nhận nhóm: các đoạn này được tính là một ý."
         return redirect(url_for("tagging.groups", course_id=course.id))
     threshold = request.args.get("nguong", 80, type=int)
     offered = offered_groups(course.id, threshold=max(50, min(threshold, 100)))
@@ -395,15 +351,10 @@ def groups(course_id: int):
 @bp.route("/tags/<int:tag_id>/duplicate", methods=["POST"])
 @role_required(*BOARD)
 def duplicate(tag_id: int):
-    tag = _tag_or_404(tag_id)
+    tag = tag_or_404(tag_id, current_user)
     if EmptyForm().validate_on_submit():
         raw = request.form.get("duplicate_of", "").strip().lstrip("#")
-        try:
+        with committed(TaggingError) as outcome:
             mark_duplicate(tag, int(raw) if raw.isdigit() else None)
-        except TaggingError as exc:
-            db.session.rollback()
-            flash(str(exc), "danger")
-        else:
-            db.session.commit()
-            flash("Đã đánh dấu đoạn trùng." if tag.duplicate_of_id else "Đã bỏ đánh dấu trùng.", "success")
+            outcome.success = "Đã đánh dấu đoạn trùng." if tag.duplicate_of_id else "Đã bỏ đánh dấu trùng."
     return _back(url_for("tagging.read", essay_id=tag.essay_id))

@@ -9,8 +9,10 @@ from sqlalchemy.exc import IntegrityError
 from lms.courses import visible_courses
 from lms.db import db, reads_first, write_transaction
 from lms.forms import EmptyForm
+from lms.hooks import NAV
 from lms.models import Course, Role, Unit, User
 from lms.security import audit, course_or_404, role_required, unit_or_404
+from lms.transaction import write_after_reads
 from review.tagging.models import KIND_LABELS, TAG_KINDS
 from review.tagging.operations import TaggingError
 from review.wards import api as wards_api
@@ -26,7 +28,7 @@ def init_app(app: Flask) -> None:
     """Register the ward pages, the send/sent API and the officers' menu entry."""
     app.register_blueprint(bp)
     wards_api.init_app(app)
-    app.extensions.setdefault("thuhoach.nav", []).append(_nav)
+    NAV.register(app, _nav)
     app.jinja_env.globals["ward_compile_url"] = ward_compile_url
     app.jinja_env.globals["topic_label"] = topic_label
     app.jinja_env.globals["ward_latest_sent"] = latest_sent
@@ -60,10 +62,8 @@ def compile_unit(course_id: int, code: str):
     course, unit = _unit_for(course_id, code)
     may_compile = can_compile_unit(current_user, unit.id)
     if may_compile:
-        db.session.commit()  # end the GET's read transaction before writing the suggestions cache
-        with write_transaction():
+        with write_after_reads():  # the suggestions cache of versions not scanned yet
             scan_unit(course, unit)
-            db.session.commit()
     queue = ward_queue(course, unit) if may_compile else []
     tags = accepted_tags(course, unit)
     accepted: dict[str, list] = {}
