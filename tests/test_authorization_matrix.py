@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -287,19 +288,39 @@ def _login(client, user) -> str:
     """Put the user in the session (as Flask-Login does) and return a CSRF token for it."""
     from tests.conftest import csrf_token_from
 
+    token = _session_token(user) if user is not None else None
     with client.session_transaction() as session:
         session.clear()
-        if user is not None:
-            session["_user_id"] = str(user.id)
+        if token is not None:
+            # The cookie names a server-side login session (lms/sessions.py), not the user.
+            session["_user_id"] = token
             session["_fresh"] = True
     page = client.get("/password" if user is not None else "/login")
     return csrf_token_from(page.get_data(as_text=True))
 
 
+def _session_token(user) -> str:
+    """A live server-side login session of the user, as lms.sessions.start_session makes it."""
+    import datetime as dt
+    import secrets
+
+    from lms.db import utcnow
+    from lms.models import LoginSession
+    from lms.security import token_digest
+
+    token, now = secrets.token_urlsafe(32), utcnow()
+    db.session.add(LoginSession(user_id=user.id, token_sha256=token_digest(token), created_at=now,
+                                expires_at=now + dt.timedelta(hours=1)))
+    db.session.commit()
+    return token
+
+
 def _denied(response) -> bool:
     if response.status_code in (401, 403, 404):
         return True
-    return response.status_code in (301, 302, 303) and "/login" in response.headers.get("Location", "")
+    # The login page itself, not any path holding "/login" (/admin/logins is an admin page).
+    path = urlsplit(response.headers.get("Location", "")).path
+    return response.status_code in (301, 302, 303) and path == "/login"
 
 
 def _call(client, method: str, url: str, token: str):
