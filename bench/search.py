@@ -3,8 +3,13 @@
 Run: .venv/bin/python bench/search.py [--sizes 15000,150000] [--quick] [--workdir DIR] [--limitmb MB]
 
 Essays of ~1,500 words are made by concatenating Vietnamese Wikipedia articles from
-../shared/data/viwiki_essays.jsonl.gz (CC BY-SA, Wikipedia contributors). Both engines index
-the same essays and answer the same queries in the same run.
+../shared/data/viwiki_essays.jsonl.gz (CC BY-SA, Wikipedia contributors), or from the 360-article
+sample in tests/data/ when ../shared is not there (a fresh clone). Both engines index the same
+essays and answer the same queries in the same run.
+
+Also prints the memory of searching processes (Rss, Pss, private bytes from
+/proc/PID/smaps_rollup, one and two processes) and their first query, and the query p50/p95
+beside whoosh3's own storage (each process copies the mapped index: the baseline).
 """
 
 from __future__ import annotations
@@ -12,9 +17,11 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import os
 import random
 import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -26,11 +33,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from whoosh.filedb.filestore import FileStorage  # noqa: E402
 from whoosh.index import open_dir  # noqa: E402
 
 from search import EssayIndex  # noqa: E402
+from search.storage import memory_of  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "data" / "viwiki_essays.jsonl.gz"
+SAMPLE = ROOT / "tests" / "data" / "viwiki_sample.jsonl.gz"
+MIB = 1024 * 1024
 WORDS_PER_ESSAY = 1500
 UNITS = [f"u{i:02d}" for i in range(40)]
 
@@ -59,10 +70,63 @@ QUERIES = [
 ]
 
 
-def load_articles() -> list[list[str]]:
+def load_articles(corpus: Path) -> list[list[str]]:
     """The corpus articles as lists of words, split once (before any memory is measured)."""
-    with gzip.open(CORPUS, "rt", encoding="utf-8") as f:
+    with gzip.open(corpus, "rt", encoding="utf-8") as f:
         return [json.loads(line)["text"].split() for line in f]
+
+
+class WhooshCopies(EssayIndex):
+    """The baseline: whoosh3's own FileStorage, which copies each mapped sub-file per process."""
+
+    def _storage(self, name: str) -> FileStorage:
+        return FileStorage(str(self.path / name))
+
+
+STORAGES = {"shared": EssayIndex, "whoosh": WhooshCopies}
+
+
+def searcher_process(path: str, storage: str) -> None:
+    """Child role (--searcher): open the index, time the first query, run the mix, report, wait."""
+    index = STORAGES[storage](path)
+    t = time.perf_counter()
+    index.search(QUERIES[0])
+    first_ms = (time.perf_counter() - t) * 1000
+    for q in QUERIES:
+        index.search(q)
+        index.search(q, unit_codes=UNITS[:4])
+        index.search(q, exact_total=True)
+    print(json.dumps({"first_ms": first_ms, "memory": memory_of()}), flush=True)
+    sys.stdin.read()  # stay alive (holding the maps) until the parent closes stdin
+
+
+def start_searcher(path: Path, storage: str) -> tuple[subprocess.Popen, dict]:
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "--searcher", str(path), "--storage", storage],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    return proc, json.loads(proc.stdout.readline())
+
+
+def describe(mem: dict) -> str:
+    return (f"Rss {mem['Rss'] / MIB:6.0f}  Pss {mem['Pss'] / MIB:6.0f}  private {mem['Private'] / MIB:6.0f}"
+            f"  (anonymous {mem['Anonymous'] / MIB:5.0f}) MiB")
+
+
+def memory_report(path: Path) -> None:
+    """Memory of one, then two searching processes on the same index, for each storage."""
+    print("searching processes (after the first query and one pass over the mix):", flush=True)
+    for storage in STORAGES:
+        first, one = start_searcher(path, storage)
+        second, two = start_searcher(path, storage)
+        first_again = memory_of(first.pid)
+        for proc in (second, first):
+            proc.stdin.close()
+            proc.wait()
+            proc.stdout.close()
+        print(f"  {storage:6s} one process:     {describe(one['memory'])}; first query {one['first_ms']:.0f} ms")
+        print(f"  {storage:6s} second process:  {describe(two['memory'])}; first query {two['first_ms']:.0f} ms")
+        print(f"  {storage:6s} first, with two: {describe(first_again)}", flush=True)
 
 
 def essays(split: list[list[str]], n: int) -> Iterator[dict]:
@@ -137,6 +201,11 @@ def percentiles(samples: list[float]) -> tuple[float, float]:
 
 
 def time_queries(run, queries: list[str], rounds: int) -> tuple[float, float]:
+    return time_rounds(run, queries, rounds)[0]
+
+
+def time_rounds(run, queries: list[str], rounds: int) -> tuple[tuple[float, float], list[float]]:
+    """(p50, p95) over all samples, and the p95 of each block of 5 rounds (the spread)."""
     for q in queries:  # warm caches once, as a long-lived web process would have
         run(q)
     samples = []
@@ -145,7 +214,9 @@ def time_queries(run, queries: list[str], rounds: int) -> tuple[float, float]:
             t = time.perf_counter()
             run(q)
             samples.append(time.perf_counter() - t)
-    return percentiles(samples)
+    block = 5 * len(queries)
+    spread = [percentiles(samples[i : i + block])[1] for i in range(0, len(samples) - block + 1, block)]
+    return percentiles(samples), spread
 
 
 def fts_query(q: str) -> str:
@@ -209,11 +280,18 @@ def bench_size(articles: list[list[str]], n: int, workdir: Path, rounds: int, li
     f_size = db_path.stat().st_size
     print(f"fts5:   {n / f_secs:.1f} essays/s, {f_secs:.0f} s, db {f_size / 1e6:.0f} MB", flush=True)
 
+    index.close()
+    memory_report(index.path)
+    index = EssayIndex(index.path)
+    baseline = WhooshCopies(index.path)
     units = UNITS[:4]
     whoosh_runs = {
         "whoosh": lambda q: index.search(q),
+        "whoosh3 copies": lambda q: baseline.search(q),
         "whoosh unit filter": lambda q: index.search(q, unit_codes=units),
+        "whoosh3 copies unit": lambda q: baseline.search(q, unit_codes=units),
         "whoosh exact total": lambda q: index.search(q, exact_total=True),
+        "whoosh3 copies exact": lambda q: baseline.search(q, exact_total=True),
     }
     sql = "SELECT rowid FROM essays WHERE essays MATCH ? ORDER BY rank LIMIT 21"
     sql_units = (
@@ -229,10 +307,13 @@ def bench_size(articles: list[list[str]], n: int, workdir: Path, rounds: int, li
         ),
     }
     figures = {}
+    print(f"queries: {rounds} rounds x {len(QUERIES)} = {rounds * len(QUERIES)} samples each; "
+          f"spread = p95 of each block of 5 rounds; load average {load_average()}")
     for name, run in {**whoosh_runs, **fts_runs}.items():
-        p50, p95 = time_queries(run, QUERIES, rounds)
+        (p50, p95), spread = time_rounds(run, QUERIES, rounds)
         figures[name] = (p50, p95)
-        print(f"{name:20s} p50 {p50:7.1f} ms  p95 {p95:7.1f} ms", flush=True)
+        print(f"{name:20s} p50 {p50:7.1f} ms  p95 {p95:7.1f} ms  (p95 spread "
+              f"{min(spread, default=p95):.1f}-{max(spread, default=p95):.1f})", flush=True)
     print("per query (whoosh / fts5, ms, median of rounds):")
     for q in QUERIES:
         w = time_queries(whoosh_runs["whoosh"], [q], rounds)[0]
@@ -241,11 +322,18 @@ def bench_size(articles: list[list[str]], n: int, workdir: Path, rounds: int, li
         print(f"  {q:32s} {w:7.1f} / {f:7.1f}  hits~{r.total}{'' if r.total_is_exact else '+'}"
               f"{' phrase' if r.is_phrase else ''}")
     ratio = figures["whoosh"][1] / max(figures["fts5"][1], 1e-6)
-    print(f"p95 ratio whoosh/fts5: {ratio:.1f}x")
+    print(f"p95 ratio whoosh/fts5: {ratio:.1f}x; shared/whoosh3 copies: "
+          f"{figures['whoosh'][1] / max(figures['whoosh3 copies'][1], 1e-6):.2f}x; "
+          f"load average {load_average()}")
     db.close()
     index.close()
+    baseline.close()
     return {"n": n, "w_secs": w_secs, "w_size": w_size, "f_secs": f_secs, "f_size": f_size,
             "figures": figures, "chars": chars}
+
+
+def load_average() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 def main() -> None:
@@ -253,12 +341,21 @@ def main() -> None:
     parser.add_argument("--sizes", default="15000,150000", help="comma-separated essay counts")
     parser.add_argument("--quick", action="store_true", help="2,000 essays, fewer rounds")
     parser.add_argument("--workdir", help="keep indexes here (default: a temporary folder)")
-    parser.add_argument("--rounds", type=int, default=5, help="timed passes over the query mix")
+    parser.add_argument("--rounds", type=int, default=20,
+                        help="timed passes over the 20-query mix (default 20: 400 samples)")
     parser.add_argument("--limitmb", type=int, help="rebuild()'s memory per segment (default: its own)")
+    parser.add_argument("--corpus", type=Path, help="articles as .jsonl.gz (default: ../shared, else tests/data)")
+    parser.add_argument("--searcher", help=argparse.SUPPRESS)  # child role of the memory figures
+    parser.add_argument("--storage", default="shared", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.searcher:
+        searcher_process(args.searcher, args.storage)
+        return
     sizes = [2000] if args.quick else [int(s) for s in args.sizes.split(",") if s]
-    rounds = 2 if args.quick else args.rounds
-    articles = load_articles()
+    rounds = 5 if args.quick else args.rounds
+    corpus = args.corpus or (CORPUS if CORPUS.exists() else SAMPLE)
+    print(f"corpus {corpus}; load average {load_average()} (2 cores)", flush=True)
+    articles = load_articles(corpus)
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(args.workdir) if args.workdir else Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)

@@ -10,6 +10,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from lms.api import API_PREFIX, ApiError, add_openapi_paths, api_login_required, json_body, \
     register_api_blueprint, std_responses
 from lms.db import reads_first, utcnow
+from lms.limits import drain_refused_body
 from lms.timefmt import iso
 from essays.access import essay_of, essay_or_404, record_view, topic_or_404
 from essays.models import EssayVersion
@@ -48,6 +49,7 @@ def _read_body() -> tuple[list[tuple[str, bytes]] | None, str | None]:
             return None, text
         uploads = request.files.getlist("file")
     except RequestEntityTooLarge:
+        drain_refused_body()
         raise ApiError(413, too_large_message(), "too_large") from None
     if not uploads:
         raise ApiError(400, MESSAGES["nothing"])

@@ -5,6 +5,7 @@ from flask import Flask, render_template, url_for
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from lms.hooks import COURSE_CHANGED, DEMO, HOME, LTI_LEARNER_TARGET, LTI_SUBMITTED, NAV, USER_HAS_WORK
+from lms.limits import drain_refused_body
 from lms.models import Role, User
 
 
@@ -63,6 +64,10 @@ def _has_essays(user_id: int) -> bool:
 def _nav(user: User) -> list[tuple[str, str]]:
     if user.role == Role.trainee:
         return [(url_for("essays.mine"), "Bài thu hoạch của tôi")]
+    if user.role == Role.officer:
+        # One page per unit: the officer's grid, extensions, on-behalf upload and reminders are on
+        # the completeness unit page (review), not on a second essays list.
+        return []
     links = [(url_for("essays.unit_essays"), "Bài thu hoạch"), (url_for("essays.extensions"), "Gia hạn")]
     if user.role in (Role.reviewer, Role.admin):
         links.append((url_for("essays.needs_reading"), "Bài viết tay"))
@@ -77,6 +82,7 @@ def _too_large(err: RequestEntityTooLarge):
     from lms.api import error_response, is_api_request
     from essays.operations import too_large_message
 
+    drain_refused_body()
     if is_api_request():
         return error_response(413, too_large_message(), "too_large")
     return render_template("errors/error.html", code=413, message=too_large_message()), 413

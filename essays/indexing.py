@@ -23,6 +23,7 @@ from lms.hooks import INDEX_EXTRAS
 from lms.jobs import register_task
 from lms.models import Unit, User
 from search import EssayIndex
+from search.pg import PgEssayIndex
 
 logger = logging.getLogger(__name__)
 BATCH_SIZE = 200
@@ -34,15 +35,23 @@ def index_path(app: Flask | None = None) -> Path:
     return Path((app or current_app).config["DATA_DIR"]) / "search"
 
 
-def get_index(app: Flask | None = None) -> EssayIndex:
-    """The process's one EssayIndex (one cached searcher, refreshed when the index changes)."""
+def _open_index(app: Flask) -> EssayIndex | PgEssayIndex:
+    if app.config["SEARCH_BACKEND"] == "postgres":
+        engine = db.engine(app)
+        # Pooled connections: each search or write borrows one and gives it back.
+        return PgEssayIndex(engine.raw_connection, index_kind=app.config["SEARCH_PG_INDEX"])
+    return EssayIndex(index_path(app))
+
+
+def get_index(app: Flask | None = None) -> EssayIndex | PgEssayIndex:
+    """The process's one index: Whoosh (one cached searcher) or the PostgreSQL table every server shares."""
     app = app or current_app
     index = app.extensions.get("thuhoach.search_index")
     if index is None:
         with _INDEX_LOCK:
             index = app.extensions.get("thuhoach.search_index")
             if index is None:
-                index = app.extensions["thuhoach.search_index"] = EssayIndex(index_path(app))
+                index = app.extensions["thuhoach.search_index"] = _open_index(app)
     return index
 
 

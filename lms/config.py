@@ -74,6 +74,15 @@ def build_config(instance_path: Path, overrides: dict[str, Any] | None = None) -
     config.update(overrides)
     config["DATA_DIR"] = Path(config["DATA_DIR"])
     config["DATABASE_URL"] = normalize_database_url(config["DATABASE_URL"])
+    # Search: Whoosh files in DATA_DIR on SQLite (one box), a PostgreSQL table shared by every
+    # app server on PostgreSQL (the country); THUHOACH_SEARCH=whoosh|postgres chooses otherwise.
+    config.setdefault("SEARCH_BACKEND", env.get("THUHOACH_SEARCH") or (
+        "postgres" if config["DATABASE_URL"].startswith("postgresql") else "whoosh"))
+    if config["SEARCH_BACKEND"] not in ("whoosh", "postgres"):
+        raise ValueError("THUHOACH_SEARCH phải là whoosh hoặc postgres")
+    if config["SEARCH_BACKEND"] == "postgres" and not config["DATABASE_URL"].startswith("postgresql"):
+        raise ValueError("THUHOACH_SEARCH=postgres cần DATABASE_URL là PostgreSQL")
+    config.setdefault("SEARCH_PG_INDEX", env.get("THUHOACH_SEARCH_PG_INDEX", "gin"))
     config["MAX_CONTENT_LENGTH"] = config["MAX_UPLOAD_BYTES"] + 1024 * 1024
     if not config["SECRET_KEY"]:
         instance_path.mkdir(parents=True, exist_ok=True)

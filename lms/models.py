@@ -131,10 +131,20 @@ class Course(Base):
 _TOPIC_PREFIX = re.compile(r"^\s*(chủ đề|chuyên đề|chu de|chuyen de)\s*[0-9IVXivx]*\s*[:.\-–—]\s*", re.IGNORECASE)
 
 
+_TOPIC_ONLY = re.compile(r"^\s*(chủ đề|chuyên đề|chu de|chuyen de)\s*[0-9IVXivx]*\s*$", re.IGNORECASE)
+
+
 def topic_title_bare(title: str) -> str:
     """A topic title without a leading "Chủ đề 1:" / "Chuyên đề 1:" (no doubled labels)."""
     bare = _TOPIC_PREFIX.sub("", title, count=1).strip()
     return bare or title
+
+
+def topic_label(position: int, title: str) -> str:
+    """"Chủ đề N: <title>" once: "Chủ đề 1" or "Chuyên đề 1" alone as a title gives "Chủ đề 1"."""
+    if _TOPIC_ONLY.match(title):
+        return f"Chủ đề {position}"
+    return f"Chủ đề {position}: {topic_title_bare(title)}"
 
 
 class Topic(Base):
@@ -153,7 +163,7 @@ class Topic(Base):
     @property
     def label(self) -> str:
         """How pages name a topic: "Chủ đề N: <title>", without a "Chủ đề/Chuyên đề N:" the title already has."""
-        return f"Chủ đề {self.position}: {topic_title_bare(self.title)}"
+        return topic_label(self.position, self.title)
 
 
 class Enrollment(Base):

@@ -35,6 +35,7 @@ from search.bulk import BulkWriter
 from search.highlight import make_snippet
 from search.query import ParsedQuery, parse_query
 from search.schema import COUNTABLE_FIELDS, build_schema
+from search.storage import MappedStorage
 
 logger = logging.getLogger(__name__)
 
@@ -57,8 +58,8 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-class _DurableStorage(FileStorage):
-    """FileStorage whose files reach the disk before the table of contents names them."""
+class _DurableStorage(MappedStorage):
+    """Files reach the disk before the table of contents names them; read through shared maps."""
 
     def create_file(self, name, excl=False, mode="wb", **kwargs):
         kwargs.setdefault("onclose", _fsync_on_close)
@@ -181,8 +182,12 @@ class EssayIndex:
         last = int(gens[-1][len(_GEN_PREFIX) :]) if gens else 0
         return f"{_GEN_PREFIX}{last + 1:06d}"
 
+    def _storage(self, name: str) -> FileStorage:
+        """The storage of one generation (bench/search.py swaps in Whoosh's own to compare)."""
+        return _DurableStorage(str(self.path / name))
+
     def _create_generation(self, name: str) -> Index:
-        storage = _DurableStorage(str(self.path / name))
+        storage = self._storage(name)
         storage.create()
         return storage.create_index(build_schema())
 
@@ -209,7 +214,7 @@ class EssayIndex:
             self._close_searcher()
             if self._ix is not None:
                 self._ix.close()
-            self._ix = _DurableStorage(str(self.path / name)).open_index()
+            self._ix = self._storage(name).open_index()
             self._gen = name
         return self._ix
 

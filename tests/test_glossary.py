@@ -41,6 +41,7 @@ def test_a_topic_is_shown_once_as_chu_de_n():
     assert Topic(position=1, title="Chuyên đề 1: Những điểm mới").label == "Chủ đề 1: Những điểm mới"
     assert Topic(position=2, title="Chủ đề 2 - Chính quyền hai cấp").label == "Chủ đề 2: Chính quyền hai cấp"
     assert Topic(position=3, title="Chuyển đổi số ở cơ sở").label == "Chủ đề 3: Chuyển đổi số ở cơ sở"
+    assert Topic(position=1, title="Chủ đề 1").label == "Chủ đề 1"
     assert topic_title_bare("Chuyên đề") == "Chuyên đề"  # nothing left: keep the title
 
 

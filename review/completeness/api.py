@@ -53,6 +53,7 @@ def course_completeness(course_id: int):
     days = [(d.isoformat(), day_column(d)) for d in figures.days]
     sent = sent_by_unit(course.id)
     units = [{"code": u["code"], "name": u["name"], "enrolled": u["enrolled"], "attended": u["attended"],
+              "attendance_recorded": bool(u["attendance_recorded"]),
               "attended_per_day": {day: u[column] for day, column in days},
               "percent": None if u["percent"] != u["percent"] else u["percent"],  # NaN: nothing expected
               "topics": topics.get(u["unit_id"], []),
@@ -68,9 +69,12 @@ _SCHEMAS = {
         "course_id": {"type": "integer"},
         "as_of": {"type": "string", "format": "date-time"},
         "units": {"type": "array", "items": {"type": "object",
-                  "required": ["code", "name", "enrolled", "attended", "topics"], "properties": {
+                  "required": ["code", "name", "enrolled", "attended", "attendance_recorded", "topics"], "properties": {
                       "code": {"type": "string"}, "name": {"type": "string"}, "enrolled": _COUNT,
                       "attended": _COUNT,
+                      "attendance_recorded": {"type": "boolean", "description": (
+                          "false: the unit's attendance was never taken (attended is then 0 but means "
+                          "«chưa ghi nhận điểm danh», not nobody present)")},
                       "attended_per_day": {"type": "object", "additionalProperties": _COUNT},
                       "percent": {"type": "number", "nullable": True},
                       "sent_at": {"type": "string", "format": "date-time", "nullable": True,

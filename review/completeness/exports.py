@@ -1,6 +1,7 @@
 """Builders of the completeness downloads (pure: figures in, bytes out) and the overview's bar chart."""
 from __future__ import annotations
 
+import datetime as dt
 import io
 import re
 import unicodedata
@@ -13,11 +14,16 @@ from markupsafe import Markup, escape
 from sqlalchemy import select
 
 from lms.db import db
+from lms.models import topic_label
+from lms.numfmt import fmt_int, fmt_percent
 from lms.timefmt import fmt_datetime
 from essays import storage
 from essays.models import EssayVersion
 from review.completeness.figures import STATE_LABELS, Completeness, day_column
 from lms.spreadsheets import csv_bytes, xlsx_bytes
+
+
+NOT_TAKEN = "chưa ghi nhận điểm danh"
 
 
 def _shown_percent(value: float | None) -> float | None:
@@ -36,8 +42,10 @@ def overview_xlsx(figures: Completeness, threshold: float | None = None) -> byte
     for row in figures.units.to_dict("records"):
         value = _shown_percent(row["percent"])
         below = threshold is not None and (value is None or value < threshold)
-        rows.append([row["code"], row["name"], row["enrolled"], *[row[day_column(d)] for d in figures.days],
-                     row["attended"], *[by_unit.get((row["unit_id"], t.id), 0) for t in topics],
+        taken = bool(row["attendance_recorded"])
+        rows.append([row["code"], row["name"], row["enrolled"],
+                     *[row[day_column(d)] if taken else "" for d in figures.days],
+                     row["attended"] if taken else NOT_TAKEN, *[by_unit.get((row["unit_id"], t.id), 0) for t in topics],
                      row["on_time"], row["late"], row["extension"], row["missing"], row["exempt"], value,
                      "x" if below else ""])
     info = [("Lớp", figures.course.name), ("Số liệu tính đến", fmt_datetime(figures.as_of))]
@@ -45,14 +53,23 @@ def overview_xlsx(figures: Completeness, threshold: float | None = None) -> byte
     return xlsx_bytes([("Tổng hợp", header, rows), ("Thông tin", ["Mục", "Giá trị"], info)])
 
 
-def missing_xlsx(table: pd.DataFrame, course_name: str, unit_name: str) -> bytes:
-    """Trainees of a unit still missing an essay (one row per trainee and topic)."""
-    header = ["Họ và tên", "Tên đăng nhập", "Thư điện tử", "Chủ đề", "Tình trạng", "Hạn nộp đang áp dụng"]
-    rows = [[r.full_name, r.username, r.email or "", f"{r.topic_position}. {r.topic_title}",
-             STATE_LABELS[r.state], fmt_datetime(r.due_at)]
+def missing_xlsx(table: pd.DataFrame, course_name: str, unit_name: str, as_of: dt.datetime) -> bytes:
+    """Trainees of a unit still missing an essay (one row per trainee and topic), with whom to call."""
+    header = ["Họ và tên", "Tên đăng nhập", "Chức vụ", "Điện thoại", "Thư điện tử", "Chủ đề", "Tình trạng",
+              "Hạn nộp đang áp dụng"]
+    rows = [[r.full_name, r.username, _text(r.position), _text(r.phone), _text(r.email),
+             topic_label(r.topic_position, r.topic_title), STATE_LABELS[r.state], fmt_datetime(r.due_at)]
             for r in table.itertuples(index=False)]
-    return xlsx_bytes([("Chưa nộp", header, rows),
-                       ("Thông tin", ["Mục", "Giá trị"], [("Lớp", course_name), ("Đơn vị", unit_name)])])
+    title = [f"Danh sách học viên chưa nộp bài thu hoạch — {unit_name} — tính đến {fmt_datetime(as_of)}"]
+    info = [("Lớp", course_name), ("Đơn vị", unit_name), ("Tính đến", fmt_datetime(as_of)),
+            ("Số học viên chưa nộp đủ", str(table["user_id"].nunique() if len(table) else 0))]
+    return xlsx_bytes([("Chưa nộp", header, [title + [""] * (len(header) - 1), *rows]),
+                       ("Thông tin", ["Mục", "Giá trị"], info)])
+
+
+def _text(value: object) -> str:
+    # pandas gives NaN/None for an empty column
+    return value if isinstance(value, str) else ""
 
 
 _INVALID = re.compile(r'[<>:"/\\|?*\x00-\x1f]')
@@ -145,19 +162,21 @@ def overview_rows_html(figures: Completeness, units: pd.DataFrame, threshold: fl
     submitted = figures.submitted_by_cell()
     n_days = len(figures.days)
     columns = ["unit_id", "code", "name", "enrolled", *[day_column(d) for d in figures.days], "attended",
-               "on_time", "late", "extension", "missing", "exempt", "percent"]
+               "on_time", "late", "extension", "missing", "exempt", "percent", "attendance_recorded"]
     badge = ' <span class="badge state-missing">dưới ngưỡng</span>'
     rows = []
     for unit_id, code, name, enrolled, *rest in zip(*(units[c].tolist() for c in columns)):
+        taken = rest.pop()
         value = _shown_percent(rest[-1])
         below = value is None or value < threshold
-        numbers = [enrolled, *rest[:n_days + 1], *[submitted.get((unit_id, t), 0) for t in topic_ids],
-                   *rest[n_days + 1:-1]]
+        present = [fmt_int(n) for n in rest[:n_days + 1]] if taken else ["—"] * n_days + [NOT_TAKEN]
+        numbers = [fmt_int(enrolled), *present, *[fmt_int(submitted.get((unit_id, t), 0)) for t in topic_ids],
+                   *[fmt_int(n) for n in rest[n_days + 1:-1]]]
         code_html = escape(code)
         rows.append(f'<tr class="{"below" if below else ""}" data-unit="{code_html}">\n'
                     f'<td>{code_html}</td>\n<td><a href="{escape(unit_url(code))}">{escape(name)}</a>'
                     f'{badge if below else ""}</td>\n<td>{"</td><td>".join(map(str, numbers))}</td>\n'
-                    f'<td class="percent">{"—" if value is None else f"{value:.1f}%"}</td>\n</tr>')
+                    f'<td class="percent">{fmt_percent(value)}</td>\n</tr>')
     return Markup("\n".join(rows))
 
 

@@ -72,6 +72,10 @@ class Completeness:
                 *[day_column(d) for d in self.days]]
         sums: dict[str, int | float | None] = {c: int(self.units[c].sum()) for c in cols}
         sums["percent"] = percent(sums["submitted"], sums["expected"])
+        # Units whose attendance was taken, and the trainees enrolled there (the base of attendance shares).
+        recorded = self.units["attendance_recorded"].astype(bool) if len(self.units) else self.units["enrolled"] > 0
+        sums["attendance_recorded"] = int(recorded.sum())
+        sums["enrolled_recorded"] = int(self.units.loc[recorded, "enrolled"].sum()) if len(self.units) else 0
         return sums
 
     def topic_totals(self) -> pd.DataFrame:
@@ -233,6 +237,9 @@ def _count(course: Course, as_of: dt.datetime, unit_ids: list[int] | None) -> Co
         Attendance.enrollment_id == Enrollment.id, Attendance.is_present.is_(True))),
         func.count(func.distinct(Attendance.enrollment_id)),
         *[func.sum(case((Attendance.day == day, 1), else_=0)) for day in days])
+    # Whether attendance was taken at all (any row, present or absent): not taken is not "0 present".
+    recorded = per_unit(select(Enrollment.unit_id).join(Attendance, Attendance.enrollment_id == Enrollment.id),
+                        func.count())
     wanted = unit_ids if unit_ids is not None else list(enrolled)
     names = {row[0]: (row[1], row[2]) for row in connection.execute(
         select(Unit.id, Unit.code, Unit.name).where(Unit.id.in_(wanted)))} if wanted else {}
@@ -270,6 +277,7 @@ def _count(course: Course, as_of: dt.datetime, unit_ids: list[int] | None) -> Co
                              "exempt_trainees": [exempt.get(u, no_exemption)[0] for u in order]}
     present = [attendance.get(u, absent) for u in order]
     rows["attended"] = [p[0] for p in present]
+    rows["attendance_recorded"] = [int(recorded.get(u, (0,))[0] > 0) for u in order]
     for i, day in enumerate(days, start=1):
         rows[day_column(day)] = [p[i] for p in present]
     for c in sums:
@@ -351,11 +359,12 @@ def trainee_states(course: Course, unit_ids: Iterable[int], as_of: dt.datetime |
     unit_ids = sorted(set(unit_ids))
     people = _frame(db.session.execute(
         select(Enrollment.id, Enrollment.user_id, Enrollment.unit_id, User.full_name, User.username,
-               User.email, Exemption.reason)
+               User.email, Exemption.reason, User.phone, User.position)
         .join(User, User.id == Enrollment.user_id)
         .outerjoin(Exemption, Exemption.enrollment_id == Enrollment.id)
         .where(Enrollment.course_id == course.id, Enrollment.unit_id.in_(unit_ids))).all(),
-        ["enrollment_id", "user_id", "unit_id", "full_name", "username", "email", "exempt_reason"])
+        ["enrollment_id", "user_id", "unit_id", "full_name", "username", "email", "exempt_reason", "phone",
+         "position"])
     # Names repeat a lot across a country: compute each sort key once.
     name_keys = {name: vn_name_key(name) for name in set(people["full_name"])}
     keys = [name_keys[n] + ((u,),) for n, u in zip(people["full_name"], people["username"])]

@@ -94,7 +94,7 @@ def themes_chart_png(themes: pd.DataFrame, limit: int = 15) -> bytes:
     for i, (a, b) in enumerate(zip(rec, pro)):
         ax.text(a + b, i, f" {vn_int(a + b)}", va="center", fontsize=7)
     ax.set_xlabel("Số ý kiến (nhóm trùng lặp tính một lần)")
-    ax.set_title("Kiến nghị, đề xuất theo chủ đề")
+    ax.set_title("Kiến nghị, đề xuất theo lĩnh vực")
     if len(per):
         ax.legend(loc="lower right", frameon=False)
     else:

@@ -5,6 +5,7 @@ import datetime as dt
 import io
 from typing import Sequence
 
+from lms.models import topic_label
 from lms.text import vn_sort_key
 from lms.timefmt import fmt_date, fmt_datetime, to_local
 from review.completeness.figures import day_column
@@ -277,22 +278,7 @@ def report_docx(data: ReportData, prose: ReportProse) -> bytes:
 
     # II. Participation
     _heading(doc, "II. TÌNH HÌNH THAM GIA HỌC TẬP TẠI CÁC ĐIỂM CẦU")
-    _para(doc, (f"Số học viên có mặt ít nhất một buổi: {vn_int(t['attended'])}/{vn_int(t['enrolled'])} đồng chí "
-                f"(đạt {vn_pct(share(t['attended'], t['enrolled']))})."), indent=True)
-    for d in f.days:
-        n = t[day_column(d)]
-        _bullet(doc, f"Ngày {fmt_date(d)}: có mặt {vn_int(n)} đồng chí ({vn_pct(share(n, t['enrolled']))}).")
-    if t["units"] > 1 and t["enrolled"]:
-        rates = [(share(int(u["attended"]), int(u["enrolled"])), u["name"]) for u in f.units.to_dict("records")
-                 if u["enrolled"]]
-        full = [name for rate, name in rates if rate == 100.0]
-        low = sorted([(rate, name) for rate, name in rates if rate is not None and rate < 80],
-                     key=lambda x: (x[0], vn_sort_key(x[1])))
-        if full:
-            _bullet(doc, f"{vn_int(len(full))} điểm cầu có 100% học viên tham gia.")
-        if low:
-            _bullet(doc, f"{vn_int(len(low))} điểm cầu có tỉ lệ tham gia dưới 80%: "
-                         + _unit_names([f"{name} ({vn_pct(rate)})" for rate, name in low], 15) + ".")
+    _participation(doc, data)
 
     # III. Essays
     _heading(doc, "III. KẾT QUẢ NỘP BÀI THU HOẠCH")
@@ -391,6 +377,34 @@ def _ward_recommendations(doc, data: ReportData, cite_names: bool) -> None:
             _bullet(doc, f"{who}: “{text}”{also}.")
 
 
+def _participation(doc, data: ReportData) -> None:
+    """Section II: attendance where it was taken; never "0 %" for a connection point that took none."""
+    f, t = data.figures, data.totals
+    if not t["attendance_recorded"]:
+        _para(doc, "Điểm danh: chưa ghi nhận điểm danh tại điểm cầu nào.", indent=True)
+        return
+    base = t["enrolled_recorded"]
+    not_taken = t["units"] - t["attendance_recorded"]
+    _para(doc, (f"Số học viên có mặt ít nhất một buổi: {vn_int(t['attended'])}/{vn_int(base)} đồng chí "
+                f"(đạt {vn_pct(share(t['attended'], base))})"
+                + (f"; {vn_int(not_taken)} điểm cầu chưa ghi nhận điểm danh, không tính vào tỉ lệ." if not_taken
+                   else ".")), indent=True)
+    for d in f.days:
+        n = t[day_column(d)]
+        _bullet(doc, f"Ngày {fmt_date(d)}: có mặt {vn_int(n)} đồng chí ({vn_pct(share(n, base))}).")
+    if t["units"] > 1 and base:
+        rates = [(share(int(u["attended"]), int(u["enrolled"])), u["name"]) for u in f.units.to_dict("records")
+                 if u["enrolled"] and u["attendance_recorded"]]
+        full = [name for rate, name in rates if rate == 100.0]
+        low = sorted([(rate, name) for rate, name in rates if rate is not None and rate < 80],
+                     key=lambda x: (x[0], vn_sort_key(x[1])))
+        if full:
+            _bullet(doc, f"{vn_int(len(full))} điểm cầu có 100% học viên tham gia.")
+        if low:
+            _bullet(doc, f"{vn_int(len(low))} điểm cầu có tỉ lệ tham gia dưới 80%: "
+                         + _unit_names([f"{name} ({vn_pct(rate)})" for rate, name in low], 15) + ".")
+
+
 def _recommendations(doc, data: ReportData) -> None:
     themes = data.themes.themes
     clusters = data.themes.clusters
@@ -447,7 +461,7 @@ def _appendix_table(doc, data: ReportData) -> None:
     body = []
     for i, u in enumerate(f.units.to_dict("records"), start=1):
         body.append([str(i), u["name"], vn_int(u["enrolled"]), *[vn_int(u[day_column(d)]) for d in f.days],
-                     vn_int(u["attended"]), *[vn_int(by_cell.get((u["unit_id"], tp.id), 0)) for tp in f.topic_list],
+                     vn_int(u["attended"]) if u["attendance_recorded"] else "chưa ghi nhận", *[vn_int(by_cell.get((u["unit_id"], tp.id), 0)) for tp in f.topic_list],
                      vn_int(u["on_time"]), vn_int(u["late"]), vn_int(u["missing"] + u["extension"]),
                      vn_pct(u["percent"])])
     topics = data.topic_rows()

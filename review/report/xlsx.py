@@ -12,7 +12,7 @@ from review.completeness.figures import day_column
 from review.report.data import ReportData, distinct_passages
 from review.tagging.models import KIND_LABELS
 
-SHEETS = ("Tổng hợp", "Theo đơn vị", "Theo chủ đề", "Chủ đề kiến nghị – đề xuất", "Kiến nghị – đề xuất",
+SHEETS = ("Tổng hợp", "Theo đơn vị", "Theo chủ đề", "Lĩnh vực kiến nghị – đề xuất", "Kiến nghị – đề xuất",
           "Chưa nộp")
 
 
@@ -83,7 +83,8 @@ def report_xlsx(data: ReportData, cite_names: bool = True) -> bytes:
         ["Số điểm cầu (đơn vị)", t["units"]],
         ["Học viên ghi danh", t["enrolled"]],
         *[[f"Có mặt ngày {fmt_date(d)}", t[day_column(d)]] for d in f.days],
-        ["Có mặt ít nhất một buổi", t["attended"]],
+        ["Có mặt ít nhất một buổi", t["attended"] if t["attendance_recorded"] else "chưa ghi nhận điểm danh"],
+        ["Số điểm cầu chưa ghi nhận điểm danh", t["units"] - t["attendance_recorded"]],
         ["Học viên miễn nộp", t["exempt_trainees"]],
         ["Số bài phải nộp", t["expected"]],
         ["Số bài đã nộp", t["submitted"]],
@@ -109,7 +110,9 @@ def report_xlsx(data: ReportData, cite_names: bool = True) -> bytes:
     by_cell = f.topics.set_index(["unit_id", "topic_id"]) if len(f.topics) else None
     rows = []
     for u in f.units.to_dict("records"):
-        row = [u["code"], u["name"], u["enrolled"], *[u[day_column(d)] for d in f.days], u["attended"]]
+        taken = bool(u["attendance_recorded"])
+        row = [u["code"], u["name"], u["enrolled"], *[u[day_column(d)] if taken else "" for d in f.days],
+               u["attended"] if taken else "chưa ghi nhận điểm danh"]
         for topic in f.topic_list:
             cell = by_cell.loc[(u["unit_id"], topic.id)]
             row += [cell["submitted"], cell["on_time"], cell["late"], cell["missing"] + cell["extension"]]
@@ -129,14 +132,14 @@ def report_xlsx(data: ReportData, cite_names: bool = True) -> bytes:
            [[r["position"], r["title"], r["expected"], r["submitted"], r["on_time"], r["late"], r["extension"],
              r["missing"], r["exempt"], r["percent"]] for r in topics], wrap=[1], max_width=70)
 
-    _sheet(book, SHEETS[3], ["Chủ đề kiến nghị, đề xuất", "Loại", "Số ý kiến", "Số đoạn gắn thẻ", "Số bài",
+    _sheet(book, SHEETS[3], ["Lĩnh vực kiến nghị, đề xuất", "Loại", "Số ý kiến", "Số đoạn gắn thẻ", "Số bài",
                              "Số đơn vị", "Các đơn vị"],
            [[r.theme, r.kind_label, r.passages, r.tags, r.essays, r.units, ", ".join(r.unit_names)]
             for r in data.themes.themes.itertuples(index=False)], wrap=[6], max_width=80)
 
     # A ward's workbook lists each passage once, as its report does; the Board's every tag.
     passages = distinct_passages(data.themes.passages) if data.unit is not None else data.themes.passages
-    _sheet(book, SHEETS[4], ["Mã thẻ", "Mã đơn vị", "Đơn vị", "Học viên", "Chủ đề bài", "Chủ đề kiến nghị", "Loại",
+    _sheet(book, SHEETS[4], ["Mã thẻ", "Mã đơn vị", "Đơn vị", "Học viên", "Chủ đề bài", "Lĩnh vực kiến nghị", "Loại",
                              "Nội dung", "Nhóm"],
            [[r.tag_id, r.unit_code, r.unit_name, r.trainee if cite_names else "", f"{r.topic_position}. {r.topic_title}",
              r.themes, KIND_LABELS[r.kind], r.text, r.cluster] for r in passages.itertuples(index=False)],

@@ -257,13 +257,13 @@ def test_xlsx_figures_match_an_independent_count(report_world):
         assert (got["Đã nộp"], got["Đúng hạn"], got["Nộp muộn"], got["Chưa nộp"], got["Phải nộp"]) == (
             counts["submitted"], counts["on_time"], counts["late"], counts["missing"], counts["expected"])
 
-    themes = book["Chủ đề kiến nghị – đề xuất"]
+    themes = book["Lĩnh vực kiến nghị – đề xuất"]
     want_themes = expected_themes(w, False)
     labels = {"Kiến nghị": "recommendation", "Đề xuất": "proposal"}
     assert len(themes) == len(want_themes)
     for r in themes.to_dict("records"):
         assert (r["Số ý kiến"], r["Số đoạn gắn thẻ"], r["Số bài"], r["Số đơn vị"]) == tuple(
-            want_themes[(r["Chủ đề kiến nghị, đề xuất"], labels[r["Loại"]])][k]
+            want_themes[(r["Lĩnh vực kiến nghị, đề xuất"], labels[r["Loại"]])][k]
             for k in ("passages", "tags", "essays", "units"))
 
     passages = book["Kiến nghị – đề xuất"]
