@@ -1,7 +1,7 @@
 """ward compilation: tags made by a ward officer, the trainee-name setting, and the reports wards send
 
 Revision ID: review_ward_send
-Revises: review_tagging (and needs review_report)
+Revises: review_compile (and needs review_report)
 Create Date: 2026-12-06
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 import lms.db
 
 revision = "review_ward_send"
-down_revision = "review_tagging"
+down_revision = "review_compile"
 branch_labels = None
 depends_on = ("review_report",)
 
