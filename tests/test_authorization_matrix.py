@@ -150,10 +150,11 @@ RULES: dict[tuple[str, str], Rule] = {
     ("review_tagging_api.course_tags", "GET"): R(STAFF),
     ("review_tagging_api.patch_tag", "PATCH"): R(BOARD),
     ("review_tagging_api.remove_tag", "DELETE"): R(BOARD, fresh=True),
-    ("review_tagging_api.suggestions", "GET"): R(BOARD),
+    # The officer of the essay's unit works on its suggestions for the ward's compilation (issue 20).
+    ("review_tagging_api.suggestions", "GET"): R(BOARD | {"officer_a"}),
     ("review_tagging_api.triage", "GET"): R(BOARD),
-    ("review_tagging_api.dismiss", "POST"): R(BOARD, fresh=True),
-    ("review_tagging_api.reopen", "POST"): R(BOARD),
+    ("review_tagging_api.dismiss", "POST"): R(BOARD | {"officer_a"}, fresh=True),
+    ("review_tagging_api.reopen", "POST"): R(BOARD | {"officer_a"}),
     # report
     ("report.index", "GET"): R(STAFF),
     ("report.course_report", "GET"): R(BOARD),

@@ -23,7 +23,7 @@ from review.report.data import build_report_data, distinct_passages, topic_label
 from review.report.docx import report_docx
 from review.report.prose import report_prose
 from review.report.xlsx import report_xlsx
-from review.tagging.grouping import similar_clusters
+from review.tagging.grouping import DEFAULT_THRESHOLD, similar_clusters
 from review.tagging.models import Suggestion, SuggestionScan, Tag
 from review.tagging.operations import TaggingError, delete_tag, tag_passage
 from review.tagging.suggestions import suggestions_for
@@ -31,8 +31,9 @@ from review.wards.models import WardReport, WardReportPassage
 from review.wards.queries import latest_sent, sent_by_unit, sent_history  # noqa: F401  (re-exported)
 
 logger = logging.getLogger(__name__)
-# Near-duplicate suggestions of one ward (same class topic) are offered together from this score.
-GROUP_THRESHOLD = 85
+# Near-duplicate suggestions of one ward (same class topic) are offered together from this share of
+# syllables in common (the Board's grouping threshold).
+GROUP_THRESHOLD = DEFAULT_THRESHOLD
 
 
 # --- permissions -----------------------------------------------------------------------------------

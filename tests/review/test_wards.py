@@ -64,6 +64,17 @@ def test_officer_tags_their_units_essay_without_a_theme(client, api_token, world
     assert refused.status_code == 422 and refused.json["error"]["message"]
 
 
+def test_officer_reads_and_dismisses_their_units_suggestions_only(client, api_token, world, ward):
+    headers = api_token(world.officer_a)
+    own = client.get(f"/api/v1/essays/{ward['a1'].id}/suggestions", headers=headers)
+    assert own.status_code == 200 and any("hạ tầng mạng" in s["text"] for s in own.json["suggestions"])
+    assert client.get(f"/api/v1/essays/{ward['b'].id}/suggestions", headers=headers).status_code == 404
+    theirs = db.session.query(Suggestion).filter_by(version_id=ward["b"].current_version_id).first()
+    assert client.post(f"/api/v1/suggestions/{theirs.id}/dismiss", headers=headers).status_code == 404
+    db.session.refresh(theirs)
+    assert theirs.status == "open"
+
+
 def test_officer_cannot_tag_or_see_another_units_essay(client, api_token, world, ward):
     other = ward["b"]
     before = db.session.query(Tag).count()
