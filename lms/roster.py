@@ -11,6 +11,7 @@ from __future__ import annotations
 import codecs
 import csv
 import datetime as dt
+import functools
 import io
 import logging
 import math
@@ -25,6 +26,7 @@ from typing import Any, Iterable, Iterator
 import pandas as pd
 from argon2 import PasswordHasher
 from sqlalchemy import insert, or_, select, update
+from sqlalchemy.orm import lazyload
 
 from lms.db import db
 from lms.models import Course, Enrollment, Role, Unit, User
@@ -151,7 +153,7 @@ class RosterRow:
     email: str | None = None
     username: str | None = None
 
-    @property
+    @functools.cached_property
     def name_key(self) -> tuple[str, dt.date]:
         return (fold(self.full_name), self.birth_date)
 
@@ -444,7 +446,8 @@ def _fetch_users(column: Any, values: set[Any]) -> list[User]:
     """Users whose column is in values, a few IN (...) queries however many values."""
     found: list[User] = []
     for part in _chunks(sorted(values)):
-        found.extend(db.session.scalars(select(User).where(column.in_(part))).unique())
+        # Without the joined unit: matching needs unit_id only.
+        found.extend(db.session.scalars(select(User).options(lazyload(User.unit)).where(column.in_(part))))
     return found
 
 
@@ -529,8 +532,11 @@ def _hash_initial_passwords(passwords: list[str]) -> list[str]:
     if len(passwords) < 32:
         return [_initial_hasher.hash(p) for p in passwords]
     workers = max(1, min(8, os.cpu_count() or 1))
+    size = -(-len(passwords) // workers)  # one list per thread: a future per hash cost more than the hash
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(_initial_hasher.hash, passwords, chunksize=64))
+        parts = pool.map(lambda part: [_initial_hasher.hash(p) for p in part],
+                         [passwords[i:i + size] for i in range(0, len(passwords), size)])
+        return [hashed for part in parts for hashed in part]
 
 
 def _apply(user: User, row: RosterRow) -> bool:
