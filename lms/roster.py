@@ -17,6 +17,7 @@ import logging
 import math
 import os
 import re
+import secrets
 import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -30,7 +31,6 @@ from sqlalchemy.orm import lazyload
 
 from lms.db import db
 from lms.models import Course, Enrollment, Role, Unit, User
-from lms.security import generate_password
 from lms.spreadsheets import xlsx_bytes
 from lms.text import fold, vn_name_key
 from lms.units import UnitResolver
@@ -527,6 +527,21 @@ def _generate_usernames(rows: list[RosterRow], taken: set[str]) -> list[str]:
     return names
 
 
+def _generate_passwords(count: int) -> list[str]:
+    """count passwords as lms.security.generate_password makes them (10 of 31 characters), in bulk.
+
+    One call to the system's random source for all of them, rejection-sampled so every character
+    stays uniform: secrets.choice per character cost more than the hashing.
+    """
+    alphabet, length = "abcdefghjkmnpqrstuvwxyz23456789", 10
+    limit = 256 - 256 % len(alphabet)  # bytes >= limit would favour the first characters
+    chars: list[str] = []
+    while len(chars) < count * length:
+        chars.extend(alphabet[b % len(alphabet)] for b in secrets.token_bytes(count * length * 9 // 8 + 16)
+                     if b < limit)
+    return ["".join(chars[i:i + length]) for i in range(0, count * length, length)]
+
+
 def _hash_initial_passwords(passwords: list[str]) -> list[str]:
     """Hash in a thread pool: argon2-cffi releases the GIL, so threads use every core."""
     if len(passwords) < 32:
@@ -606,10 +621,11 @@ def import_roster(data: bytes, filename: str, course_id: int, *,
     taken = _taken_usernames({r.unit.code.lower() for r in new_rows if not r.username})
     taken.update(r.username for r in rows if r.username)
     generated = iter(_generate_usernames([r for r in new_rows if not r.username], taken))
-    passwords = [generate_password() for _ in new_rows]
+    passwords = _generate_passwords(len(new_rows))
     hashes = _hash_initial_passwords(passwords)
-    # ORM bulk INSERTs (a few multi-row statements), not one tracked object per account.
-    new_ids = db.session.scalars(insert(User).returning(User.id, sort_by_parameter_order=True), [
+    # Core multi-row INSERTs on the tables, not one tracked ORM object per account.
+    users = User.__table__
+    new_ids = db.session.scalars(insert(users).returning(users.c.id, sort_by_parameter_order=True), [
         {"username": row.username or next(generated), "role": Role.trainee, "full_name": row.full_name,
          "unit_id": row.unit.id, "birth_date": row.birth_date, "position": row.position, "phone": row.phone,
          "email": row.email, "password_hash": hashed, "initial_password": password}
@@ -628,7 +644,7 @@ def import_roster(data: bytes, filename: str, course_id: int, *,
         elif existing[1] != row.unit.id:
             moved.append({"id": existing[0], "unit_id": row.unit.id})
     if new_enrollments:
-        db.session.execute(insert(Enrollment), new_enrollments)
+        db.session.execute(insert(Enrollment.__table__), new_enrollments)
     if moved:
         db.session.execute(update(Enrollment), moved)
     db.session.flush()
