@@ -41,12 +41,8 @@ def essay_of(trainee_id: int, topic_id: int) -> Essay | None:
 
 def record_view(essay: Essay, user: User, action: str = "essay.viewed") -> None:
     """Audit that someone other than the owner read an essay (commits: reads are worth recording)."""
-    from lms.security import audit
+    from lms.security import audit_read
 
     if user.id == essay.trainee_id:
         return
-    # End the read transaction first: a transaction that starts with the INSERT waits for
-    # SQLite's write lock, one that read first could be refused it.
-    db.session.commit()
-    audit(action, target=f"essay:{essay.id}", user=user)
-    db.session.commit()
+    audit_read(action, target=f"essay:{essay.id}", user=user)

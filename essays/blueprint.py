@@ -24,6 +24,7 @@ def init_app(app: Flask) -> None:
     # LTI (lms.lti) asks these: where a learner lands, and who has handed in on a topic.
     app.extensions.setdefault("thuhoach.lti_learner_target", []).append(_lti_learner_target)
     app.extensions.setdefault("thuhoach.lti_submitted", []).append(_lti_submitted)
+    app.extensions.setdefault("thuhoach.user_has_work", []).append(_has_essays)
     # A body over MAX_CONTENT_LENGTH is refused by Werkzeug before any view runs: say why in Vietnamese.
     app.register_error_handler(RequestEntityTooLarge, _too_large)
 
@@ -42,6 +43,15 @@ def _lti_submitted(topic_id: int, user_ids: list[int]) -> set[int]:
         return set()
     return set(db.session.scalars(select(Essay.trainee_id).where(
         Essay.topic_id == topic_id, Essay.trainee_id.in_(user_ids), Essay.current_version_id.is_not(None))))
+
+
+def _has_essays(user_id: int) -> bool:
+    from sqlalchemy import select
+
+    from essays.models import Essay
+    from lms.db import db
+
+    return db.session.scalar(select(Essay.id).where(Essay.trainee_id == user_id).limit(1)) is not None
 
 
 def _nav(user: User) -> list[tuple[str, str]]:

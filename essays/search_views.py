@@ -15,7 +15,9 @@ from essays.models import Essay
 from lms.api import ApiError, add_openapi_paths, register_api_blueprint, std_responses
 from lms.db import db
 from lms.models import Course, Role, Unit, User
+from search.analysis import has_marks
 from search.highlight import highlight_all
+from search.query import unmarked_query
 
 bp = Blueprint("essay_search", __name__)
 api_bp = Blueprint("essay_search_api", __name__, url_prefix="/api/v1")
@@ -31,6 +33,12 @@ def init_app(app: Flask) -> None:
     register_api_blueprint(app, api_bp)
     add_openapi_paths(app, _OPENAPI_PATHS)
     app.extensions.setdefault("thuhoach.nav", []).append(_nav)
+    app.jinja_env.filters.setdefault("vnint", count_text)
+
+
+def count_text(n: int) -> str:
+    """A whole number the Vietnamese way: 37.542."""
+    return f"{n:,}".replace(",", ".")
 
 
 def _nav(user: User) -> list[tuple[str, str]]:
@@ -47,7 +55,8 @@ class SearchPage:
 
     query: str
     hits: list[tuple[Essay, float, Markup]]
-    total: int
+    total: int  # essays holding every word as typed
+    phrase_total: int  # of those, essays holding each run of words in a row
     total_is_exact: bool
     is_phrase: bool
     has_more: bool
@@ -55,6 +64,8 @@ class SearchPage:
     by_unit: dict[str, int]
     by_topic: dict[str, int]
     pending: int
+    unmarked_query: str | None = None  # the query without marks, offered when it differs
+    unmarked_total: int = 0
 
 
 def allowed_unit_codes(user: User) -> list[str] | None:
@@ -90,10 +101,14 @@ def run_search(user: User, q: str, *, course_id: int | None = None, topic_id: in
     hits = [(rows[int(i)], score, Markup(snippets.get(i, ""))) for i, score in result.hits if int(i) in rows]
     counts = index.count_by_fields(("unit_code", "topic_id"), q, **filters) if with_counts else {}
     by_unit, by_topic = counts.get("unit_code", {}), counts.get("topic_id", {})
-    total = sum(by_unit.values()) if with_counts else result.total
-    return SearchPage(query=q, hits=hits, total=total, total_is_exact=with_counts or result.total_is_exact,
-                      is_phrase=result.is_phrase, has_more=result.has_more, page=result.page,
-                      by_unit=by_unit, by_topic=by_topic, pending=pending_count(db.session))
+    total, phrase_total = index.totals(q, **filters)
+    page_ = SearchPage(query=q, hits=hits, total=total, phrase_total=phrase_total, total_is_exact=True,
+                       is_phrase=result.is_phrase, has_more=result.has_more, page=result.page,
+                       by_unit=by_unit, by_topic=by_topic, pending=pending_count(db.session))
+    if has_marks(q):
+        page_.unmarked_query = unmarked_query(q)
+        page_.unmarked_total = index.totals(page_.unmarked_query, **filters)[0]
+    return page_
 
 
 def _int_arg(name: str) -> int | None:
@@ -176,6 +191,7 @@ def api_search():
         raise ApiError(403, "Học viên không dùng được chức năng tìm kiếm.") from exc
     return jsonify({
         "total": result.total,
+        "phrase_total": result.phrase_total,
         "page": result.page,
         "has_more": result.has_more,
         "is_phrase": result.is_phrase,
@@ -190,7 +206,10 @@ _OPENAPI_PATHS = {
         "summary": "Tìm bài thu hoạch (theo quyền: cán bộ đơn vị chỉ thấy đơn vị mình; học viên không được dùng)",
         "parameters": [
             {"name": "q", "in": "query", "schema": {"type": "string"},
-             "description": "Từ khóa; nhiều từ không ngoặc kép được tìm như cụm từ trước; \"…\", OR, NOT, tiền tố*"},
+             "description": "Từ khóa. Từ gõ có dấu chỉ khớp đúng từ có dấu đó (không phân biệt hoa thường, "
+                            "vị trí dấu thanh: hoà = hòa); từ gõ không dấu khớp mọi dạng có dấu (so: số, sở, sổ…). "
+                            "Nhiều từ: các bài có đủ các từ, bài có các từ liền nhau xếp trước; \"…\" tìm các từ "
+                            "liền nhau; OR, NOT, -từ, tiền tố*"},
             {"name": "course", "in": "query", "schema": {"type": "integer"}},
             {"name": "topic", "in": "query", "schema": {"type": "integer"}},
             {"name": "unit", "in": "query", "schema": {"type": "string"}},
@@ -198,8 +217,11 @@ _OPENAPI_PATHS = {
             {"name": "theme", "in": "query", "schema": {"type": "string"}},
             {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}},
         ],
-        "responses": std_responses({"type": "object", "required": ["total", "hits"], "properties": {
-            "total": {"type": "integer"}, "page": {"type": "integer"}, "has_more": {"type": "boolean"},
+        "responses": std_responses({"type": "object", "required": ["total", "phrase_total", "hits"], "properties": {
+            "total": {"type": "integer", "description": "Số bài có đủ mọi từ như đã gõ (trong phạm vi được xem)"},
+            "phrase_total": {"type": "integer", "description": "Trong số đó, số bài có các từ liền nhau "
+                             "(bằng total khi chỉ gõ một từ)"},
+            "page": {"type": "integer"}, "has_more": {"type": "boolean"},
             "is_phrase": {"type": "boolean"},
             "hits": {"type": "array", "items": {"type": "object", "required": [
                 "essay_id", "trainee", "unit_code", "topic_id", "score", "snippet"], "properties": {

@@ -17,6 +17,7 @@ from lms.timefmt import parse_local
 from essays import storage
 from essays.access import essay_of, essay_or_404, record_view, topic_or_404, version_or_404
 from essays.deadlines import deadlines_for, essay_state, extensions_query
+from essays.duplicates import same_content_essays
 from essays.forms import ExtensionForm, SubmitForm
 from essays.models import Essay, Extension, can_submit_for
 from essays.operations import (ExtensionError, SubmissionError, check_submission, grant_extension,
@@ -54,7 +55,7 @@ def mine():
             state = essay_state(course, topic_id=topic.id, trainee_id=user.id, unit_id=enrollment.unit_id,
                                 version=essay.current_version if essay else None, extensions=extensions)
             rows.append((topic, state, essay))
-        courses.append((course, rows))
+        courses.append((course, rows, officers_of(enrollment.unit_id)))
     return render_template("essays/mine.html", courses=courses, now=utcnow())
 
 
@@ -74,6 +75,14 @@ def submit_for(course_id: int, topic_id: int, trainee_id: int):
     if trainee is None:
         abort(404)
     return _submit_page(course_id, topic_id, trainee)
+
+
+def officers_of(unit_id: int | None) -> list[User]:
+    """The active officers of a unit: whom a trainee asks for an extension or a new password."""
+    if unit_id is None:
+        return []
+    return list(db.session.scalars(select(User).where(
+        User.unit_id == unit_id, User.role == Role.officer, User.is_active_account.is_(True)).order_by(User.id)))
 
 
 def _submit_page(course_id: int, topic_id: int, trainee: User):
@@ -111,7 +120,8 @@ def _submit_page(course_id: int, topic_id: int, trainee: User):
     essay = essay_of(trainee.id, topic.id)
     return render_template("essays/submit.html", form=form, topic=topic, course=topic.course, trainee=trainee,
                            on_behalf=user.id != trainee.id, deadlines=deadlines, essay=essay, error=error,
-                           is_open=utcnow() <= deadlines.cutoff_at), status
+                           is_open=utcnow() <= deadlines.cutoff_at, now=utcnow(),
+                           officers=officers_of(enrollment.unit_id)), status
 
 
 @bp.route("/essays/<int:essay_id>")
@@ -129,9 +139,12 @@ def version(essay_id: int, number: int):
     user = current_user._get_current_object()
     essay = essay_or_404(essay_id, user)
     shown = version_or_404(essay, number)
+    is_owner = user.id == essay.trainee_id
+    twins = same_content_essays(shown)
     html = render_template("essays/version.html", essay=essay, version=shown, versions=essay.versions,
-                           is_owner=user.id == essay.trainee_id,
-                           can_submit=essay.can_submit(user))
+                           is_owner=is_owner, can_submit=essay.can_submit(user), same_content=twins,
+                           # The trainee is told, never whom; an officer or the Board sees the pair.
+                           visible_twins=[] if is_owner else [e for e in twins if e.can_view(user)])
     record_view(essay, user)
     return html
 

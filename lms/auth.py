@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 from flask import Blueprint, Flask, flash, redirect, render_template, request, session, url_for
-from flask_login import LoginManager, current_user, login_required, login_user, logout_user
+from flask_login import LoginManager, current_user, login_required, logout_user
 from sqlalchemy import select
 
 from lms.db import db, utcnow
 from lms.forms import ChangePasswordForm, EmptyForm, LoginForm
 from lms.models import User
-from lms import throttle
+from lms import sessions, throttle
 from lms.security import audit, client_address, hash_password, verify_password
 
 bp = Blueprint("auth", __name__)
@@ -19,13 +19,15 @@ login_manager.login_message_category = "warning"
 
 
 @login_manager.user_loader
-def _load_user(user_id: str) -> User | None:
-    return db.session.get(User, int(user_id))
+def _load_user(token: str) -> User | None:
+    # The cookie names a server-side session, not a user: a revoked or forged one is no one.
+    return sessions.user_for_token(token)
 
 
 def init_app(app: Flask) -> None:
     """Register the login manager and the auth pages."""
     login_manager.init_app(app)
+    sessions.init_app(app)
     app.register_blueprint(bp)
 
 
@@ -38,10 +40,11 @@ def authenticate(username: str, password: str) -> User | None:
 
 
 def change_password(user: User, new_password: str) -> None:
-    """Set a user's own password; the handed-out initial password is forgotten."""
+    """Set a user's own password; the handed-out initial password is forgotten, other sessions end."""
     user.password_hash = hash_password(new_password)
     user.initial_password = None
     user.password_changed_at = utcnow()
+    sessions.end_sessions(user, keep_current=True)
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -66,10 +69,9 @@ def login():
             db.session.commit()
             flash("Tên đăng nhập hoặc mật khẩu không đúng.", "danger")
         else:
-            # A fresh session at login: nothing planted before it survives (session fixation).
-            session.clear()
             throttle.clear_account(user.username)
-            login_user(user, remember=form.remember.data)
+            # A fresh session at login: nothing planted before it survives (session fixation).
+            sessions.start_session(user, remember=bool(form.remember.data))
             audit("login", user=user)
             db.session.commit()
             return redirect(_safe_next(request.args.get("next")))
@@ -87,6 +89,8 @@ def _safe_next(target: str | None) -> str:
 def logout():
     form = EmptyForm()
     if form.validate_on_submit() and current_user.is_authenticated:
+        sessions.end_current_session()
+        db.session.commit()
         logout_user()
     session.clear()
     flash("Bạn đã đăng xuất.", "info")

@@ -64,6 +64,8 @@ def build_config(instance_path: Path, overrides: dict[str, Any] | None = None) -
         "SMTP_HOST": env.get("THUHOACH_SMTP_HOST", ""),
         "SMTP_PORT": int(env.get("THUHOACH_SMTP_PORT", "25")),
         "MAIL_FROM": env.get("THUHOACH_MAIL_FROM", "thuhoach@localhost"),
+        # LTI: also match an LMS person by lis_person_sourcedid = thuhoach username (after e-mail).
+        "LTI_MATCH_SOURCEDID": env.get("THUHOACH_LTI_MATCH_SOURCEDID", "0") == "1",
     }
     config.update(overrides)
     config["DATA_DIR"] = Path(config["DATA_DIR"])

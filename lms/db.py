@@ -286,6 +286,23 @@ class Database:
                 session.rollback()
             session.close()
 
+    @staticmethod
+    def discard_session() -> None:
+        """Roll back and drop the context's session whatever state it is in; the next use opens a new one."""
+        session = g.pop("_db_session", None)
+        if session is None:
+            return
+        try:
+            # Detached first, objects keep what they loaded (the current user shown on the error page).
+            session.expunge_all()
+            session.rollback()
+        except Exception:  # noqa: BLE001 - a broken connection: closing below returns it to the pool
+            pass
+        try:
+            session.close()
+        except Exception:  # noqa: BLE001
+            pass
+
     def engine(self, app: Flask | None = None) -> Engine:
         """The engine of the given (or current) app."""
         return (app or current_app).extensions["thuhoach.db"]["engine"]

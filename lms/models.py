@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import re
 
 from flask_login import UserMixin
 from sqlalchemy import (Boolean, Date, Enum, ForeignKey, Index, Integer, String, Text,
@@ -125,6 +126,15 @@ class Course(Base):
         return [self.starts_on + dt.timedelta(days=i) for i in range(max(days, 0))]
 
 
+_TOPIC_PREFIX = re.compile(r"^\s*(chủ đề|chuyên đề|chu de|chuyen de)\s*[0-9IVXivx]*\s*[:.\-–—]\s*", re.IGNORECASE)
+
+
+def topic_title_bare(title: str) -> str:
+    """A topic title without a leading "Chủ đề 1:" / "Chuyên đề 1:" (no doubled labels)."""
+    bare = _TOPIC_PREFIX.sub("", title, count=1).strip()
+    return bare or title
+
+
 class Topic(Base):
     """One essay topic of a course; every trainee writes one essay per topic."""
 
@@ -137,6 +147,11 @@ class Topic(Base):
     title: Mapped[str] = mapped_column(String(500))
 
     course: Mapped[Course] = relationship(back_populates="topics")
+
+    @property
+    def label(self) -> str:
+        """How pages name a topic: "Chủ đề N: <title>", without a "Chủ đề/Chuyên đề N:" the title already has."""
+        return f"Chủ đề {self.position}: {topic_title_bare(self.title)}"
 
 
 class Enrollment(Base):
@@ -167,6 +182,28 @@ class ApiToken(Base):
     token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship()
+
+
+class LoginSession(Base):
+    """A signed-in browser, held server-side so that logout, a password change or an admin can end it.
+
+    The browser's cookie carries a random token, the remember-me cookie another; only their
+    SHA-256 is stored. A remember-me token is used once: it opens a new session and is replaced.
+    """
+
+    __tablename__ = "login_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    remember_sha256: Mapped[str | None] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    remember_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
+    address: Mapped[str | None] = mapped_column(String(64))
 
     user: Mapped[User] = relationship()
 

@@ -1,6 +1,7 @@
 """Host pages: home by role, administration of units, courses and users, error pages."""
 from __future__ import annotations
 
+import logging
 
 from flask import (Blueprint, Flask, abort, current_app, flash, redirect, render_template, request,
                    url_for)
@@ -9,16 +10,18 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy import func, select
 from werkzeug.exceptions import HTTPException
 
-from lms import timefmt
+from lms import numfmt, timefmt
 from lms.courses import CourseError, create_course, visible_courses
 from lms.db import db
 from lms.forms import CourseForm, EmptyForm, UnitForm, UserForm
 from lms.models import Course, Enrollment, Role, Unit, User
-from lms.security import audit, generate_password, role_required
+from lms.security import audit, audit_read, generate_password, role_required
+from lms.sessions import end_sessions
 from lms.units import UnitError, add_unit
 from lms.users import UserError, create_user, reset_password
 
 bp = Blueprint("pages", __name__)
+logger = logging.getLogger(__name__)
 
 
 def init_app(app: Flask) -> None:
@@ -26,6 +29,10 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     app.jinja_env.filters["dt"] = timefmt.fmt_datetime
     app.jinja_env.filters["d"] = timefmt.fmt_date
+    app.jinja_env.filters["remaining"] = timefmt.fmt_remaining
+    app.jinja_env.filters["num"] = numfmt.fmt_int
+    app.jinja_env.filters["dec"] = numfmt.fmt_decimal
+    app.jinja_env.filters["pct"] = numfmt.fmt_percent
     app.jinja_env.globals["Role"] = Role
     app.jinja_env.globals["nav_links"] = lambda: _nav_links(app)
     app.register_error_handler(HTTPException, _http_error)
@@ -34,7 +41,10 @@ def init_app(app: Flask) -> None:
     @app.after_request
     def _security_headers(response):
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+        # A view that names its own frame-ancestors (LTI content selection, framed by the LMS)
+        # decides framing; X-Frame-Options cannot list origins and would forbid it.
+        if "frame-ancestors" not in response.headers.get("Content-Security-Policy", ""):
+            response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault(
             "Content-Security-Policy",
@@ -56,12 +66,29 @@ def _nav_links(app: Flask) -> list[tuple[str, str]]:
     return links
 
 
+# Shown when even the error page cannot be rendered (the database is gone): no template, no query.
+_BARE_ERROR_PAGE = ("<!doctype html><html lang=\"vi\"><head><meta charset=\"utf-8\"><title>Lỗi {code}</title>"
+                    "</head><body><h1>Lỗi {code}</h1><p>{message}</p><p><a href=\"/\">Về trang chủ</a></p>"
+                    "</body></html>")
+
+
 def _http_error(err: HTTPException):
     from lms.api import error_response, is_api_request
 
+    code = err.code or 500
+    if code >= 500:
+        # The failed request may have left its session unusable (PendingRollbackError): the page
+        # below asks the database for the menu, so start it clean.
+        db.discard_session()
     if is_api_request():
-        return error_response(err.code or 500)
-    return render_template("errors/error.html", code=err.code, message=_page_message(err.code)), err.code
+        return error_response(code)
+    try:
+        return render_template("errors/error.html", code=code, message=_page_message(code)), code
+    except Exception:  # noqa: BLE001 - the error page must not fail in turn
+        logger.exception("error page %s could not be rendered", code)
+        db.discard_session()
+        return _BARE_ERROR_PAGE.format(code=code, message=_page_message(code)), code, {
+            "Content-Type": "text/html; charset=utf-8"}
 
 
 def _csrf_error(err: CSRFError):
@@ -176,9 +203,25 @@ def admin_reset_password(user_id: int):
         abort(404)
     if form.validate_on_submit():
         password = reset_password(user)
+        end_sessions(user)
         audit("password.reset", target=user.username)
         db.session.commit()
         flash(f"Mật khẩu mới của {user.username}: {password}", "success")
+    return redirect(url_for("pages.admin_users"))
+
+
+@bp.route("/admin/users/<int:user_id>/end-sessions", methods=["POST"])
+@role_required(Role.admin)
+def admin_end_sessions(user_id: int):
+    form = EmptyForm()
+    user = db.session.get(User, user_id)
+    if user is None:
+        abort(404)
+    if form.validate_on_submit():
+        ended = end_sessions(user)
+        audit("sessions.ended", target=user.username, detail=f"sessions={ended}")
+        db.session.commit()
+        flash(f"Đã đăng xuất {user.username} khỏi mọi thiết bị ({ended} phiên).", "success")
     return redirect(url_for("pages.admin_users"))
 
 
@@ -227,6 +270,5 @@ def job_download(job_id: int):
     found = job_or_404(job_id, current_user)
     if found.status != "done" or not found.result_path or not Path(found.result_path).is_file():
         abort(404)
-    audit("job.downloaded", target=f"job:{found.id}", detail=found.kind)
-    db.session.commit()
+    audit_read("job.downloaded", target=f"job:{found.id}", detail=found.kind)
     return send_file(found.result_path, as_attachment=True, download_name=found.result_name or Path(found.result_path).name)

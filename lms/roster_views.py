@@ -17,7 +17,7 @@ from lms.db import db
 from lms.models import Course, Role, Unit, User
 from lms.roster import (ImportResult, RosterRejected, build_credentials_xlsx, credential_users,
                         import_roster)
-from lms.security import audit, course_or_404, role_required
+from lms.security import audit, audit_read, course_or_404, role_required
 
 bp = Blueprint("roster", __name__)
 api_bp = Blueprint("roster_api", __name__, url_prefix="/api/v1")
@@ -111,8 +111,7 @@ def credentials(unit_code: str):
             abort(404)
         course_or_404(course_id)
     users = credential_users(unit, course_id)
-    audit("roster.credentials", target=unit.code, detail=f"course={course_id} accounts={len(users)}")
-    db.session.commit()
+    audit_read("roster.credentials", target=unit.code, detail=f"course={course_id} accounts={len(users)}")
     response = send_file(io.BytesIO(build_credentials_xlsx(unit, users)), mimetype=XLSX_MIME, as_attachment=True,
                          download_name=f"tai-khoan-{unit.code}" + (f"-lop-{course_id}" if course_id else "") + ".xlsx")
     response.headers["Cache-Control"] = "no-store"  # initial passwords

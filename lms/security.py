@@ -13,7 +13,7 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import select
 
-from lms.db import db
+from lms.db import db, write_transaction
 from lms.models import ApiToken, AuditEvent, Course, Role, Unit, User
 
 csrf = CSRFProtect()
@@ -70,8 +70,7 @@ def role_required(*roles: Role) -> Callable[[F], F]:
             if not current_user.is_authenticated:
                 return current_app.login_manager.unauthorized()
             if current_user.role not in roles:
-                audit("access.denied", target=request.path)
-                db.session.commit()
+                audit_read("access.denied", target=request.path)
                 abort(403)
             return view(*args, **kwargs)
 
@@ -102,6 +101,21 @@ def audit(action: str, *, target: str | None = None, detail: str | None = None,
         username=actor.username if actor else None,
         action=action, target=target, detail=detail, address=client_address(),
     ))
+
+
+def audit_read(action: str, *, target: str | None = None, detail: str | None = None,
+               user: User | None = None) -> None:
+    """Record a read (a download, a refused page) in its own short write transaction, now.
+
+    A GET reads in a deferred SQLite transaction; an INSERT after those reads is refused the
+    write lock at once ("database is locked") when any other process wrote in between. So the
+    read transaction ends here (a read has nothing to keep) and the row is written in a
+    transaction that queues for the write gate, as uploads do: it waits, it does not fail.
+    """
+    db.session.commit()
+    with write_transaction():
+        audit(action, target=target, detail=detail, user=user)
+        db.session.commit()
 
 
 def course_or_404(course_id: int) -> Course:

@@ -47,3 +47,20 @@ def parse_vn_date(text: str) -> dt.date:
     if year < 100:
         raise ValueError("two-digit year")
     return dt.date(year, month, day)
+
+
+def fmt_remaining(delta: dt.timedelta) -> str:
+    """Time left in words, to the hour or minute: "còn 2 ngày 3 giờ", "còn 45 phút"; past: "đã quá …"."""
+    seconds = int(delta.total_seconds())
+    prefix = "còn" if seconds >= 0 else "đã quá"
+    seconds = abs(seconds)
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    if days:
+        parts = [f"{days} ngày"] + ([f"{hours} giờ"] if hours else [])
+    elif hours:
+        parts = [f"{hours} giờ"] + ([f"{minutes} phút"] if minutes else [])
+    else:
+        parts = [f"{max(minutes, 1)} phút"]
+    return f"{prefix} {' '.join(parts)}"

@@ -1,15 +1,29 @@
-"""Vietnamese text analysis for the search index.
+r"""Vietnamese text analysis for the search index.
 
 Do not move or rename this module: Whoosh pickles the analyzers below into the index's schema,
 so an index refers to them as ``search.analysis.<Class>``.
 
 Vietnamese writes one syllable per word, so the analyzer keeps syllables as tokens (no word
-segmentation) and no stop words. Three token streams come from the same text:
+segmentation) and no stop words. A syllable is a maximal run of letters and digits (``WORD_RE``:
+``[^\W_]+`` on the NFC text; "_" separates). Four token streams come from the same text; any
+other search backend (the PostgreSQL one) must index exactly these, so that the same query finds
+the same essays:
 
-* ``exact``: NFC, lower case, tone marks placed one canonical way ("hòa" and "hoà" are one token);
-* ``folded``: every mark removed and đ→d, so "chuyen doi so" finds "chuyển đổi số";
-* ``bigrams``: folded pairs of adjacent syllables, so a phrase is answered from the index
-  instead of by comparing positions of very common syllables at query time.
+* ``exact``: each syllable NFC, lower case, tone mark placed one canonical way, the new-style
+  rule of ``canonical_tones`` ("hòa" and "hoà" are one token ``hoà``, "THUỶ" is ``thuỷ``);
+  positions are not needed.
+* ``folded``: each syllable lower case with every mark removed and đ→d (``fold``): "số", "sở",
+  "sổ" are all ``so``. Positions are not needed.
+* ``bigrams``: folded pairs of adjacent syllables joined by one space (``"chuyen doi"``), at the
+  position of the first one; answers phrases of unmarked words.
+* ``exact_bigrams``: exact pairs of adjacent syllables joined by one space (``"chuyển đổi"``),
+  at the same positions as ``bigrams``, but only where the pair differs from its folded pair (a
+  pair without any mark is already in ``bigrams``); answers phrases of marked words.
+
+Query semantics built on them (``search.query``): a word typed with marks matches the ``exact``
+token only; a word typed without marks matches the ``folded`` token, so every marked form; a
+phrase whose adjacent words are both marked reads ``exact_bigrams``, both unmarked ``bigrams``
+(see ``search.query._phrase`` for a pair with one marked word).
 """
 
 from __future__ import annotations
@@ -17,7 +31,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from operator import itemgetter
 
 from whoosh.analysis import Token, Tokenizer
@@ -25,6 +39,8 @@ from whoosh.analysis import Token, Tokenizer
 __all__ = [
     "BigramAnalyzer",
     "bigram_terms",
+    "ExactBigramAnalyzer",
+    "exact_bigram_terms",
     "ExactAnalyzer",
     "FoldedAnalyzer",
     "canonical_tones",
@@ -180,29 +196,48 @@ _exact_of = itemgetter(0)
 _folded_of = itemgetter(1)
 
 
-def document_terms(text: str) -> tuple[Counter[str], Counter[str], dict[str, int | list[int]]]:
-    """Index terms of one text in a single pass: what ExactAnalyzer, FoldedAnalyzer and
-    BigramAnalyzer would yield, as (exact counts, folded counts, bigram -> positions).
+def _positions(
+    grams: Iterable[str], skip: Callable[[int], bool] | None = None
+) -> dict[str, int | list[int]]:
+    """Pair -> its position, or the list of them when it occurs more than once."""
+    out: dict[str, int | list[int]] = {}
+    for pos, gram in enumerate(grams):
+        if skip is not None and skip(pos):
+            continue
+        at = out.get(gram)
+        if at is None:
+            out[gram] = pos
+        elif type(at) is int:
+            out[gram] = [at, pos]
+        else:
+            at.append(pos)
+    return out
+
+
+def document_terms(
+    text: str,
+) -> tuple[Counter[str], Counter[str], dict[str, int | list[int]], dict[str, int | list[int]]]:
+    """Index terms of one text in a single pass: what ExactAnalyzer, FoldedAnalyzer,
+    BigramAnalyzer and ExactBigramAnalyzer would yield, as (exact counts, folded counts,
+    bigram -> positions, exact bigram -> positions).
 
     A bigram seen once maps to its position, one seen more often to the list of them (most
     occur once, and a list each costs time). The bulk writer uses this instead of running the
-    three analyzers token by token; the tests check both ways give the same terms.
+    analyzers token by token; the tests check both ways give the same terms.
     """
     if not unicodedata.is_normalized("NFC", text):
         text = unicodedata.normalize("NFC", text)
     cached = _token_cache.get
     forms = [cached(w) or _forms(w) for w in WORD_RE.findall(text)]
     folded = list(map(_folded_of, forms))
-    bigrams: dict[str, int | list[int]] = {}
-    for pos, gram in enumerate(map(" ".join, zip(folded, folded[1:]))):
-        at = bigrams.get(gram)
-        if at is None:
-            bigrams[gram] = pos
-        elif type(at) is int:
-            bigrams[gram] = [at, pos]
-        else:
-            at.append(pos)
-    return Counter(map(_exact_of, forms)), Counter(folded), bigrams
+    exact = list(map(_exact_of, forms))
+    bigrams = _positions(map(" ".join, zip(folded, folded[1:])))
+    # A pair without marks is already in `bigrams`.
+    plain = [e == f for e, f in forms]
+    exact_bigrams = _positions(
+        map(" ".join, zip(exact, exact[1:])), lambda pos: plain[pos] and plain[pos + 1]
+    )
+    return Counter(exact), Counter(folded), bigrams, exact_bigrams
 
 
 class _VietnameseTokenizer(Tokenizer):
@@ -294,6 +329,48 @@ class BigramAnalyzer(_VietnameseTokenizer):
             previous, previous_start = folded, match.start()
 
 
+class ExactBigramAnalyzer(_VietnameseTokenizer):
+    """Exact pairs of adjacent syllables ("chuyển đổi"), positioned at the first one, only where
+    at least one of the two carries a mark (an unmarked pair is its own folded pair)."""
+
+    def __call__(
+        self,
+        value: str,
+        positions: bool = False,
+        chars: bool = False,
+        keeporiginal: bool = False,
+        removestops: bool = True,
+        start_pos: int = 0,
+        start_char: int = 0,
+        tokenize: bool = True,
+        mode: str = "",
+        **kwargs: object,
+    ) -> Iterator[Token]:
+        if not unicodedata.is_normalized("NFC", value):
+            value = unicodedata.normalize("NFC", value)
+        t = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
+        previous: tuple[str, bool, int] | None = None
+        for pos, match in enumerate(WORD_RE.finditer(value)):
+            exact, folded = _forms(match.group(0))
+            plain = exact == folded
+            if previous is not None and not (plain and previous[1]):
+                t.text = previous[0] + " " + exact
+                t.boost = 1.0
+                t.stopped = False
+                if positions:
+                    t.pos = start_pos + pos - 1
+                if chars:
+                    t.startchar = start_char + previous[2]
+                    t.endchar = start_char + match.end()
+                yield t
+            previous = (exact, plain, match.start())
+
+
 def bigram_terms(folded_syllables: list[str]) -> list[str]:
     """Return the bigram field's terms for a run of folded syllables."""
     return [a + " " + b for a, b in zip(folded_syllables, folded_syllables[1:])]
+
+
+def exact_bigram_terms(exact_syllables: list[str]) -> list[str]:
+    """Return the exact_bigrams field's terms for a run of exact (canonical) syllables."""
+    return [a + " " + b for a, b in zip(exact_syllables, exact_syllables[1:])]

@@ -1,12 +1,12 @@
 """A fast Whoosh segment writer for building a whole index generation (``EssayIndex.rebuild``).
 
 Whoosh's ``SegmentWriter`` handles every posting in Python several times: a ``Token`` per
-syllable for each of the three text fields, the format's dictionaries, an external sort pool
+syllable for each of the four text fields, the format's dictionaries, an external sort pool
 pickled to temporary files and merged back, then one ``add_posting()`` call with type checks
-per posting and several method calls per term. The exact, folded and bigram fields carry
+per posting and several method calls per term. The exact, folded and two bigram fields carry
 ~2,200 of the ~2,250 postings of a 1,500-word essay, so for them this writer instead
 
-* analyses the text once for all three fields (``analysis.document_terms``);
+* analyses the text once for all four fields (``analysis.document_terms``);
 * keeps their postings in memory, one ``array('I')`` per term;
 * at commit, writes each term's posting blocks and term info itself, a block at a time.
 
@@ -33,13 +33,19 @@ from whoosh.system import _INT_SIZE, pack_int, pack_long, pack_ushort
 from whoosh.util.numeric import length_to_byte
 from whoosh.writing import SegmentWriter
 
-from search.analysis import BigramAnalyzer, ExactAnalyzer, FoldedAnalyzer, document_terms
+from search.analysis import (
+    BigramAnalyzer,
+    ExactAnalyzer,
+    ExactBigramAnalyzer,
+    FoldedAnalyzer,
+    document_terms,
+)
 
 __all__ = ["BulkWriter"]
 
 # Index of each analyzer's terms in document_terms()'s answer.
-_FAST_ANALYZERS = {ExactAnalyzer: 0, FoldedAnalyzer: 1, BigramAnalyzer: 2}
-_BIGRAMS = 2
+_FAST_ANALYZERS = {ExactAnalyzer: 0, FoldedAnalyzer: 1, BigramAnalyzer: 2, ExactBigramAnalyzer: 3}
+_PAIR_KINDS = (2, 3)  # the fields of pairs carry positions
 # Marks a bigram posting with a single position; docnums stay below it (checked on add).
 _ONCE = 1 << 31
 # Rough memory cost of a new term (dict slot, key string, empty array) and of one array item,
@@ -56,7 +62,7 @@ def _fast_kind(field) -> int | None:
     if kind is None:
         return None
     fmt = field.format
-    wanted = formats.Positions if kind == _BIGRAMS else formats.Frequency
+    wanted = formats.Positions if kind in _PAIR_KINDS else formats.Frequency
     if type(fmt) is not wanted or fmt.field_boost != 1.0:
         return None
     return kind
@@ -129,13 +135,13 @@ class BulkWriter(SegmentWriter):
 
     def _add_fast(self, fieldname: str, docnum: int, text: str) -> int:
         """Append this document's postings of one text field; returns the field length."""
-        if text != self._text:  # the three text fields get the same text: analyse it once
+        if text != self._text:  # the four text fields get the same text: analyse it once
             self._text, self._terms = text, document_terms(text)
         terms = self._terms[self._fast[fieldname]]
         store = self._postings[fieldname]
         before = len(store)
         length = 0
-        if self._fast[fieldname] == _BIGRAMS:
+        if self._fast[fieldname] in _PAIR_KINDS:
             # (docnum | _ONCE, position) for a bigram seen once, else (docnum, n, n positions).
             once = docnum | _ONCE
             repeated = 0

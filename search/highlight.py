@@ -6,25 +6,45 @@ import unicodedata
 from html import escape
 
 from search.analysis import syllables
-from search.query import ParsedQuery, parse_query
+from search.query import ParsedQuery, Word, parse_query
 
 # Syllables shown around the best match.
 WINDOW = 32
 _LEAD = 6
 
 
-def _matches(parsed: ParsedQuery, folded: list[str]) -> list[bool]:
-    return [f in parsed.terms or any(f.startswith(p) for p in parsed.prefixes) for f in folded]
+def _occurrences(seq: tuple[Word, ...], forms: list[tuple[str, str]]) -> list[int]:
+    """Start indexes where the sequence of words occurs in a row."""
+    n = len(seq)
+    return [
+        i
+        for i in range(len(forms) - n + 1)
+        if all(forms[i + k][kind] == token for k, (kind, token) in enumerate(seq))
+    ]
 
 
-def _phrase_starts(parsed: ParsedQuery, folded: list[str]) -> set[int]:
-    starts = set()
-    for seq in parsed.sequences:
-        n = len(seq)
-        for i in range(len(folded) - n + 1):
-            if tuple(folded[i : i + n]) == seq:
-                starts.add(i)
-    return starts
+def _flags(parsed: ParsedQuery, forms: list[tuple[str, str]]) -> tuple[list[bool], set[int]]:
+    """Which syllables matched the query as typed, and where a phrase or run starts.
+
+    A quoted phrase is marked only where its words stand in a row; a run where it stands in a
+    row, or word by word when the text never holds it in a row (the essay matched on its words).
+    """
+    flags = [
+        any(form[kind] == token for kind, token in parsed.words)
+        or any(form[kind].startswith(p) for kind, p in parsed.prefixes)
+        for form in forms
+    ]
+    starts: set[int] = set()
+    for seq in [*parsed.phrases, *parsed.runs]:
+        found = _occurrences(seq, forms)
+        starts.update(found)
+        for i in found:
+            for k in range(len(seq)):
+                flags[i + k] = True
+        if not found and seq in parsed.runs:
+            for i, form in enumerate(forms):
+                flags[i] |= any(form[kind] == token for kind, token in seq)
+    return flags, starts
 
 
 def _mark_range(text: str, toks: list, flags: list[bool], start: int, end: int, cursor: int,
@@ -53,8 +73,7 @@ def make_snippet(text: str, parsed: ParsedQuery, window: int = WINDOW) -> str:
     if not toks:
         return escape(text[:200])
     folded = [f for _, f, _, _ in toks]
-    flags = _matches(parsed, folded)
-    phrase_starts = _phrase_starts(parsed, folded)
+    flags, phrase_starts = _flags(parsed, [(e, f) for e, f, _, _ in toks])
     hits = [i for i, hit in enumerate(flags) if hit]
 
     best, best_score = 0, -1
@@ -77,6 +96,25 @@ def make_snippet(text: str, parsed: ParsedQuery, window: int = WINDOW) -> str:
     return "".join(parts).strip()
 
 
+def match_spans(text: str, query: str) -> list[tuple[int, int]]:
+    """[start, end) code-point spans of the NFC text that matched the query, neighbours merged."""
+    text = unicodedata.normalize("NFC", text or "")
+    parsed = parse_query(query or "")
+    toks = syllables(text)
+    if not toks or parsed.loose is None:
+        return []
+    flags, _ = _flags(parsed, [(e, f) for e, f, _, _ in toks])
+    spans: list[tuple[int, int]] = []
+    for (_, _, start, end), hit in zip(toks, flags):
+        if not hit:
+            continue
+        if spans and text[spans[-1][1] : start].isspace():
+            spans[-1] = (spans[-1][0], end)
+        else:
+            spans.append((start, end))
+    return spans
+
+
 def highlight_all(text: str, query: str) -> str:
     """The whole text, HTML-escaped, with <mark> around every run of words matching the query."""
     text = unicodedata.normalize("NFC", text or "")
@@ -84,7 +122,7 @@ def highlight_all(text: str, query: str) -> str:
     toks = syllables(text)
     if not toks or parsed.loose is None:
         return escape(text)
-    flags = _matches(parsed, [f for _, f, _, _ in toks])
+    flags, _ = _flags(parsed, [(e, f) for e, f, _, _ in toks])
     parts: list[str] = []
     cursor = _mark_range(text, toks, flags, 0, len(toks), 0, parts)
     parts.append(escape(text[cursor:]))

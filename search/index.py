@@ -82,7 +82,8 @@ class SearchResult:
     has_more: bool  # a next page exists
     page: int = 1
     per_page: int = 20
-    terms: list[str] = field(default_factory=list)  # folded syllables the query looked for
+    terms: list[str] = field(default_factory=list)  # tokens the query looked for (exact or folded)
+    phrase_total: int | None = None  # with exact_total: essays holding each run in a row
 
     @property
     def ids(self) -> list[str]:
@@ -137,7 +138,7 @@ def essay_fields(doc: dict) -> dict:
         fields["themes"] = themes
     if isinstance(doc.get("submitted_at"), datetime):
         fields["submitted_at"] = doc["submitted_at"]
-    fields.update(exact=text, folded=text, bigrams=text, body=text)
+    fields.update(exact=text, folded=text, bigrams=text, exact_bigrams=text, body=text)
     return fields
 
 
@@ -257,11 +258,15 @@ class EssayIndex:
     def upsert_many(self, docs: Iterable[dict]) -> int:
         """Add or replace essays in one commit; returns once the commit is on disk."""
         with self._lock:
-            writer = self._index().writer(timeout=_WRITE_LOCK_TIMEOUT)
+            ix = self._index()
+            known = set(ix.schema.names())
+            if known != set(build_schema().names()):
+                logger.warning("search index %s predates the schema: run `flask search reindex`", self.path)
+            writer = ix.writer(timeout=_WRITE_LOCK_TIMEOUT)
             n = 0
             try:
                 for doc in docs:
-                    writer.update_document(**essay_fields(doc))
+                    writer.update_document(**{k: v for k, v in essay_fields(doc).items() if k in known})
                     n += 1
             except BaseException:
                 writer.cancel()
@@ -346,6 +351,11 @@ class EssayIndex:
             column = self._essay_ids(s)
             return {column[d] for d in s.reader().all_doc_ids()}
 
+    def _parse(self, query: str) -> ParsedQuery:
+        """Parse for the live generation: one built before exact_bigrams reads phrases without it."""
+        ix = self._index()
+        return parse_query(query, exact_bigrams="exact_bigrams" in ix.schema)
+
     def _essay_ids(self, s: Searcher):
         if self._ids_column is None:
             self._ids_column = s.reader().column_reader("essay_id")
@@ -424,10 +434,10 @@ class EssayIndex:
         """Search essays; never raises on what a user typed. unit_codes=None means all units."""
         page = max(1, int(page or 1))
         per_page = min(MAX_PER_PAGE, max(1, int(per_page or 20)))
-        parsed = parse_query(query)
-        if parsed.loose is None:
-            return _empty(page, per_page)
         with self._lock:
+            parsed = self._parse(query)
+            if parsed.loose is None:
+                return _empty(page, per_page)
             s = self._fresh_searcher()
             if s.doc_count_all() == 0:
                 return _empty(page, per_page)
@@ -470,8 +480,10 @@ class EssayIndex:
                     break
 
         complete = len(found) < need
+        phrase_total = None
         if exact_total:
-            total = sum(1 for d in s.docs_for_query(parsed.loose) if allowed is None or d in allowed)
+            total = self._count(s, parsed.loose, allowed)
+            phrase_total = total if parsed.strict == parsed.loose else self._count(s, parsed.strict, allowed)
             total_is_exact = True
         elif complete:
             total, total_is_exact = len(found), True
@@ -494,7 +506,39 @@ class EssayIndex:
             page=page,
             per_page=per_page,
             terms=sorted(parsed.terms),
+            phrase_total=phrase_total,
         )
+
+    @staticmethod
+    def _count(s: Searcher, q: wq.Query | None, allowed: set[int] | None) -> int:
+        if q is None:
+            return 0
+        return sum(1 for d in s.docs_for_query(q) if allowed is None or d in allowed)
+
+    def totals(self, query: str, **filters: object) -> tuple[int, int]:
+        """(total, phrase_total): essays holding every word as typed, and holding each run in a row."""
+        with self._lock:
+            parsed = self._parse(query)
+            if parsed.loose is None:
+                return 0, 0
+            s = self._fresh_searcher()
+            if s.doc_count_all() == 0:
+                return 0, 0
+            allowed, _ = self._allowed(
+                s,
+                filters.get("course_id"),
+                filters.get("topic_id"),
+                filters.get("unit_codes"),  # type: ignore[arg-type]
+                filters.get("state"),
+                filters.get("themes"),  # type: ignore[arg-type]
+                filters.get("trainee"),  # type: ignore[arg-type]
+            )
+            if allowed is not None and not allowed:
+                return 0, 0
+            total = self._count(s, parsed.loose, allowed)
+            if parsed.strict == parsed.loose:
+                return total, total
+            return total, self._count(s, parsed.strict, allowed)
 
     def count_by(self, field_name: str, query: str, **filters: object) -> dict[str, int]:
         """Exact number of matching essays per value of a field (course_id, topic_id, unit_code, state)."""
@@ -518,10 +562,10 @@ class EssayIndex:
             if name not in COUNTABLE_FIELDS:
                 raise ValueError(f"cannot count by {name!r}; use one of {COUNTABLE_FIELDS}")
         counts: dict[str, Counter] = {name: Counter() for name in field_names}
-        parsed = parse_query(query)
-        if parsed.loose is None:
-            return {name: {} for name in field_names}
         with self._lock:
+            parsed = self._parse(query)
+            if parsed.loose is None:
+                return {name: {} for name in field_names}
             s = self._fresh_searcher()
             if s.doc_count_all() == 0:
                 return {name: {} for name in field_names}
@@ -537,9 +581,9 @@ class EssayIndex:
 
     def snippet(self, essay_id_or_text: object, query: str) -> str:
         """HTML-escaped excerpt with <mark> around the original words that match the query."""
-        parsed = parse_query(query)
         text = str(essay_id_or_text)
         with self._lock:
+            parsed = self._parse(query)
             s = self._fresh_searcher()
             docnum = s.document_number(essay_id=text) if len(text) <= 200 else None
             if docnum is not None:
@@ -548,9 +592,9 @@ class EssayIndex:
 
     def snippets(self, essay_ids: Iterable[object], query: str) -> dict[str, str]:
         """Snippets for a page of essays, parsing the query once; unknown ids are left out."""
-        parsed = parse_query(query)
         out = {}
         with self._lock:
+            parsed = self._parse(query)
             s = self._fresh_searcher()
             for essay_id in essay_ids:
                 docnum = s.document_number(essay_id=str(essay_id))

@@ -1,11 +1,15 @@
 """Turn what a user typed into Whoosh queries, without ever raising.
 
 Syntax: words (all required), "quoted phrases", uppercase OR / AND / NOT, ``-word``, ``prefix*``.
-Parentheses are ignored. Several words typed without quotes form a *run*. A query runs in stages,
-each adding hits the previous ones lacked: ``strict`` (runs as phrases, marked words in their
-exact form), the same with marks folded, for runs of three or more syllables some adjacent pair
-of the run, then ``loose`` (all words anywhere, marks folded). So phrase hits rank far above scattered words, and
-"hòa" ranks essays with "hoà"/"hòa" above those with "hóa" without a costly union of two fields.
+Parentheses are ignored. Several words typed without quotes form a *run*.
+
+Marks are honoured word by word: a word typed with marks ("số", "hoà", NFD or upper case alike)
+matches only that word with those marks (the ``exact`` token, tone placement and case ignored);
+a word typed without marks ("so") matches every marked form (the ``folded`` token). A quoted
+phrase asks for its words in a row. A run asks for all its words anywhere (``loose``: the set of
+essays that ``total`` counts); the essays holding the run in a row (``strict``: ``phrase_total``)
+come first, then for runs of three or more syllables those holding some adjacent pair of it,
+then the rest. Every stage is a subset of ``loose``, so hits and counts agree.
 """
 
 from __future__ import annotations
@@ -16,29 +20,41 @@ from dataclasses import dataclass, field
 from whoosh import query as wq
 from whoosh.matching import AndNotMatcher
 
-from search.analysis import bigram_terms, syllables
+from search.analysis import bigram_terms, exact_bigram_terms, fold, syllables
 
 # Longer input is cut: nobody types more, and each syllable costs a posting list.
 MAX_QUERY_CHARS = 500
-# Readings of a query, run as successive stages (see _item_queries).
-_LEVELS = 4
 # Prefixes shorter than this would expand to a large part of the vocabulary.
 MIN_PREFIX_CHARS = 2
+# Which token a query word matches: 0 the exact one, 1 the folded one (as analysis._forms).
+EXACT, FOLDED = 0, 1
 
 _TOKEN_RE = re.compile(r'"([^"]*)"?|([^\s"()]+)')
+_OPERATORS = ("OR", "AND", "NOT")
+
+Word = tuple[int, str]  # (EXACT or FOLDED, the token it must equal)
 
 
 @dataclass
 class ParsedQuery:
-    """Both readings of a user query, plus what a snippet should mark."""
+    """The readings of a user query, plus what a snippet should mark."""
 
-    strict: wq.Query | None  # unquoted runs read as phrases, marked words in their exact form
-    loose: wq.Query | None  # unquoted runs read as all words anywhere, words folded
+    strict: wq.Query | None  # runs read as phrases: what phrase_total counts
+    loose: wq.Query | None  # runs read as all words anywhere: what total counts
     has_run: bool  # an unquoted run of two or more syllables was typed
-    terms: set[str] = field(default_factory=set)  # folded syllables to highlight
-    prefixes: set[str] = field(default_factory=set)  # folded prefixes to highlight
-    sequences: list[tuple[str, ...]] = field(default_factory=list)  # folded phrases to highlight
+    words: set[Word] = field(default_factory=set)  # single words to highlight
+    prefixes: set[Word] = field(default_factory=set)  # prefixes to highlight
+    phrases: list[tuple[Word, ...]] = field(default_factory=list)  # quoted: marked only in a row
+    runs: list[tuple[Word, ...]] = field(default_factory=list)  # unquoted: in a row, else each word
     stages: list[wq.Query] = field(default_factory=list)  # run in order, each adding new hits
+
+    @property
+    def terms(self) -> set[str]:
+        """Every token the query looks for (exact or folded), for display."""
+        every = set(self.words)
+        for seq in [*self.phrases, *self.runs]:
+            every.update(seq)
+        return {token for _, token in every}
 
 
 @dataclass
@@ -48,17 +64,41 @@ class _Item:
     negated: bool = False
 
 
-def _phrase(syls: list[tuple[str, str]], exact: bool = False) -> wq.Query:
-    """Syllables in a row, from the bigram field; exact=True reads one syllable in its exact form."""
-    if len(syls) == 1:
-        e, f = syls[0]
-        return wq.Term("exact", e) if exact and e != f else wq.Term("folded", f)
-    grams = bigram_terms([f for _, f in syls])
-    core = wq.Term("bigrams", grams[0]) if len(grams) == 1 else wq.Phrase("bigrams", grams)
-    # Marks are not checked inside a phrase: a folded phrase of two or more syllables almost
-    # never meets a different accented one, and adding the exact terms (as And or AndMaybe)
-    # cost up to 100 ms on common phrases at 15,000 essays (docs/PERFORMANCE.md).
-    return core
+def _word(exact: str, folded: str) -> Word:
+    """What one typed syllable must equal: its exact token if it carries a mark, else its folded one."""
+    return (EXACT, exact) if exact != folded else (FOLDED, folded)
+
+
+def _term(word: Word) -> wq.Term:
+    return wq.Term("exact" if word[0] == EXACT else "folded", word[1])
+
+
+def _in_a_row(field_name: str, grams: list[str]) -> wq.Query:
+    return wq.Term(field_name, grams[0]) if len(grams) == 1 else wq.Phrase(field_name, grams)
+
+
+def _phrase(syls: list[tuple[str, str]], exact_bigrams: bool = True) -> wq.Query:
+    """Syllables in a row, each read as typed (see the module docstring)."""
+    words = [_word(e, f) for e, f in syls]
+    if len(words) == 1:
+        return _term(words[0])
+    marked = [kind == EXACT for kind, _ in words]
+    if not any(marked):
+        return _in_a_row("bigrams", bigram_terms([f for _, f in syls]))
+    if all(marked) and exact_bigrams:
+        return _in_a_row("exact_bigrams", exact_bigram_terms([e for e, _ in syls]))
+    # Marked and unmarked words mixed (or an index built before exact_bigrams): the folded
+    # phrase, and each marked pair (or word) somewhere in the essay. Such a query is rare; the
+    # reading can only err when the essay also holds the same words in another marked form.
+    parts: list[wq.Query] = [_in_a_row("bigrams", bigram_terms([f for _, f in syls]))]
+    covered: set[int] = set()
+    if exact_bigrams:
+        for i in range(len(words) - 1):
+            if marked[i] and marked[i + 1]:
+                parts.append(wq.Term("exact_bigrams", syls[i][0] + " " + syls[i + 1][0]))
+                covered.update((i, i + 1))
+    parts += [_term(w) for i, w in enumerate(words) if marked[i] and i not in covered]
+    return wq.And(parts)
 
 
 def _prefix(exact: str, folded: str) -> wq.Query | None:
@@ -82,7 +122,7 @@ def _lex(text: str) -> list[_Item | str]:
     negate = False
     for match in _TOKEN_RE.finditer(text):
         quoted, bare = match.group(1), match.group(2)
-        if bare in ("OR", "AND", "NOT"):
+        if bare in _OPERATORS:
             flush()
             if bare == "NOT":
                 negate = True
@@ -117,22 +157,22 @@ def _lex(text: str) -> list[_Item | str]:
     return out
 
 
-def _item_queries(item: _Item) -> tuple[wq.Query, ...] | None:
-    """The readings of one item, strictest first: exact, folded, partial, loose."""
+def _item_queries(item: _Item, exact_bigrams: bool) -> tuple[wq.Query, wq.Query, wq.Query] | None:
+    """The readings of one item: in a row, some adjacent pair of a long run, anywhere."""
     if item.kind == "prefix":
         q = _prefix(*item.syls[0])
-        return None if q is None else (q,) * _LEVELS
-    strict, folded = _phrase(item.syls, exact=True), _phrase(item.syls)
+        return None if q is None else (q, q, q)
+    strict = _phrase(item.syls, exact_bigrams)
     if item.kind != "run":
-        return strict, folded, folded, folded
-    loose = wq.And([wq.Term("folded", f) for _, f in item.syls])
-    partial = loose
+        return strict, strict, strict
+    loose = wq.And([_term(_word(e, f)) for e, f in item.syls])
+    partial: wq.Query = loose
     if len(item.syls) > 2:
         # Between the phrase and scattered words: some adjacent pair of it, e.g. "chuyển đổi".
         # (And, not Require: whoosh3's RequireMatcher trips an assertion on this shape.)
-        grams = bigram_terms([f for _, f in item.syls])
-        partial = wq.And([*loose.subqueries, wq.Or([wq.Term("bigrams", g) for g in grams])])
-    return strict, folded, partial, loose
+        pairs = [_phrase(item.syls[i : i + 2], exact_bigrams) for i in range(len(item.syls) - 1)]
+        partial = wq.And([*loose.subqueries, wq.Or(pairs)])
+    return strict, partial, loose
 
 
 class _AndNotMatcher(AndNotMatcher):
@@ -162,8 +202,26 @@ def _combine(positives: list[wq.Query], negatives: list[wq.Query]) -> wq.Query |
     return q
 
 
-def parse_query(text: str) -> ParsedQuery:
-    """Parse a user query; malformed input yields a sensible reading or an empty one."""
+def _note_item(parsed: ParsedQuery, item: _Item) -> None:
+    """Record what a snippet should mark for one positive item."""
+    words = tuple(_word(e, f) for e, f in item.syls)
+    parsed.has_run |= item.kind == "run"
+    if item.kind == "prefix":
+        parsed.prefixes.add(words[0])
+    elif len(words) == 1:
+        parsed.words.add(words[0])
+    elif item.kind == "run":
+        parsed.runs.append(words)
+    else:
+        parsed.phrases.append(words)
+
+
+def parse_query(text: str, exact_bigrams: bool = True) -> ParsedQuery:
+    """Parse a user query; malformed input yields a sensible reading or an empty one.
+
+    exact_bigrams=False reads marked phrases without the exact_bigrams field (an index built
+    before it existed).
+    """
     text = text[:MAX_QUERY_CHARS] if isinstance(text, str) else ""
     clauses: list[list[_Item]] = [[]]
     for item in _lex(text):
@@ -174,27 +232,20 @@ def parse_query(text: str) -> ParsedQuery:
         # "AND" only ends a run: words are required anyway.
 
     parsed = ParsedQuery(None, None, False)
-    levels: list[list[wq.Query]] = [[] for _ in range(_LEVELS)]
+    levels: list[list[wq.Query]] = [[], [], []]
     for clause in clauses:
-        positives: list[list[wq.Query]] = [[] for _ in range(_LEVELS)]
+        positives: list[list[wq.Query]] = [[], [], []]
         negs = []
         for item in clause:
-            queries = _item_queries(item)
+            queries = _item_queries(item, exact_bigrams)
             if queries is None:
                 continue
             if item.negated:
-                negs.append(queries[-1])  # excluded in every form, so every stage agrees
+                negs.append(queries[-1])  # the same exclusion in every stage, so they agree
                 continue
-            parsed.has_run |= item.kind == "run"
+            _note_item(parsed, item)
             for level, q in zip(positives, queries):
                 level.append(q)
-            folded = tuple(f for _, f in item.syls)
-            if item.kind == "prefix":
-                parsed.prefixes.add(folded[0])
-            else:
-                parsed.terms.update(folded)
-                if len(folded) > 1:
-                    parsed.sequences.append(folded)
         if positives[0]:
             for level, pos in zip(levels, positives):
                 level.append(_combine(pos, negs))
@@ -205,3 +256,14 @@ def parse_query(text: str) -> ParsedQuery:
             if not parsed.stages or parsed.stages[-1] != q:
                 parsed.stages.append(q)
     return parsed
+
+
+def unmarked_query(text: str) -> str:
+    """The same query with every mark removed from its words (operators kept): "số" → "so"."""
+    def repl(match: re.Match[str]) -> str:
+        quoted, bare = match.group(1), match.group(2)
+        if quoted is not None:
+            return '"' + fold(quoted) + '"'
+        return bare if bare in _OPERATORS else fold(bare)
+
+    return _TOKEN_RE.sub(repl, text[:MAX_QUERY_CHARS] if isinstance(text, str) else "")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from whoosh.fields import DATETIME, ID, KEYWORD, STORED, TEXT, Schema
 
-from search.analysis import BigramAnalyzer, ExactAnalyzer, FoldedAnalyzer
+from search.analysis import BigramAnalyzer, ExactAnalyzer, ExactBigramAnalyzer, FoldedAnalyzer
 
 # Fields a caller may count hits by (they have a column, so counting reads no stored document).
 COUNTABLE_FIELDS = ("course_id", "topic_id", "unit_code", "state")
@@ -28,6 +28,8 @@ def build_schema() -> Schema:
         exact=TEXT(analyzer=ExactAnalyzer(), phrase=False),
         folded=TEXT(analyzer=FoldedAnalyzer(), phrase=False),
         bigrams=TEXT(analyzer=BigramAnalyzer(), phrase=True),
+        # Marked pairs ("chuyển đổi"), for phrases typed with marks (search.analysis).
+        exact_bigrams=TEXT(analyzer=ExactBigramAnalyzer(), phrase=True),
         # The NFC text, for snippets: highlighting re-tokenizes it, so offsets need not be stored.
         body=STORED(),
     )

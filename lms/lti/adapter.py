@@ -24,6 +24,7 @@ import logging
 import os
 import secrets
 import time
+from urllib.parse import urlsplit, urlunsplit
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -33,6 +34,7 @@ import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from flask import Flask, current_app
+from flask import request as flask_request
 from pylti1p3.assignments_grades import AssignmentsGradesService
 from pylti1p3.contrib.flask import FlaskCookieService, FlaskMessageLaunch, FlaskOIDCLogin, FlaskRequest
 from pylti1p3.deep_link import DeepLink
@@ -40,7 +42,6 @@ from pylti1p3.deep_link_resource import DeepLinkResource
 from pylti1p3.deployment import Deployment
 from pylti1p3.exception import (LtiException, LtiInvalidNonceException, LtiKeyException,
                                 LtiServiceException, OIDCException)
-from pylti1p3.grade import Grade
 from pylti1p3.lineitem import LineItem
 from pylti1p3.names_roles import NamesRolesProvisioningService
 from pylti1p3.registration import Registration
@@ -78,10 +79,19 @@ REASONS = {
     "unknown_deployment": "Bản cài đặt công cụ trên LMS (deployment) chưa được đăng ký. Vui lòng báo quản trị viên.",
     "bad_signature": "Chữ ký của yêu cầu không hợp lệ; yêu cầu bị từ chối.",
     "expired": "Yêu cầu đăng nhập đã hết hạn. Vui lòng mở lại hoạt động từ LMS.",
+    "not_yet_valid": "Đồng hồ của LMS chạy nhanh hơn thuhoach quá nhiều nên yêu cầu chưa có hiệu lực. "
+                     "Vui lòng báo quản trị viên kiểm tra giờ của máy chủ LMS.",
+    "missing_issuer": "LMS không gửi mã nền tảng (iss) khi bắt đầu đăng nhập; yêu cầu bị từ chối.",
+    "missing_login_hint": "LMS không gửi thông tin người đăng nhập (login_hint); yêu cầu bị từ chối.",
+    "unknown_client": "Mã client của LMS chưa được đăng ký với thuhoach cho nền tảng này. "
+                      "Vui lòng báo quản trị viên.",
     "replayed": "Yêu cầu đăng nhập này đã được sử dụng. Vui lòng mở lại hoạt động từ LMS.",
     "bad_nonce": "Yêu cầu đăng nhập không do thuhoach khởi tạo hoặc đã quá hạn. Vui lòng mở lại hoạt động từ LMS.",
     "bad_state": "Phiên đăng nhập không khớp (trình duyệt chặn cookie?). Vui lòng mở lại hoạt động từ LMS.",
     "malformed": "Yêu cầu LTI không hợp lệ.",
+    "unsupported_placement": "Vị trí này trên LMS không nhận liên kết hoạt động (ltiResourceLink), là loại nội "
+                             "dung duy nhất thuhoach cung cấp. Hãy thêm thuhoach như một hoạt động "
+                             "“Công cụ bên ngoài”.",
 }
 
 
@@ -265,9 +275,7 @@ def _request() -> FlaskRequest:
     """The library's view of the request. Behind an HTTPS proxy (THUHOACH_HTTPS=1) the request
     looks like plain HTTP, yet the state cookie must be `SameSite=None; Secure`, or the browser
     drops it on the LMS's cross-site POST and every launch fails the state check."""
-    from flask import request
-
-    secure = request.is_secure or bool(current_app.config.get("SESSION_COOKIE_SECURE"))
+    secure = flask_request.is_secure or bool(current_app.config.get("SESSION_COOKIE_SECURE"))
     return FlaskRequest(request_is_secure=secure)
 
 
@@ -276,8 +284,22 @@ class _OIDCLogin(FlaskOIDCLogin):
         return make_nonce()
 
 
+def _check_login_params(params: Any) -> None:
+    """Name what is wrong with a login initiation before the library gives one reason for all."""
+    issuer, client_id = params.get("iss"), params.get("client_id")
+    if not issuer:
+        raise LaunchError("missing_issuer", "no iss")
+    if not params.get("login_hint"):
+        raise LaunchError("missing_login_hint", f"iss={issuer!r}")
+    if not db.session.scalar(select(LtiPlatform.id).where(LtiPlatform.issuer == issuer).limit(1)):
+        raise LaunchError("unknown_issuer", f"iss={issuer!r}")
+    if client_id and find_platform(issuer, client_id) is None:
+        raise LaunchError("unknown_client", f"iss={issuer!r} client_id={client_id!r}")
+
+
 def login_redirect(launch_url: str):
     """Answer the platform's OIDC login initiation with the redirect to its authorisation URL."""
+    _check_login_params(flask_request.values)
     request = _request()
     login = _OIDCLogin(request, _ToolConf(), session_service=_SessionService(request),
                        cookie_service=FlaskCookieService(request))
@@ -345,7 +367,8 @@ class Launch:
     def person(self) -> "Member":
         ext = self.claims.get(CLAIM + "ext") or {}
         return Member(subject=self.subject, name=self.claims.get("name") or "",
-                      email=self.claims.get("email"), username=ext.get("user_username"), roles=self.roles)
+                      email=self.claims.get("email"), username=ext.get("user_username"), roles=self.roles,
+                      sourcedid=(self.claims.get(CLAIM + "lis") or {}).get("person_sourcedid"))
 
 
 def is_instructor(roles: list[str]) -> bool:
@@ -375,6 +398,17 @@ def _precheck(id_token: str) -> tuple[LtiPlatform, dict[str, Any]]:
     return platform, claims
 
 
+def check_token_times(claims: dict[str, Any], now: float) -> None:
+    """`iat`, `exp` and `nbf` against our clock with CLOCK_SKEW of allowance either way."""
+    iat, exp, nbf = claims.get("iat"), claims.get("exp"), claims.get("nbf")
+    if not isinstance(iat, (int, float)) or not isinstance(exp, (int, float)):
+        raise LaunchError("malformed", f"iat={iat!r} exp={exp!r}")
+    if iat > now + CLOCK_SKEW or (isinstance(nbf, (int, float)) and nbf > now + CLOCK_SKEW):
+        raise LaunchError("not_yet_valid", f"iat={iat!r} nbf={nbf!r} now={int(now)}")
+    if exp < now - CLOCK_SKEW or iat < now - IAT_MAX_AGE - CLOCK_SKEW:
+        raise LaunchError("expired", f"iat={iat!r} exp={exp!r} now={int(now)}")
+
+
 def validate_launch(id_token: str | None) -> Launch:
     """Check the posted id_token completely; raises LaunchError. The nonce is not yet spent."""
     if not id_token:
@@ -383,7 +417,11 @@ def validate_launch(id_token: str | None) -> Launch:
     request = _request()
     launch = FlaskMessageLaunch(request, _ToolConf(), session_service=_SessionService(request),
                                 cookie_service=FlaskCookieService(request))
-    launch.set_jwt_verify_options({"verify_aud": False, "require": ["exp", "iat"]})
+    # PyJWT refuses `iat` in the future with no leeway, and the library passes none: an LMS whose
+    # clock runs 2 s fast would fail every launch. The times are checked below, both ways, with
+    # CLOCK_SKEW of allowance.
+    launch.set_jwt_verify_options({"verify_aud": False, "verify_iat": False, "verify_exp": False,
+                                   "verify_nbf": False, "require": ["exp", "iat"]})
     try:
         launch.validate()
     except LtiInvalidNonceException as exc:
@@ -398,11 +436,10 @@ def validate_launch(id_token: str | None) -> Launch:
             raise LaunchError("bad_signature", str(exc)) from exc
         if "state" in str(exc).lower():
             raise LaunchError("bad_state", str(exc)) from exc
+        if "resource link placement" in str(exc).lower():  # deep linking without ltiResourceLink
+            raise LaunchError("unsupported_placement", str(exc)) from exc
         raise LaunchError("malformed", str(exc)) from exc
-    now = time.time()
-    iat = claims.get("iat")
-    if not isinstance(iat, (int, float)) or not (now - IAT_MAX_AGE - CLOCK_SKEW <= iat <= now + CLOCK_SKEW):
-        raise LaunchError("expired", f"iat={iat!r}")
+    check_token_times(claims, time.time())
     if not claims.get("sub"):
         # An anonymous launch (no sub) cannot be mapped to an account.
         raise LaunchError("malformed", "no sub")
@@ -438,6 +475,7 @@ class Member:
     email: str | None = None
     username: str | None = None
     roles: list[str] = field(default_factory=list)
+    sourcedid: str | None = None
     active: bool = True
 
     @property
@@ -472,7 +510,7 @@ class PlatformServices:
     def __init__(self, platform: LtiPlatform) -> None:
         session = _TimeoutSession()
         session.headers["User-Agent"] = "thuhoach-lti"
-        self.platform = platform
+        self.platform, self.session = platform, session
         self.connector = _Connector(_Registration(platform, tool_keys()), session)
 
     def members(self, memberships_url: str) -> Iterator[Member]:
@@ -482,7 +520,7 @@ class PlatformServices:
             for raw in service.get_members():
                 yield Member(subject=str(raw["user_id"]), name=raw.get("name") or "",
                              email=raw.get("email"), username=raw.get("ext_user_username"),
-                             roles=list(raw.get("roles", [])),
+                             roles=list(raw.get("roles", [])), sourcedid=raw.get("lis_person_sourcedid"),
                              active=raw.get("status", "Active") == "Active")
         except (LtiException, requests.RequestException) as exc:
             raise ServiceError(f"names and roles: {exc}") from exc
@@ -504,15 +542,24 @@ class PlatformServices:
             raise ServiceError(f"line items: {exc}") from exc
         return found.get_id()
 
-    def put_score(self, lineitem_url: str, scopes: list[str], subject: str, score: float,
-                  at: dt.datetime) -> None:
-        """Send one person's score (0..1) to a grade column."""
-        grade = (Grade().set_score_given(score).set_score_maximum(1).set_user_id(subject).set_timestamp(at)
-                 .set_activity_progress("Submitted" if score else "Initialized")
-                 .set_grading_progress("FullyGraded"))
+    def put_score(self, lineitem_url: str, scopes: list[str], subject: str, score_given: float | None,
+                  activity_progress: str, grading_progress: str, *, timestamp: str) -> None:
+        """Post one person's score to a grade column (AGS 2.0 score publish service).
+
+        Posted by us rather than the library: AGS defines no response body, so any 2xx is success
+        (the library parses the body as JSON and failed on a plain-text "OK")."""
+        body: dict[str, Any] = {"userId": subject, "activityProgress": activity_progress,
+                                "gradingProgress": grading_progress, "timestamp": timestamp}
+        if score_given is not None:
+            body.update(scoreGiven=score_given, scoreMaximum=1)
+        parts = urlsplit(lineitem_url)
+        url = urlunsplit(parts._replace(path=parts.path.rstrip("/") + "/scores"))
         try:
-            self._ags(None, scopes, lineitem_url).put_grade(grade)
-        except LtiServiceException as exc:
-            raise ServiceError(f"score: HTTP {exc.response.status_code}") from exc
+            token = self.connector.get_access_token(scopes)
+            response = self.session.post(
+                url, data=json.dumps(body), headers={"Authorization": f"Bearer {token}",
+                                                     "Content-Type": "application/vnd.ims.lis.v1.score+json"})
         except (LtiException, requests.RequestException) as exc:
             raise ServiceError(f"score: {exc}") from exc
+        if not 200 <= response.status_code < 300:
+            raise ServiceError(f"score: HTTP {response.status_code}")

@@ -92,10 +92,11 @@ def sync(context_id: int) -> None:
 
 @lti_cli.command("scores")
 @click.argument("context_id", type=int)
-def scores(context_id: int) -> None:
-    """Send every linked trainee's "submitted" score (1/0) for each placed topic."""
+@click.option("--resend", is_flag=True, help="Send every score again (a gradebook that was reset).")
+def scores(context_id: int, resend: bool) -> None:
+    """Send each linked trainee's "submitted" score for each placed topic (changed or not yet sent)."""
     context = _context(context_id)
-    result = push_scores(context)
+    result = push_scores(context, resend=resend)
     audit("lti.scores_sent", target=f"context={context.id}", detail=result.summary())
     db.session.commit()
     click.echo(result.summary())

@@ -16,12 +16,15 @@ from flask import Flask, current_app, has_app_context
 from sqlalchemy import column, event, select, table
 from sqlalchemy.orm import Session
 
+from lms.db import db
 from lms.jobs import Progress, register_handler, register_task
+from lms.lti.operations import refresh_after_cutoff, send_scores
 from lms.lti.models import LtiContext, LtiResourceLink
 from lms.models import Job
 
 logger = logging.getLogger(__name__)
 JOB_KIND = "lti.push_scores"
+RETRY_POLL = 15.0
 _essay = table("essay", column("id"), column("trainee_id"), column("topic_id"))
 _listening = False
 
@@ -31,6 +34,7 @@ def init_app(app: Flask) -> None:
     global _listening
     register_handler(app, JOB_KIND, _handle)
     register_task(app, _forget_nonces)
+    register_task(app, _send_waiting_scores)
     app.extensions["thuhoach.lti_grades"] = True
     if not _listening:
         event.listen(Session, "after_flush", _collect)
@@ -73,10 +77,27 @@ def _handle(app: Flask, params: dict[str, Any], progress: Progress) -> None:
     user_ids = set(params["user_ids"]) if params.get("user_ids") else None
     result = push_scores(context, only_user_ids=user_ids)
     db.session.commit()
+    # A score the LMS did not take stays queued and is retried by _send_waiting_scores: the job
+    # itself is done, and says so.
     progress(100, result.summary())
-    if result.failed:
-        raise RuntimeError(result.summary())
     return None
+
+
+def _send_waiting_scores(app: Flask) -> int:
+    """Every RETRY_POLL seconds: send the scores whose retry time has come; once a minute, turn
+    "not ready" into 0 where a course's cut-off has passed."""
+    now = time.monotonic()
+    if now - app.extensions.get("thuhoach.lti_score_sweep", -RETRY_POLL) < RETRY_POLL:
+        return 0
+    app.extensions["thuhoach.lti_score_sweep"] = now
+    with app.app_context():
+        if now - app.extensions.get("thuhoach.lti_cutoff_sweep", -60.0) >= 60:
+            app.extensions["thuhoach.lti_cutoff_sweep"] = now
+            if refresh_after_cutoff():
+                db.session.commit()
+        result = send_scores()
+        db.session.commit()
+    return result.sent + result.failed
 
 
 def _forget_nonces(app: Flask) -> int:

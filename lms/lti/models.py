@@ -105,3 +105,34 @@ class LtiResourceLink(Base):
 
     context: Mapped[LtiContext] = relationship(lazy="joined")
     topic: Mapped[Topic] = relationship()
+
+
+class LtiScore(Base):
+    """The score last decided for one person in one grade column, and whether the LMS has it.
+
+    A row is the outbox of the Assignment and Grade Service: `changed_at` is the score's AGS
+    timestamp (when it changed, strictly increasing per row, so one (line item, user, timestamp)
+    is never sent twice with different content); `sent_changed_at` equals it once the LMS accepted
+    that state. Failed sends wait until `next_attempt_at` (exponential back-off)."""
+
+    __tablename__ = "lti_score"
+    __table_args__ = (UniqueConstraint("resource_link_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    resource_link_id: Mapped[int] = mapped_column(ForeignKey("lti_resource_link.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    score_given: Mapped[float | None]
+    activity_progress: Mapped[str] = mapped_column(String(20))
+    grading_progress: Mapped[str] = mapped_column(String(20))
+    changed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    sent_changed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
+    last_error: Mapped[str | None] = mapped_column(String(500))
+
+    resource_link: Mapped[LtiResourceLink] = relationship()
+
+    @property
+    def is_pending(self) -> bool:
+        """The LMS has not yet accepted the current state."""
+        return self.sent_changed_at != self.changed_at

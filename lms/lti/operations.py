@@ -27,7 +27,7 @@ from werkzeug.routing import BuildError
 
 from lms.db import db, read_only, utcnow
 from lms.lti.adapter import Launch, Member, PlatformServices, ServiceError
-from lms.lti.models import LtiContext, LtiNonce, LtiPlatform, LtiResourceLink, LtiUserLink
+from lms.lti.models import LtiContext, LtiNonce, LtiPlatform, LtiResourceLink, LtiScore, LtiUserLink
 from lms.models import Course, Enrollment, Role, Topic, Unit, User
 from lms.security import audit
 from lms.text import fold
@@ -120,7 +120,8 @@ def _new_username(name: str, unit: Unit) -> str:
 
 
 def _match_existing(platform: LtiPlatform, member: Member) -> tuple[User | None, str]:
-    """The one account of the platform's unit with this username, else e-mail; LtiError if ambiguous."""
+    """The one account of the platform's unit with this username, else e-mail, else (when the setting
+    LTI_MATCH_SOURCEDID is on) the username given as lis_person_sourcedid; LtiError if ambiguous."""
     if platform.unit_id is None:
         return None, ""
     in_unit = select(User).where(User.unit_id == platform.unit_id)
@@ -135,7 +136,76 @@ def _match_existing(platform: LtiPlatform, member: Member) -> tuple[User | None,
                            "quản trị viên cần liên kết thủ công.")
         if users:
             return users[0], "email"
+    if member.sourcedid and current_app.config.get("LTI_MATCH_SOURCEDID"):
+        user = db.session.scalar(in_unit.where(User.username == member.sourcedid.strip()))
+        if user is not None:
+            return user, "sourcedid"
     return None, ""
+
+
+def has_work(user_id: int) -> bool:
+    """Whether anything of the person's own (an essay) is kept: asked of the features; without an
+    answer, assume so (an account is then never merged away)."""
+    hooks = current_app.extensions.get("thuhoach.user_has_work", [])
+    return not hooks or any(hook(user_id) for hook in hooks)
+
+
+def _merge_into_named_account(platform: LtiPlatform, member: Member, link: LtiUserLink) -> User | None:
+    """A roster sync that ran before the first launch could only match by e-mail, so a trainee
+    imported from Excel without one got a second, LMS-made account. When the launch names the
+    Excel account's username, move the link there, with the enrolments, and close the LMS-made
+    account — only if that account has nothing of its own yet (never orphan an essay). Flushes."""
+    if not member.username or link.matched_by != "created" or platform.unit_id is None or member.is_instructor:
+        return None
+    target = db.session.scalar(select(User).where(User.unit_id == platform.unit_id,
+                                                  User.username == member.username.strip(),
+                                                  User.role == Role.trainee))
+    source = link.user
+    if target is None or target.id == source.id or db.session.scalar(
+            select(LtiUserLink.id).where(LtiUserLink.issuer == platform.issuer, LtiUserLink.user_id == target.id)):
+        return None
+    if has_work(source.id):
+        logger.warning("lti: %s and %s look like one person, but %s has essays; the admin decides",
+                       source.username, target.username, source.username)
+        audit("lti.merge_needed", target=target.username, detail=f"lms_account={source.username} sub={member.subject}")
+        return None
+    _move_enrolments(source, target)
+    link.user, link.matched_by = target, "merged"
+    source.is_active_account = False
+    db.session.flush()
+    audit("lti.accounts_merged", target=target.username,
+          detail=f"lms_account={source.username} closed; issuer={platform.issuer} sub={member.subject}", user=target)
+    logger.info("lti: merged LMS-made account %s into %s", source.username, target.username)
+    return target
+
+
+def _move_enrolments(source: User, target: User) -> None:
+    taken = set(db.session.scalars(select(Enrollment.course_id).where(Enrollment.user_id == target.id)))
+    for enrolment in db.session.scalars(select(Enrollment).where(Enrollment.user_id == source.id)).all():
+        if enrolment.course_id in taken:
+            db.session.delete(enrolment)
+        else:
+            enrolment.user_id = target.id
+
+
+def move_link(link_id: int, username: str) -> LtiUserLink:
+    """The admin moves an LMS person's link to another account (same role kind); LtiError if not allowed."""
+    link = db.session.get(LtiUserLink, link_id)
+    if link is None:
+        raise LtiError("Không có liên kết này.")
+    target = db.session.scalar(select(User).where(User.username == username.strip()))
+    if target is None:
+        raise LtiError(f"Không có tài khoản “{username.strip()}”.")
+    if target.role != link.user.role:
+        raise LtiError(f"Tài khoản {target.username} là {target.role.label}, khác loại với tài khoản đang liên kết.")
+    if db.session.scalar(select(LtiUserLink.id).where(LtiUserLink.issuer == link.issuer,
+                                                      LtiUserLink.user_id == target.id)):
+        raise LtiError(f"Tài khoản {target.username} đã được liên kết với một người khác trên LMS này.")
+    before = link.user.username
+    link.user, link.matched_by = target, "admin"
+    db.session.flush()
+    audit("lti.link_moved", target=target.username, detail=f"from={before} issuer={link.issuer} sub={link.subject}")
+    return link
 
 
 def account_for(platform: LtiPlatform, member: Member, *, create: bool) -> tuple[User | None, str]:
@@ -144,7 +214,8 @@ def account_for(platform: LtiPlatform, member: Member, *, create: bool) -> tuple
     link = db.session.scalar(select(LtiUserLink).where(LtiUserLink.issuer == platform.issuer,
                                                        LtiUserLink.subject == member.subject))
     if link is not None:
-        return link.user, "linked"
+        merged = _merge_into_named_account(platform, member, link)
+        return (merged, "merged") if merged is not None else (link.user, "linked")
     user, how = _match_existing(platform, member)
     if user is not None:
         # A learner is only ever a trainee account, a teacher only a unit officer: an LMS never
@@ -328,7 +399,7 @@ def sync_roster(context: LtiContext, members: list[Member]) -> SyncResult:
         if user is None:
             continue  # an instructor without a staff account: nothing to do
         result.created += how == "created"
-        result.linked += how in ("username", "email")
+        result.linked += how in ("username", "email", "sourcedid")
         if user.role == Role.trainee and ensure_enrolled(user, context.course, context.platform):
             result.enrolled += 1
     context.synced_at = utcnow()
@@ -349,9 +420,13 @@ def sync_from_platform(context: LtiContext) -> SyncResult:
 
 
 # ---------------------------------------------------------------------------------------------
-# Scores: "submitted" 1/0 per trainee and topic
+# Scores: "submitted" per trainee and topic, through an outbox that is retried until the LMS accepts
 
 _essay = table("essay", column("trainee_id"), column("topic_id"), column("current_version_id"))
+# Back-off of a refused or failed score: 30 s, 1, 2, 4 … minutes, at most an hour apart.
+RETRY_FIRST = dt.timedelta(seconds=30)
+RETRY_MAX = dt.timedelta(hours=1)
+_MS = dt.timedelta(milliseconds=1)
 
 
 def submitted_user_ids(topic_id: int, user_ids: list[int]) -> set[int]:
@@ -371,75 +446,197 @@ class PushResult:
     sent: int = 0
     failed: int = 0
     columns: int = 0
+    waiting: int = 0
 
     def summary(self) -> str:
-        return f"Đã gửi {self.sent} điểm vào {self.columns} cột điểm; lỗi {self.failed}."
+        """One Vietnamese sentence for pages, the CLI, jobs and the audit log."""
+        text = f"Đã gửi {self.sent} điểm vào {self.columns} cột điểm; lỗi {self.failed}."
+        if self.waiting:
+            text += f" {self.waiting} điểm chưa gửi được sẽ được tự động gửi lại."
+        return text
+
+
+def score_state(submitted: bool, cutoff_passed: bool) -> tuple[float | None, str, str]:
+    """(scoreGiven, activityProgress, gradingProgress) of AGS 2.0 for one person and topic.
+
+    Not handed in before the cut-off is "not ready", not a final zero in the gradebook."""
+    if submitted:
+        return 1.0, "Submitted", "FullyGraded"
+    if cutoff_passed:
+        return 0.0, "Initialized", "FullyGraded"
+    return None, "Initialized", "NotReady"
+
+
+def ags_timestamp(at: dt.datetime) -> str:
+    """ISO 8601 with milliseconds and an extended offset, as AGS 2.0 asks."""
+    return at.astimezone(dt.timezone.utc).isoformat(timespec="milliseconds")
+
+
+def column_label(topic: Topic) -> str:
+    """The grade column's name on the LMS, the same whether deep linking or a score made it."""
+    return f"Bài thu hoạch: {topic.title}"[:250]
+
+
+def _ensure_column(context: LtiContext, link: LtiResourceLink, services: PlatformServices | None
+                   ) -> str | None:
+    """The grade column of a placement, created on the LMS when it has none yet (flushed)."""
+    if link.lineitem_url or not context.lineitems_url or services is None:
+        return link.lineitem_url
+    link.lineitem_url = services.ensure_lineitem(
+        context.lineitems_url, (context.ags_scopes or "").split(), resource_id=f"thuhoach-topic-{link.topic_id}",
+        label=column_label(link.topic), resource_link_id=link.resource_link_id)
+    return link.lineitem_url
+
+
+def record_scores(context: LtiContext, *, only_user_ids: set[int] | None = None, resend: bool = False) -> int:
+    """Decide every linked trainee's score per placed topic; rows whose state changed get a new,
+    strictly later timestamp and are queued. Flushes; returns how many rows were queued."""
+    clock = utcnow()
+    now = clock.replace(microsecond=clock.microsecond // 1000 * 1000)  # AGS timestamps carry milliseconds
+    links = db.session.scalars(select(LtiResourceLink).where(LtiResourceLink.context_id == context.id)).all()
+    people = dict(db.session.execute(
+        select(LtiUserLink.user_id, LtiUserLink.subject)
+        .join(Enrollment, (Enrollment.user_id == LtiUserLink.user_id) & (Enrollment.course_id == context.course_id))
+        .where(LtiUserLink.issuer == context.platform.issuer)).tuples().all())
+    if only_user_ids is not None:
+        people = {u: s for u, s in people.items() if u in only_user_ids}
+    if not links or not people:
+        return 0
+    cutoff_passed = context.course.cutoff_at <= now
+    existing = {(r.resource_link_id, r.user_id): r for r in db.session.scalars(
+        select(LtiScore).where(LtiScore.resource_link_id.in_([link.id for link in links]),
+                               LtiScore.user_id.in_(list(people))))}
+    queued = 0
+    for link in links:
+        done = submitted_user_ids(link.topic_id, list(people))
+        for user_id in people:
+            state = score_state(user_id in done, cutoff_passed)
+            row = existing.get((link.id, user_id))
+            if row is None:
+                row = LtiScore(resource_link_id=link.id, user_id=user_id, attempts=0, changed_at=now)
+                db.session.add(row)
+            elif (row.score_given, row.activity_progress, row.grading_progress) == state and not resend:
+                continue
+            else:
+                # Never the same (line item, user, timestamp) twice: a later state gets a later time.
+                row.changed_at = max(now, row.changed_at + _MS)
+            row.score_given, row.activity_progress, row.grading_progress = state
+            row.next_attempt_at, row.attempts, row.last_error = now, 0, None
+            queued += 1
+    db.session.flush()
+    return queued
 
 
 @dataclass(frozen=True)
-class _Column:
+class _Pending:
+    score_id: int
     link_id: int
-    topic_id: int
-    topic_title: str
-    resource_link_id: str
-    lineitem_url: str | None
+    context_id: int
+    subject: str
+    state: tuple[float | None, str, str]
+    changed_at: dt.datetime
+    attempts: int
 
 
-def push_scores(context: LtiContext, *, only_user_ids: set[int] | None = None) -> PushResult:
-    """Send every linked trainee's submitted 1/0 for each placed topic of the LMS course.
+def send_scores(*, context_id: int | None = None, now: dt.datetime | None = None) -> PushResult:
+    """Send the queued scores that are due (of one LMS course, or all), then record what the LMS said.
 
-    Everything is read first and the read transaction ended, so no database lock is held while
-    the LMS answers; only the grade columns the LMS created are written afterwards (flushed).
-    The caller passes a context loaded inside `read_only()` (or commits first) for the same reason.
-    """
+    Everything is read first and the read transaction ended, so no database lock is held while the
+    LMS answers. A failure waits with exponential back-off; any 2xx answer is success. Flushes."""
+    now = now or utcnow()
     result = PushResult()
-    context_id = context.id
     with read_only():
-        scopes = (context.ags_scopes or "").split()
-        platform, lineitems_url, course_id = context.platform, context.lineitems_url, context.course_id
-        columns = [_Column(link.id, link.topic_id, link.topic.title, link.resource_link_id, link.lineitem_url)
-                   for link in db.session.scalars(
-                       select(LtiResourceLink).where(LtiResourceLink.context_id == context_id))]
-        people = [tuple(p) for p in db.session.execute(
-            select(LtiUserLink.user_id, LtiUserLink.subject)
-            .join(Enrollment, (Enrollment.user_id == LtiUserLink.user_id) & (Enrollment.course_id == course_id))
-            .where(LtiUserLink.issuer == platform.issuer))]
-        if only_user_ids is not None:
-            people = [p for p in people if p[0] in only_user_ids]
-        done = {c.topic_id: submitted_user_ids(c.topic_id, [p[0] for p in people]) for c in columns}
-        db.session.expunge(platform)
+        query = (select(LtiScore, LtiUserLink.subject, LtiResourceLink.context_id)
+                 .join(LtiResourceLink, LtiResourceLink.id == LtiScore.resource_link_id)
+                 .join(LtiContext, LtiContext.id == LtiResourceLink.context_id)
+                 .join(LtiPlatform, LtiPlatform.id == LtiContext.platform_id)
+                 .join(LtiUserLink, (LtiUserLink.user_id == LtiScore.user_id)
+                       & (LtiUserLink.issuer == LtiPlatform.issuer))
+                 .where(LtiScore.next_attempt_at <= now))
+        if context_id is not None:
+            query = query.where(LtiResourceLink.context_id == context_id)
+        pending = [_Pending(row.id, row.resource_link_id, ctx, subject,
+                            (row.score_given, row.activity_progress, row.grading_progress),
+                            row.changed_at, row.attempts)
+                   for row, subject, ctx in db.session.execute(query) if row.is_pending]
+        contexts = {c.id: c for c in db.session.scalars(
+            select(LtiContext).where(LtiContext.id.in_({p.context_id for p in pending})))}
+        links = {link.id: link for link in db.session.scalars(
+            select(LtiResourceLink).where(LtiResourceLink.id.in_({p.link_id for p in pending})))}
+        for link in links.values():
+            _ = link.topic.title  # loaded now: used after the transaction ends
+        services = {cid: PlatformServices(c.platform) for cid, c in contexts.items()}
+        for obj in [*contexts.values(), *(c.platform for c in contexts.values()), *links.values()]:
+            if obj in db.session:
+                db.session.expunge(obj)
     db.session.rollback()  # nothing was written: this only ends the read transaction
-    if not columns or not scopes:
-        return result
-    services = PlatformServices(platform)
-    now = utcnow()
-    created: dict[int, str] = {}
-    for col in columns:
-        lineitem = col.lineitem_url
-        if not lineitem and lineitems_url:
-            try:
-                lineitem = services.ensure_lineitem(
-                    lineitems_url, scopes, resource_id=f"thuhoach-topic-{col.topic_id}",
-                    label=f"Bài thu hoạch: {col.topic_title}"[:250], resource_link_id=col.resource_link_id)
-            except ServiceError as exc:
-                logger.warning("lti: no grade column for resource link %s: %s", col.link_id, exc)
-                result.failed += len(people)
-                continue
-            created[col.link_id] = lineitem
-        if not lineitem:
-            continue
-        result.columns += 1
-        for user_id, subject in people:
-            try:
-                services.put_score(lineitem, scopes, subject, 1.0 if user_id in done[col.topic_id] else 0.0, now)
-                result.sent += 1
-            except ServiceError as exc:
-                result.failed += 1
-                logger.warning("lti: score for user %s on %s refused: %s", user_id, lineitem, exc)
-    for link_id, lineitem in created.items():
+    outcome: dict[int, str | None] = {}
+    new_columns: dict[int, str] = {}
+    for item in pending:
+        context, link = contexts[item.context_id], links[item.link_id]
+        scopes = (context.ags_scopes or "").split()
+        try:
+            had = link.lineitem_url
+            lineitem = _ensure_column(context, link, services[item.context_id])
+            if lineitem and not had:
+                new_columns[link.id] = lineitem
+            if not lineitem or not scopes:
+                raise ServiceError("LMS không cung cấp cột điểm (AGS) cho hoạt động này")
+            services[item.context_id].put_score(lineitem, scopes, item.subject, *item.state,
+                                                timestamp=ags_timestamp(item.changed_at))
+            outcome[item.score_id] = None
+        except ServiceError as exc:
+            outcome[item.score_id] = str(exc)[:500]
+            logger.warning("lti: score %s (link %s, %s) not accepted: %s", item.score_id, item.link_id,
+                           item.subject, exc)
+    for link_id, lineitem in new_columns.items():
         db.session.get(LtiResourceLink, link_id).lineitem_url = lineitem
+    for item in pending:
+        row = db.session.get(LtiScore, item.score_id)
+        if row is None or row.changed_at != item.changed_at:
+            continue  # changed meanwhile: the newer state is queued already
+        error = outcome[item.score_id]
+        if error is None:
+            row.sent_changed_at, row.next_attempt_at, row.attempts, row.last_error = row.changed_at, None, 0, None
+            result.sent += 1
+        else:
+            row.attempts = item.attempts + 1
+            row.next_attempt_at = now + min(RETRY_FIRST * 2 ** item.attempts, RETRY_MAX)
+            row.last_error = error
+            result.failed += 1
+    result.columns = len({p.link_id for p in pending if links[p.link_id].lineitem_url})
     db.session.flush()
+    return result
+
+
+def waiting_scores(context_id: int | None = None) -> int:
+    """Scores the LMS has not accepted yet that wait for a retry."""
+    query = select(func.count(LtiScore.id)).where(LtiScore.last_error.is_not(None))
+    if context_id is not None:
+        query = query.join(LtiResourceLink).where(LtiResourceLink.context_id == context_id)
+    return db.session.scalar(query) or 0
+
+
+def push_scores(context: LtiContext, *, only_user_ids: set[int] | None = None, resend: bool = False) -> PushResult:
+    """Decide the scores of an LMS course (committed, so a failed send is never forgotten), then send
+    what is due. `resend` sends every score again with a new timestamp (a gradebook that was reset)."""
+    context_id = context.id
+    record_scores(db.session.get(LtiContext, context_id), only_user_ids=only_user_ids, resend=resend)
+    db.session.commit()
+    result = send_scores(context_id=context_id)
+    result.waiting = waiting_scores(context_id)
     logger.info("lti: scores context=%s columns=%s sent=%s failed=%s", context_id, result.columns, result.sent,
                 result.failed)
     return result
 
+
+def refresh_after_cutoff(now: dt.datetime | None = None) -> int:
+    """Turn "not ready" into 0 for the courses whose cut-off has passed (a periodic task). Flushes."""
+    now = now or utcnow()
+    context_ids = db.session.scalars(
+        select(LtiResourceLink.context_id).distinct()
+        .join(LtiScore, LtiScore.resource_link_id == LtiResourceLink.id)
+        .join(LtiContext, LtiContext.id == LtiResourceLink.context_id)
+        .join(Course, Course.id == LtiContext.course_id)
+        .where(LtiScore.grading_progress == "NotReady", Course.cutoff_at <= now)).all()
+    return sum(record_scores(db.session.get(LtiContext, cid)) for cid in context_ids)

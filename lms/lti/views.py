@@ -7,8 +7,8 @@ from urllib.parse import urlsplit
 
 from flask import (Blueprint, Flask, abort, current_app, flash, make_response, redirect, render_template,
                    request, session, url_for)
-from flask_login import login_user
 from flask_wtf import FlaskForm
+from itsdangerous import BadData, URLSafeTimedSerializer
 from sqlalchemy import select
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length, Optional
@@ -17,17 +17,20 @@ from lms.db import db, read_only
 from lms.forms import REQUIRED, EmptyForm
 from lms.lti import adapter
 from lms.lti.adapter import CLAIM, DL_CLAIM, LaunchError, Launch
-from lms.lti.models import LtiContext, LtiPlatform
-from lms.lti.operations import (LtiError, account_for, ensure_enrolled, instructor_target,
-                                learner_target, link_context, platforms, push_scores, record_resource_link,
+from lms.lti.models import LtiContext, LtiPlatform, LtiUserLink
+from lms.lti.operations import (LtiError, account_for, column_label, ensure_enrolled, instructor_target,
+                                learner_target, link_context, move_link, platforms, push_scores, record_resource_link,
                                 register_platform, spend_nonce, sync_from_platform, topic_of_launch)
-from lms.models import Course, Role, Topic
+from lms.models import Course, Role, Topic, User
 from lms.security import audit, csrf, role_required
+from lms.sessions import start_session
 
 logger = logging.getLogger(__name__)
 bp = Blueprint("lti", __name__, url_prefix="/lti", static_folder="static")
 
-# Claims kept in the session between a deep-linking request and the teacher's choice.
+_DL_SALT = "lti-deep-link"
+_DL_MAX_AGE = 3600
+# Claims kept between a deep-linking request and the teacher's choice.
 _DL_KEEP = ("sub", CLAIM + "deployment_id", CLAIM + "context", CLAIM + "roles", DL_CLAIM + "deep_linking_settings",
             adapter.NRPS_CLAIM, adapter.AGS_CLAIM)
 
@@ -38,6 +41,9 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("LTI_INSTRUCTOR_ENDPOINT", "completeness.index")
     csrf.exempt(login)
     csrf.exempt(launch)
+    # The picker runs inside the LMS's frame, where our session (and so its CSRF token) is not
+    # sent; its form carries the launch's state signed by us instead, which a forger cannot make.
+    csrf.exempt(deep_link)
     app.register_blueprint(bp)
     app.extensions.setdefault("thuhoach.nav", []).append(_nav)
 
@@ -64,15 +70,17 @@ def _external(endpoint: str) -> str:
     return url_for(endpoint, _external=True, _scheme=scheme)
 
 
-def _refuse(exc: LaunchError | LtiError, stage: str):
-    """Log, audit and show a refusal; nothing else of the request is kept."""
+def _refuse(exc: LaunchError | LtiError, stage: str, platform: LtiPlatform | None = None):
+    """Log, audit and show a refusal; nothing else of the request is kept. Shown inside the LMS's
+    frame when the launch was verified as that platform's."""
     db.session.rollback()
     reason = exc.reason if isinstance(exc, LaunchError) else "refused"
     detail = exc.detail if isinstance(exc, LaunchError) else exc.message
     logger.warning("lti: %s refused (%s): %s", stage, reason, detail)
     audit(f"lti.{stage}_refused", target=reason, detail=detail[:500])
     db.session.commit()
-    return render_template("lti/error.html", message=exc.message), 400
+    response = make_response(render_template("lti/error.html", message=exc.message), 400)
+    return _framed_by(platform, response) if platform is not None else response
 
 
 @bp.route("/jwks.json")
@@ -113,18 +121,56 @@ def launch():
             return _start_deep_link(result)
         return _resource_launch(result)
     except LtiError as exc:
-        return _refuse(exc, "launch")
+        return _refuse(exc, "launch", result.platform if result.is_deep_link else None)
 
 
 def _start_deep_link(result: Launch):
+    """The teacher's content selection, answered in place: Moodle shows it inside a frame of its
+    own site, where our session cookie is not sent, so the picker's state travels signed in the form."""
     if not result.is_instructor:
         raise LtiError("Chỉ giảng viên mới có thể thêm bài thu hoạch vào khoá học.")
-    session.clear()
-    session["lti_deep_link"] = {"platform_id": result.platform.id,
-                                "claims": {k: result.claims[k] for k in _DL_KEEP if k in result.claims}}
-    audit("lti.deep_link_started", target=result.platform.issuer, detail=f"sub={result.subject}")
+    settings = result.claims.get(DL_CLAIM + "deep_linking_settings") or {}
+    if not settings.get("deep_link_return_url"):
+        raise LtiError("LMS không gửi địa chỉ trả kết quả chọn nội dung (deep_link_return_url).")
+    user, _how = account_for(result.platform, result.person, create=False)
+    if user is None:
+        raise LtiError("Chỉ giảng viên có tài khoản cán bộ trong đơn vị của LMS này mới chọn được nội dung. "
+                       "Quản trị viên cần tạo tài khoản cán bộ cùng tên đăng nhập hoặc email.")
+    state = {"platform_id": result.platform.id, "user_id": user.id,
+             "claims": {k: result.claims[k] for k in _DL_KEEP if k in result.claims}}
+    audit("lti.deep_link_started", target=result.platform.issuer, detail=f"sub={result.subject}", user=user)
     db.session.commit()
-    return redirect(url_for("lti.deep_link"))
+    return _picker(result.platform, state, _dl_signer().dumps(state))
+
+
+def _dl_signer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=_DL_SALT)
+
+
+def _picker(platform: LtiPlatform, state: dict[str, Any], token: str, error: str | None = None):
+    claims = state["claims"]
+    courses = db.session.scalars(select(Course).order_by(Course.starts_on.desc(), Course.id.desc())).all()
+    settings = claims.get(DL_CLAIM + "deep_linking_settings") or {}
+    page = render_template("lti/deep_link.html", courses=courses, error=error, state=token,
+                           multiple=settings.get("accept_multiple") is not False,
+                           context_title=(claims.get(CLAIM + "context") or {}).get("title"))
+    return _framed_by(platform, make_response(page, 400 if error else 200))
+
+
+def _framed_by(platform: LtiPlatform, response, form_target: str | None = None):
+    """Let the platform's own pages frame this response (Moodle's "Select content" modal); every
+    other page of ours keeps refusing frames."""
+    origins = sorted({_origin(url) for url in (platform.issuer, platform.auth_login_url) if _origin(url)})
+    targets = " ".join(["'self'", *([_origin(form_target)] if form_target else [])])
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; object-src 'none'; "
+        f"base-uri 'self'; frame-ancestors 'self' {' '.join(origins)}; form-action {targets}")
+    return response
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme in ("http", "https") and parts.netloc else ""
 
 
 def _resource_launch(result: Launch):
@@ -139,9 +185,8 @@ def _resource_launch(result: Launch):
         raise LtiError("Tài khoản thuhoach của bạn đã bị khoá.")
     if user.role == Role.trainee:
         ensure_enrolled(user, topic.course, result.platform)
-    # A fresh session at login, as for the password login (session fixation).
-    session.clear()
-    login_user(user)
+    # A fresh, revocable session, as for the password login (session fixation).
+    start_session(user)
     audit("lti.launch", target=f"topic={topic.id}", detail=f"iss={result.platform.issuer} by={how}", user=user)
     db.session.commit()
     if result.is_instructor and user.role != Role.trainee:
@@ -151,9 +196,10 @@ def _resource_launch(result: Launch):
 
 @bp.route("/deep-link", methods=["GET", "POST"])
 def deep_link():
-    """The teacher picks the topics to place; the signed answer goes back to the LMS."""
-    state = session.get("lti_deep_link")
-    if not state:
+    """The teacher's choice (or cancel) from the picker; the signed answer goes back to the LMS."""
+    try:
+        state = _dl_signer().loads(request.form.get("state", ""), max_age=_DL_MAX_AGE)
+    except BadData:
         return render_template("lti/error.html", message="Phiên chọn nội dung đã hết hạn. Vui lòng mở lại "
                                                          "“Chọn nội dung” từ LMS."), 400
     platform = db.session.get(LtiPlatform, state["platform_id"])
@@ -161,41 +207,37 @@ def deep_link():
         abort(404)
     claims: dict[str, Any] = state["claims"]
     settings = claims.get(DL_CLAIM + "deep_linking_settings") or {}
-    courses = db.session.scalars(select(Course).order_by(Course.starts_on.desc(), Course.id.desc())).all()
-    form = EmptyForm()
-    error = None
-    if form.validate_on_submit():
-        ids = [int(v) for v in request.form.getlist("topic_id") if v.isdigit()]
-        topics = [t for t in (db.session.get(Topic, i) for i in ids) if t is not None]
+    if request.form.get("action") == "cancel":
+        topics: list[Topic] = []
+    else:
+        ids = {int(v) for v in request.form.getlist("topic_id") if v.isdigit() and len(v) < 10}
+        topics = [t for t in (db.session.get(Topic, i) for i in sorted(ids)) if t is not None]
+        error = None
         if not topics:
-            error = "Vui lòng chọn ít nhất một chủ đề."
+            error = "Vui lòng chọn ít nhất một chủ đề (hoặc bấm “Huỷ”)."
         elif len({t.course_id for t in topics}) > 1:
             error = "Các chủ đề phải thuộc cùng một lớp."
-        else:
-            if settings.get("accept_multiple") is False:
-                topics = topics[:1]
-            try:
-                context = link_context(Launch(platform=platform, claims=claims), topics[0].course)
-            except LtiError as exc:
-                return _refuse(exc, "deep_link")
-            items = [{"url": _external("lti.launch"), "title": f"Bài thu hoạch: {t.title}"[:250],
-                      "custom": {"topic_id": str(t.id)}, "lineitem": f"Nộp bài: {t.title}"[:250],
-                      "resource_id": f"thuhoach-topic-{t.id}"} for t in topics]
-            token = adapter.deep_link_response(platform, claims[CLAIM + "deployment_id"], settings, items)
-            session.pop("lti_deep_link", None)
-            audit("lti.deep_linked", target=f"context={context.id}", detail=",".join(str(t.id) for t in topics))
-            db.session.commit()
-            return_url = settings["deep_link_return_url"]
-            response = make_response(render_template("lti/deep_link_return.html", return_url=return_url,
-                                                      token=token, topics=topics))
-            origin = "{0.scheme}://{0.netloc}".format(urlsplit(return_url))
-            # The answer is a form posted to the LMS: allow exactly that target.
-            response.headers["Content-Security-Policy"] = (
-                f"default-src 'self'; style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'self'; "
-                f"frame-ancestors 'self'; form-action 'self' {origin}")
-            return response
-    return render_template("lti/deep_link.html", courses=courses, form=form, error=error,
-                           context_title=(claims.get(CLAIM + "context") or {}).get("title")), 400 if error else 200
+        elif len(topics) > 1 and settings.get("accept_multiple") is False:
+            error = "LMS chỉ nhận một hoạt động mỗi lần chọn: vui lòng chọn một chủ đề."
+        if error:
+            return _picker(platform, state, request.form["state"], error)
+    try:
+        context = link_context(Launch(platform=platform, claims=claims), topics[0].course) if topics else None
+    except LtiError as exc:
+        return _refuse(exc, "deep_link", platform)
+    # A line item only where the platform takes it (accept_lineitem false: it would be ignored or refused).
+    with_lineitem = settings.get("accept_lineitem") is not False
+    items = [{"url": _external("lti.launch"), "title": column_label(t),
+              "custom": {"topic_id": str(t.id)}, "lineitem": column_label(t) if with_lineitem else None,
+              "resource_id": f"thuhoach-topic-{t.id}"} for t in topics]
+    token = adapter.deep_link_response(platform, claims[CLAIM + "deployment_id"], settings, items)
+    audit("lti.deep_linked" if topics else "lti.deep_link_cancelled",
+          target=f"context={context.id}" if context else platform.issuer,
+          detail=",".join(str(t.id) for t in topics), user=db.session.get(User, state["user_id"]))
+    db.session.commit()
+    return_url = settings["deep_link_return_url"]
+    page = render_template("lti/deep_link_return.html", return_url=return_url, token=token, topics=topics)
+    return _framed_by(platform, make_response(page), form_target=return_url)
 
 
 # --- administration --------------------------------------------------------------------------------
@@ -271,3 +313,34 @@ def scores(context_id: int):
         db.session.commit()
         flash(result.summary(), "success" if not result.failed else "warning")
     return redirect(url_for("lti.admin_platforms"))
+
+
+class MoveLinkForm(FlaskForm):
+    username = StringField("Chuyển sang tài khoản (tên đăng nhập)", validators=[DataRequired(REQUIRED), Length(max=80)])
+
+
+@bp.route("/links")
+@role_required(Role.admin)
+def admin_links():
+    """Every (LMS, person) → account link, newest first, each movable to another account."""
+    links = db.session.scalars(select(LtiUserLink).order_by(LtiUserLink.linked_at.desc(), LtiUserLink.id.desc())
+                               .limit(1000)).all()
+    return render_template("lti/links.html", links=links, form=MoveLinkForm())
+
+
+@bp.route("/links/<int:link_id>/move", methods=["POST"])
+@role_required(Role.admin)
+def move_user_link(link_id: int):
+    form = MoveLinkForm()
+    if form.validate_on_submit():
+        try:
+            link = move_link(link_id, form.username.data)
+        except LtiError as exc:
+            db.session.rollback()
+            flash(exc.message, "danger")
+        else:
+            db.session.commit()
+            flash(f"Đã chuyển liên kết sang tài khoản {link.user.username}.", "success")
+    else:
+        flash("Vui lòng nhập tên đăng nhập của tài khoản đích.", "danger")
+    return redirect(url_for("lti.admin_links"))

@@ -185,10 +185,51 @@ def test_after_the_cutoff_the_page_says_so(make_unit, make_user, make_course, en
     world = make_world(make_unit, make_user, make_course, enroll, due_at=now - dt.timedelta(days=2),
                        cutoff_at=now - dt.timedelta(days=1))
     auth.login(world.trainee)
-    assert "Đã quá hạn chót" in client.get(submit_url(world)).get_data(as_text=True)
+    html = client.get(submit_url(world)).get_data(as_text=True)
+    # No form after the cut-off; the page says whom to ask for an extension, by name.
+    assert "Đã hết hạn nhận bài" in html and "<form method=\"post\" enctype" not in html
+    assert world.officer.full_name in html and world.other_officer.full_name not in html
     response = upload(auth, submit_url(world), essay_docx)
     assert response.status_code == 409 and "quá hạn chót" in response.get_data(as_text=True)
     assert counts() == NOTHING
+
+
+def test_before_and_after_the_due_time_the_pages_say_what_will_happen(make_unit, make_user, make_course, enroll,
+                                                                       client, auth):
+    now = dt.datetime.now(dt.timezone.utc)
+    world = make_world(make_unit, make_user, make_course, enroll, due_at=now + dt.timedelta(days=2, hours=3, minutes=30),
+                       cutoff_at=now + dt.timedelta(days=4))
+    auth.login(world.trainee)
+    assert "còn 2 ngày 3 giờ" in client.get("/essays").get_data(as_text=True)
+    html = client.get(submit_url(world)).get_data(as_text=True)
+    assert "còn 2 ngày 3 giờ" in html and "nộp muộn" not in html
+    world.course.essay_due_at = now - dt.timedelta(hours=1)
+    db.session.commit()
+    html = client.get(submit_url(world)).get_data(as_text=True)
+    assert "Đã quá hạn nộp" in html and "sẽ bị ghi là <strong>nộp muộn</strong>" in html
+    assert "Nộp bài (nộp muộn)" in html
+    assert "Đã quá hạn nộp" in client.get("/essays").get_data(as_text=True)
+
+
+def test_the_same_text_as_a_classmate_is_noticed_without_naming_them(make_unit, make_user, make_course, enroll,
+                                                                      client, auth):
+    world = make_world(make_unit, make_user, make_course, enroll)
+    for who in (world.classmate, world.trainee):
+        auth.login(who)
+        response = auth.post(submit_url(world), data={"text": LONG_TEXT})
+        assert response.status_code == 302
+        client.post("/logout", data={"csrf_token": auth.csrf()})
+    auth.login(world.trainee)
+    essay = db.session.scalar(select(Essay).where(Essay.trainee_id == world.trainee.id))
+    html = client.get(f"/essays/{essay.id}/versions/1").get_data(as_text=True)
+    assert "trùng khớp hoàn toàn" in html and world.classmate.full_name not in html
+    client.post("/logout", data={"csrf_token": auth.csrf()})
+    auth.login(world.officer)
+    html = client.get(f"/essays/{essay.id}/versions/1").get_data(as_text=True)
+    assert "Trùng nội dung" in html and world.classmate.full_name in html
+    client.post("/logout", data={"csrf_token": auth.csrf()})
+    auth.login(world.other_officer)  # another unit's officer sees neither essay
+    assert client.get(f"/essays/{essay.id}/versions/1").status_code == 404
 
 
 def test_an_officer_grants_an_extension_by_the_page(make_unit, make_user, make_course, enroll, client, auth,

@@ -117,7 +117,7 @@ def test_page_shows_highlights_and_queue_notice(app, client, world, make_user, a
     _drain(app)
     page = client.get("/search", query_string={"q": "cai cach hanh chinh"}).get_data(as_text=True)
     assert "<mark>cải cách hành chính</mark>" in page
-    assert "như một cụm từ trước" in page
+    assert "liền nhau" in page
     essay_id = world["essays"][("31135", "a")]
     full = client.get(f"/search/essays/{essay_id}", query_string={"q": "can bo"}).get_data(as_text=True)
     assert "<mark>cán bộ</mark>" in full
@@ -251,3 +251,58 @@ def test_several_processes_submitting_at_once_are_all_indexed(app, app_config, m
     assert len(ids) == 12
     assert indexing.get_index(app).all_ids() == ids
     assert indexing.get_index(app).search("so hoa ho so mot cua", exact_total=True).total == 12
+
+
+MARK_TEXTS = {
+    "phrase": "Kiến nghị đẩy mạnh chuyển đổi số ở phường.",
+    "apart": "Số liệu được chuyển về để đổi mới cách làm.",
+    "so": "Sở Nội vụ chuyên đề đổi sổ sách.",  # only other marked forms
+}
+
+
+@pytest.fixture
+def marked_world(make_unit, make_user, make_course, enroll):
+    course = make_course()
+    units = [make_unit(code="31135", name="Phường Ninh Kiều"), make_unit(code="31261", name="Xã Cờ Đỏ")]
+    for unit in units:
+        for key, text in MARK_TEXTS.items():
+            trainee = make_user(Role.trainee, unit=unit, full_name=f"Lê Văn {key} {unit.code}")
+            enroll(trainee, course)
+            submit_essay(trainee, course.topics[0], data=None, filename=None, text=text, uploaded_by=trainee)
+    db.session.commit()
+    return {"course": course, "units": units}
+
+
+def test_api_counts_what_was_typed_with_phrase_total(app, client, marked_world, make_user, api_token):
+    _drain(app)
+    headers = api_token(make_user(Role.reviewer))
+    marked = _ids(client, headers, "chuyển đổi số")
+    assert (marked["total"], marked["phrase_total"]) == (4, 2)
+    snippets = " ".join(h["snippet"] for h in marked["hits"])
+    assert "Sở" not in snippets and "<mark>Số</mark> liệu" in snippets and "<mark>chuyển đổi số</mark>" in snippets
+    bare = _ids(client, headers, "chuyen doi so")
+    assert (bare["total"], bare["phrase_total"]) == (6, 2)
+    assert _ids(client, headers, "số")["total"] == 4
+    assert _ids(client, headers, "so")["total"] == 6
+    assert _ids(client, headers, '"chuyển đổi số"')["total"] == 2
+    assert _ids(client, headers, "chuyển đổi số", unit="31261")["phrase_total"] == 1
+    officer = make_user(Role.officer, unit=marked_world["units"][1])
+    scoped = _ids(client, api_token(officer), "chuyển đổi số")
+    assert (scoped["total"], scoped["phrase_total"]) == (2, 1)
+    assert {h["unit_code"] for h in scoped["hits"]} == {"31261"}
+
+
+def test_page_says_both_totals_and_offers_the_unmarked_search(app, client, marked_world, make_user, auth):
+    _drain(app)
+    auth.login(make_user(Role.reviewer))
+    page = client.get("/search", query_string={"q": "chuyển đổi số"}).get_data(as_text=True)
+    assert "<strong>2</strong> bài có đúng cụm từ «chuyển đổi số»" in page
+    assert "<strong>2</strong> bài có đủ các từ nhưng không liền nhau" in page
+    assert "«chuyen doi so»</a> — 6 bài" in page
+    # Counts per unit follow the same rule: 2 in each ward.
+    assert page.count("<td>2</td>") >= 2
+    officer = make_user(Role.officer, unit=marked_world["units"][0])
+    client.post("/logout", data={"csrf_token": auth.csrf()})
+    auth.login(officer)
+    page = client.get("/search", query_string={"q": "chuyển đổi số"}).get_data(as_text=True)
+    assert "<strong>1</strong> bài có đúng cụm từ" in page and "— 3 bài" in page

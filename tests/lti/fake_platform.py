@@ -51,6 +51,7 @@ class Person:
     username: str | None = None
     roles: list[str] = field(default_factory=lambda: [LEARNER])
     status: str = "Active"
+    sourcedid: str | None = None
 
 
 class FakePlatform:
@@ -70,6 +71,9 @@ class FakePlatform:
         self.tokens: dict[str, list[str]] = {}
         self.requests: list[str] = []
         self.page_size = 2
+        # What the score service answers: (status, body); `down` makes every service call fail.
+        self.score_answer: tuple[int, str] = (204, "")
+        self.down = False
         self._server = None
 
     # --- life ---------------------------------------------------------------------------------
@@ -91,8 +95,9 @@ class FakePlatform:
     # --- signing launches -------------------------------------------------------------------
     def claims(self, person: Person, nonce: str, *, message_type: str = "LtiResourceLinkRequest",
                custom: dict[str, str] | None = None, resource_link_id: str = "rl-1",
-               lineitem: str | None = None) -> dict[str, Any]:
-        now = int(time.time())
+               lineitem: str | None = None, dl_settings: dict[str, Any] | None = None,
+               iat_offset: int = 0) -> dict[str, Any]:
+        now = int(time.time()) + iat_offset
         claims: dict[str, Any] = {
             "iss": self.url, "aud": self.client_id, "sub": person.sub, "iat": now, "exp": now + 60,
             "nonce": nonce, "name": person.name, "email": person.email,
@@ -100,6 +105,7 @@ class FakePlatform:
             CLAIM + "deployment_id": self.deployment_id, CLAIM + "roles": person.roles,
             CLAIM + "context": {"id": self.context_id, "title": "Bồi dưỡng lý luận chính trị 2026"},
             CLAIM + "ext": {"user_username": person.username} if person.username else {},
+            CLAIM + "lis": {"person_sourcedid": person.sourcedid} if person.sourcedid else {},
             "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice": {
                 "context_memberships_url": f"{self.url}/nrps/{self.context_id}", "service_versions": ["2.0"]},
             "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint": {
@@ -109,7 +115,8 @@ class FakePlatform:
         if message_type == "LtiDeepLinkingRequest":
             claims["https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings"] = {
                 "deep_link_return_url": f"{self.url}/deep_link_return", "accept_types": ["ltiResourceLink"],
-                "accept_presentation_document_targets": ["window"], "accept_multiple": True, "data": "dl-data-1"}
+                "accept_presentation_document_targets": ["window"], "accept_multiple": True, "data": "dl-data-1",
+                **(dl_settings or {})}
         else:
             claims[CLAIM + "resource_link"] = {"id": resource_link_id, "title": "Bài thu hoạch"}
             claims[CLAIM + "target_link_uri"] = "http://tool/lti/launch"
@@ -150,6 +157,8 @@ class FakePlatform:
 
     def _route(self, request: Request) -> Response:
         path = request.path
+        if self.down and path not in ("/jwks", "/auth", "/start"):
+            return Response("Service Unavailable", status=503, mimetype="text/plain")
         if path == "/jwks":
             numbers = self.key.public_key().public_numbers()
             return self._json({"keys": [{"kty": "RSA", "kid": self.kid, "alg": "RS256", "use": "sig",
@@ -162,6 +171,11 @@ class FakePlatform:
             person = Person(**spec.pop("person"))
             token = self.sign(self.claims(person, args["nonce"], **spec))
             return self._autopost(args["redirect_uri"], {"id_token": token, "state": args["state"]})
+        if path == "/frame":
+            # Moodle's "Select content": the tool's pages shown in a frame inside the LMS's own page.
+            src = html.escape("/start?" + request.query_string.decode())
+            return Response(f'<h1>Moodle</h1><iframe name="contentitem-page-iframe" src="{src}" '
+                            'style="width:900px;height:700px"></iframe>', mimetype="text/html")
         if path == "/start":
             # What Moodle's "launch" does in the browser: post the login initiation to the tool.
             person = Person(**json.loads(request.args["person"]))
@@ -186,7 +200,8 @@ class FakePlatform:
             if start + self.page_size < len(self.members):
                 headers["Link"] = f'<{self.url}{path}?from={start + self.page_size}>; rel="next"'
             members = [{"user_id": p.sub, "name": p.name, "email": p.email, "roles": p.roles, "status": p.status,
-                        **({"ext_user_username": p.username} if p.username else {})} for p in page]
+                        **({"ext_user_username": p.username} if p.username else {}),
+                        **({"lis_person_sourcedid": p.sourcedid} if p.sourcedid else {})} for p in page]
             return self._json({"id": request.url, "context": {"id": self.context_id}, "members": members},
                               headers=headers, mimetype="application/vnd.ims.lti-nrps.v2.membershipcontainer+json")
         if path == f"/lineitems/{self.context_id}":
@@ -202,7 +217,8 @@ class FakePlatform:
             self._bearer(request, AGS_SCOPES[2])
             assert request.headers["Content-Type"] == "application/vnd.ims.lis.v1.score+json"
             self.scores.append({"lineitem": int(m.group(1)), **json.loads(request.get_data())})
-            return Response("", status=204)
+            status, body = self.score_answer
+            return Response(body, status=status, mimetype="text/plain")
         if path == "/deep_link_return":
             claims = self._verify_tool_jwt(request.form["JWT"], audience=self.url)
             assert claims[CLAIM + "message_type"] == "LtiDeepLinkingResponse"

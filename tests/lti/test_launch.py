@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 
 import pytest
@@ -42,15 +43,24 @@ def test_login_initiation_redirects_to_the_platform_with_state_and_a_signed_nonc
     assert any(c.startswith("lti1p3-" + query["state"]) for c in response.headers.getlist("Set-Cookie"))
 
 
-def test_a_teacher_places_a_topic_by_deep_linking(lms, client, platform, make_course):
+def _picker_state(page: str) -> str:
+    return re.search(r'name="state" value="([^"]+)"', page).group(1)
+
+
+def test_a_teacher_places_a_topic_by_deep_linking(lms, client, app, platform, make_course, make_user, lti_unit):
+    make_user(Role.officer, unit=lti_unit, username="giang.tct")
     course = make_course()
     picker = lms.launch(TEACHER, message_type="LtiDeepLinkingRequest")
-    assert picker.status_code == 302 and picker.headers["Location"].endswith("/lti/deep-link")
-    page = client.get("/lti/deep-link").get_data(as_text=True)
+    assert picker.status_code == 200, picker.get_data(as_text=True)
+    page = picker.get_data(as_text=True)
     assert course.topics[1].title in page
-    answer = client.post("/lti/deep-link", data={"topic_id": str(course.topics[1].id),
-                                                 "csrf_token": csrf_token_from(page)})
-    assert answer.status_code == 200
+    # Shown inside Moodle's "Select content" frame: the LMS may frame it, nobody else.
+    assert f"frame-ancestors 'self' {platform.url}" in picker.headers["Content-Security-Policy"]
+    assert "X-Frame-Options" not in picker.headers
+    # Inside a cross-site frame our cookies are not sent: the choice works from another browser.
+    frame = app.test_client()
+    answer = frame.post("/lti/deep-link", data={"topic_id": str(course.topics[1].id), "state": _picker_state(page)})
+    assert answer.status_code == 200, answer.get_data(as_text=True)
     assert "form-action 'self' " + platform.url in answer.headers["Content-Security-Policy"]
     returned = requests.post(platform.url + "/deep_link_return", data=parse_form(answer.get_data(as_text=True)),
                              timeout=10)
@@ -59,9 +69,49 @@ def test_a_teacher_places_a_topic_by_deep_linking(lms, client, platform, make_co
     assert item["type"] == "ltiResourceLink" and item["url"] == "http://localhost/lti/launch"
     assert item["custom"] == {"topic_id": str(course.topics[1].id)}
     assert item["lineItem"]["scoreMaximum"] == 1
+    assert item["lineItem"]["label"] == f"Bài thu hoạch: {course.topics[1].title}", "as when a score makes it"
     assert platform.deep_link_data == "dl-data-1"
     context = db.session.scalar(select(LtiContext))
     assert context.course_id == course.id and context.memberships_url.endswith("/nrps/moodle-course-7")
+    # Every other page still refuses frames.
+    assert client.get("/login").headers["X-Frame-Options"] == "SAMEORIGIN"
+
+
+def _pick(lms, app, platform, topic_ids, dl_settings=None, action=None):
+    picker = lms.launch(TEACHER, message_type="LtiDeepLinkingRequest", dl_settings=dl_settings or {})
+    data = {"topic_id": [str(i) for i in topic_ids], "state": _picker_state(picker.get_data(as_text=True))}
+    if action:
+        data["action"] = action
+    answer = app.test_client().post("/lti/deep-link", data=data)
+    if answer.status_code == 200:
+        requests.post(platform.url + "/deep_link_return", data=parse_form(answer.get_data(as_text=True)), timeout=10)
+    return answer
+
+
+def test_deep_linking_follows_the_platforms_settings(lms, app, platform, make_course, make_user, lti_unit):
+    make_user(Role.officer, unit=lti_unit, username="giang.tct")
+    course = make_course()
+    ids = [t.id for t in course.topics[:2]]
+    single = _pick(lms, app, platform, ids, {"accept_multiple": False})
+    assert single.status_code == 400 and "chỉ nhận một hoạt động" in single.get_data(as_text=True)
+    assert _pick(lms, app, platform, ids[:1], {"accept_lineitem": False}).status_code == 200
+    (item,) = platform.deep_link_items
+    assert "lineItem" not in item
+    assert _pick(lms, app, platform, [], action="cancel").status_code == 200
+    assert platform.deep_link_items == []
+    assert db.session.scalar(select(AuditEvent.id).where(AuditEvent.action == "lti.deep_link_cancelled"))
+
+
+def test_deep_linking_refusals_say_why(lms, app, platform, make_course, make_user, lti_unit):
+    make_course()
+    no_account = lms.launch(TEACHER, message_type="LtiDeepLinkingRequest")
+    assert no_account.status_code == 400 and "tài khoản cán bộ" in no_account.get_data(as_text=True)
+    assert f"frame-ancestors 'self' {platform.url}" in no_account.headers["Content-Security-Policy"]
+    make_user(Role.officer, unit=lti_unit, username="giang.tct")
+    wrong_type = lms.launch(TEACHER, message_type="LtiDeepLinkingRequest", dl_settings={"accept_types": ["file"]})
+    assert wrong_type.status_code == 400 and "ltiResourceLink" in wrong_type.get_data(as_text=True)
+    forged = app.test_client().post("/lti/deep-link", data={"topic_id": "1", "state": "forged"})
+    assert forged.status_code == 400 and "hết hạn" in forged.get_data(as_text=True)
 
 
 def test_a_learner_lands_on_the_submission_page_hands_in_and_moodle_gets_1(lms, client, app, platform,
@@ -100,7 +150,9 @@ def test_scores_for_every_linked_trainee_from_the_cli(lms, runner, platform, mak
     context = db.session.scalar(select(LtiContext))
     result = runner.invoke(args=["lti", "scores", str(context.id)])
     assert result.exit_code == 0, result.output
-    assert sorted((s["userId"], s["scoreGiven"]) for s in platform.scores) == [("moodle-31", 0.0), ("moodle-32", 0.0)]
+    # Before the cut-off "not handed in yet" is not a final zero (AGS 2.0: NotReady, no scoreGiven).
+    assert sorted((s["userId"], s["gradingProgress"], "scoreGiven" in s) for s in platform.scores) == [
+        ("moodle-31", "NotReady", False), ("moodle-32", "NotReady", False)]
     assert "Đã gửi 2 điểm" in result.output
 
 
@@ -226,3 +278,46 @@ def test_behind_an_https_proxy_the_state_cookie_survives_a_cross_site_post(app, 
     assert query_of(response.headers["Location"])["redirect_uri"] == "https://localhost/lti/launch"
     (state_cookie,) = [c for c in response.headers.getlist("Set-Cookie") if c.startswith("lti1p3-state-")]
     assert "Secure" in state_cookie and "SameSite=None" in state_cookie
+
+
+# --- clocks and login messages ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("skew", [-30, 2, 30])
+def test_an_lms_clock_a_little_off_either_way_is_allowed(lms, client, make_course, skew):
+    import jwt
+
+    course = make_course()
+    form = lms.id_token_form(LEARNER_AN, custom={"topic_id": str(course.topics[0].id)})
+    claims = jwt.decode(form["id_token"], options={"verify_signature": False})
+    now = int(time.time()) + skew
+    claims["iat"], claims["exp"] = now, now + 60
+    form["id_token"] = lms.platform.sign(claims)
+    assert client.post("/lti/launch", data=form).status_code == 302
+
+
+def test_an_lms_clock_far_ahead_is_refused_as_not_yet_valid(lms, client, platform, make_course, caplog):
+    import jwt
+
+    course = make_course()
+    form = lms.id_token_form(LEARNER_AN, custom={"topic_id": str(course.topics[0].id)})
+    claims = jwt.decode(form["id_token"], options={"verify_signature": False})
+    now = int(time.time()) + 120
+    claims["iat"], claims["exp"] = now, now + 60
+    form["id_token"] = platform.sign(claims)
+    with caplog.at_level(logging.WARNING, logger="lms.lti.views"):
+        response = client.post("/lti/launch", data=form)
+    assert response.status_code == 400 and "chạy nhanh hơn" in response.get_data(as_text=True)
+    assert any("launch refused (not_yet_valid)" in r.getMessage() for r in caplog.records)
+    assert db.session.scalar(select(LtiUserLink)) is None
+
+
+@pytest.mark.parametrize("change, words", [
+    ({"iss": ""}, "không gửi mã nền tảng (iss)"),
+    ({"login_hint": ""}, "login_hint"),
+    ({"client_id": "another-client"}, "Mã client của LMS chưa được đăng ký"),
+    ({"iss": "https://moodle.invalid"}, "chưa được đăng ký với thuhoach. Vui lòng"),
+])
+def test_each_bad_login_initiation_says_what_is_wrong(client, registered, platform, change, words):
+    params = {**login_params(platform, LEARNER_AN), **change}
+    response = client.post("/lti/login", data={k: v for k, v in params.items() if v})
+    assert response.status_code == 400 and words in response.get_data(as_text=True)

@@ -138,7 +138,7 @@ def test_the_admin_syncs_and_sends_scores_from_the_page(auth, client, platform, 
     assert "tạo mới 1 tài khoản" in synced
     sent = auth.post(f"/lti/contexts/{context.id}/scores", follow_redirects=True).get_data(as_text=True)
     assert "Đã gửi 1 điểm vào 1 cột điểm; lỗi 0." in sent
-    assert [(s["userId"], s["scoreGiven"]) for s in platform.scores] == [("32", 0.0)]
+    assert [(s["userId"], s["gradingProgress"]) for s in platform.scores] == [("32", "NotReady")]
 
 
 def test_a_learner_never_gets_a_staff_account_and_a_teacher_never_a_trainee_one(runner, platform, context, lti_unit,

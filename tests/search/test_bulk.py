@@ -9,7 +9,13 @@ from whoosh.index import open_dir
 from whoosh.writing import SegmentWriter
 
 from search import EssayIndex
-from search.analysis import BigramAnalyzer, ExactAnalyzer, FoldedAnalyzer, document_terms
+from search.analysis import (
+    BigramAnalyzer,
+    ExactAnalyzer,
+    ExactBigramAnalyzer,
+    FoldedAnalyzer,
+    document_terms,
+)
 from search.bulk import BulkWriter
 from search.index import essay_fields
 from search.schema import build_schema
@@ -26,18 +32,23 @@ ODD_TEXTS = [
 def analyzer_terms(text):
     exact = Counter(t.text for t in ExactAnalyzer()(text))
     folded = Counter(t.text for t in FoldedAnalyzer()(text))
-    bigrams = {}
+    bigrams, exact_bigrams = {}, {}
     for t in BigramAnalyzer()(text, positions=True):
         bigrams.setdefault(t.text, []).append(t.pos)
-    return exact, folded, bigrams
+    for t in ExactBigramAnalyzer()(text, positions=True):
+        exact_bigrams.setdefault(t.text, []).append(t.pos)
+    return exact, folded, bigrams, exact_bigrams
 
 
 @pytest.mark.parametrize("case", range(len(ODD_TEXTS) + 3))
-def test_document_terms_are_what_the_three_analyzers_yield(case, sample_essays):
+def test_document_terms_are_what_the_four_analyzers_yield(case, sample_essays):
     text = ODD_TEXTS[case] if case < len(ODD_TEXTS) else sample_essays[case]["text"]
-    exact, folded, bigrams = document_terms(text)
-    as_lists = {gram: [at] if isinstance(at, int) else at for gram, at in bigrams.items()}
-    assert (exact, folded, as_lists) == analyzer_terms(text)
+    exact, folded, bigrams, exact_bigrams = document_terms(text)
+
+    def as_lists(pairs):
+        return {gram: [at] if isinstance(at, int) else at for gram, at in pairs.items()}
+
+    assert (exact, folded, as_lists(bigrams), as_lists(exact_bigrams)) == analyzer_terms(text)
 
 
 @pytest.fixture

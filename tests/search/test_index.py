@@ -32,9 +32,11 @@ def ids(result):
         ("chuyen doi so", {"a", "b"}),  # no marks: folded field; b has the words apart
         ("CHUYỂN ĐỔI SỐ", {"a", "b"}),  # upper case
         ("hòa mình", {"a"}),  # old tone placement finds new-style text
-        ("hoà", {"a", "b", "c"}),  # marks widen to the folded field, exact form ranks first
+        ("hoà", {"a"}),  # marks are honoured: not "hóa" (b) nor "hoá" (c)
+        ("hoa", {"a", "b", "c"}),  # no marks: every marked form
         ("thuỷ điện", {"a"}),  # new placement finds "thủy"
-        ("số hoá", {"a", "b"}),  # a has "số" and "hoà" apart
+        ("số hoá", {"b"}),  # a has "số" and "hoà", another word
+        ("so hoa", {"a", "b"}),  # a has "số" and "hoà" apart
         ("sức khoẻ", {"b"}),
         ("da nang", {"c"}),  # đ → d
         ("Đà Nẵng", {"c"}),  # the indexed text was NFD
@@ -48,7 +50,7 @@ def test_queries_find_text_in_any_form(small_index, query, expected):
     assert ids(small_index.search(query)) == expected
 
 
-@pytest.mark.parametrize("query, first", [("chuyen doi so", "a"), ("CHUYỂN ĐỔI SỐ", "a"), ("số hoá", "b"), ("hoà", "a")])
+@pytest.mark.parametrize("query, first", [("chuyen doi so", "a"), ("CHUYỂN ĐỔI SỐ", "a"), ("so hoa", "b"), ("hoà", "a")])
 def test_the_phrase_holder_comes_first(small_index, query, first):
     assert small_index.search(query).ids[0] == first
 
@@ -202,7 +204,9 @@ def test_snippet_of_nfd_text_and_escaping():
 
     text = unicodedata.normalize("NFD", "<b>Hòa</b> & hoà bình")
     html = make_snippet(text, parse_query("hoa binh"))
-    assert html == "&lt;b&gt;<mark>Hòa</mark>&lt;/b&gt; &amp; <mark>hoà bình</mark>"
+    # The words stand in a row once: only that is marked, not the lone "Hòa".
+    assert html == "&lt;b&gt;Hòa&lt;/b&gt; &amp; <mark>hoà bình</mark>"
+    assert make_snippet(text, parse_query("hoa")) == "&lt;b&gt;<mark>Hòa</mark>&lt;/b&gt; &amp; <mark>hoà</mark> bình"
 
 
 def test_snippet_of_plain_text_and_of_a_page(small_index):
@@ -248,3 +252,89 @@ def test_threads_share_one_index_while_it_is_written(index, make_essay):
         t.join()
     assert errors == []
     assert len(index.search("ha noi", per_page=100).ids) == 6
+
+
+MARKS_TEXTS = {
+    "so": "Sở Tư pháp và sổ hộ khẩu.",  # "sở", "sổ" but never "số"
+    "digital": "Chuyển đổi số là ưu tiên của thành phố.",
+    "apart": "Số liệu được chuyển về; đổi mới cách làm.",
+    "chuyen": "Chuyên đề đổi sổ sách.",  # "chuyên", not "chuyển"
+    "hoa": "Hòa bình và thủy lợi.",  # old tone placement, capital letter
+}
+
+
+@pytest.fixture
+def marks_index(index, make_essay):
+    index.upsert_many([make_essay(k, v) for k, v in MARKS_TEXTS.items()])
+    return index
+
+
+@pytest.mark.parametrize(
+    "query, expected",
+    [
+        ("số", {"digital", "apart"}),  # not "sở", "sổ"
+        ("so", {"so", "digital", "apart", "chuyen"}),  # every marked form
+        ("chuyển", {"digital", "apart"}),  # not "chuyên"
+        ("hoà", {"hoa"}),  # tone placement
+        ("HOÀ BÌNH", {"hoa"}),  # case
+        (unicodedata.normalize("NFD", "thuỷ lợi"), {"hoa"}),  # NFD input, the other placement
+        ('"chuyển đổi số"', {"digital"}),
+        ('"chuyen doi so"', {"digital"}),
+        ('"đổi số"', {"digital"}),  # not "đổi sổ"
+        ('"doi so"', {"digital", "chuyen"}),
+        ("chuyển số", {"digital", "apart"}),
+        ("chuyển sở", set()),
+    ],
+)
+def test_marks_are_honoured_word_by_word(marks_index, query, expected):
+    got = marks_index.search(query, exact_total=True)
+    assert ids(got) == expected
+    assert got.total == len(expected)
+
+
+def test_phrase_total_counts_the_words_in_a_row(marks_index):
+    result = marks_index.search("chuyển đổi số", exact_total=True)
+    assert (result.total, result.phrase_total) == (2, 1)
+    assert result.ids == ["digital", "apart"]
+    assert marks_index.totals("chuyển đổi số") == (2, 1)
+    assert marks_index.totals("chuyen doi so") == (3, 1)  # "Chuyên đề đổi sổ" holds the words apart
+    assert marks_index.totals("số") == (2, 2)  # one word: in a row by itself
+
+
+def test_unmarked_query_keeps_operators():
+    from search.query import unmarked_query
+
+    assert unmarked_query('Chuyển đổi "số hoá" NOT sở OR Hà*') == 'chuyen doi "so hoa" NOT so OR ha*'
+
+
+def test_highlights_only_what_matched():
+    from search.highlight import highlight_all
+
+    text = "Chuyên đề: chuyển đổi số ở Sở Nội vụ."
+    assert highlight_all(text, "chuyển số") == "Chuyên đề: <mark>chuyển</mark> đổi <mark>số</mark> ở Sở Nội vụ."
+    assert highlight_all(text, '"đổi số"') == "Chuyên đề: chuyển <mark>đổi số</mark> ở Sở Nội vụ."
+    assert highlight_all(text, "so") == "Chuyên đề: chuyển đổi <mark>số</mark> ở <mark>Sở</mark> Nội vụ."
+
+
+def test_an_index_built_before_exact_bigrams_still_answers_phrases(tmp_path, make_essay):
+    from whoosh.fields import Schema
+
+    from search import schema as schema_module
+
+    old = schema_module.build_schema()
+    del_fields = Schema(**{n: f for n, f in old.items() if n != "exact_bigrams"})
+    storage_index = EssayIndex(tmp_path / "ix")
+    storage_index.close()
+    # Recreate the live generation with the old schema.
+    import shutil
+
+    from whoosh.filedb.filestore import FileStorage
+
+    gen = next((tmp_path / "ix").glob("gen-*"))
+    shutil.rmtree(gen)
+    st = FileStorage(str(gen))
+    st.create()
+    st.create_index(del_fields).close()
+    with EssayIndex(tmp_path / "ix") as ix:
+        ix.upsert_many([make_essay("digital", MARKS_TEXTS["digital"]), make_essay("chuyen", MARKS_TEXTS["chuyen"])])
+        assert ids(ix.search('"chuyển đổi số"')) == {"digital"}
