@@ -5,10 +5,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 5000
-DEB_PACKAGES := chromium libreoffice-writer-nogui antiword fonts-dejavu-core
+# Tesseract and its Vietnamese model read photographed and scanned essays (make run installs them too).
+OCR_PACKAGES := tesseract-ocr tesseract-ocr-vie
+DEB_PACKAGES := chromium libreoffice-writer-nogui antiword fonts-dejavu-core $(OCR_PACKAGES)
 SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 
-.PHONY: run test test-postgres install system-deps serve audit bench lock clean
+.PHONY: run test test-postgres install system-deps ocr-deps serve audit bench lock clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -18,7 +20,7 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
-run: install
+run: install ocr-deps
 	$(BIN)/flask --app lms db upgrade
 	$(BIN)/flask --app lms demo --if-empty
 	$(BIN)/flask --app lms run --host $(HOST) --port $(PORT)
@@ -30,6 +32,16 @@ system-deps:
 	if [ -n "$$missing" ]; then \
 	  echo "Installing Debian packages:$$missing"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+# Without root or sudo the app still runs and says on the upload page that photos cannot be read yet.
+ocr-deps:
+	@missing=""; \
+	for p in $(OCR_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing Debian packages:$$missing"; \
+	  ($(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing) \
+	  || echo "Could not install$$missing: photographed/scanned essays will be refused until they are installed"; \
 	fi
 
 test: install system-deps

@@ -33,8 +33,8 @@ from lms.migrate import upgrade  # noqa: E402
 from lms.models import Course, Enrollment, Role, Topic, Unit, User  # noqa: E402
 from lms.security import hash_password  # noqa: E402
 from essays.models import Essay, EssayVersion  # noqa: E402
-from review.completeness import completeness  # noqa: E402
-from review.models import Attendance, CompletenessRevision  # noqa: E402
+from review.completeness.figures import completeness  # noqa: E402
+from review.completeness.models import Attendance, CompletenessRevision  # noqa: E402
 
 UTC = dt.timezone.utc
 GIVEN = ["An", "Bình", "Cường", "Dung", "Đức", "Giang", "Hà", "Hải", "Khoa", "Lan", "Long", "My", "Nam", "Oanh"]

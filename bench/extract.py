@@ -1,6 +1,8 @@
-"""Print text-extraction cost: subprocess overhead and seconds per MB for .docx and .pdf.
+"""Print text-extraction cost: subprocess overhead and seconds per MB for .docx and .pdf, and
+seconds per page for photographed and scanned essays read by Tesseract.
 
-Run: .venv/bin/python bench/extract.py   (PDF figures need LibreOffice to make the file)
+Run: .venv/bin/python bench/extract.py         (PDF figures need LibreOffice to make the file)
+     .venv/bin/python bench/extract.py scans   (only photos/scans; needs tesseract-ocr, tesseract-ocr-vie)
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import docx  # noqa: E402
 
 from essays import _extract_worker  # noqa: E402
-from essays.extraction import check_upload, extract_text  # noqa: E402
+from essays.extraction import check_upload, extract_scan, extract_text, ocr_available  # noqa: E402
 
 WORDS = (
     "học tập nghị quyết Đảng nhận thức sâu sắc vai trò lãnh đạo bản thân rèn luyện đạo đức "
@@ -103,5 +105,74 @@ def main() -> None:
                   f"{1000 * seconds / pages:.1f} ms/page")
 
 
+FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf"
+
+
+def a4_page(seed: int, dpi: int = 200):
+    """A printed A4 page of Vietnamese prose (12 pt DejaVu Serif, ~35 lines) as a grey image."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    rng = random.Random(seed)
+    width, height = int(8.27 * dpi), int(11.69 * dpi)
+    font = ImageFont.truetype(FONT, int(12 / 72 * dpi))
+    page = Image.new("L", (width, height), 255)
+    draw = ImageDraw.Draw(page)
+    y, margin, line = dpi, dpi, ""
+    while y < height - dpi:
+        word = rng.choice(WORDS)
+        if draw.textlength(f"{line} {word}", font=font) > width - 2 * margin:
+            draw.text((margin, y), line, font=font, fill=0)
+            y, line = y + int(font.size * 1.5), word
+        else:
+            line = f"{line} {word}".strip()
+    return page
+
+
+def phone_photo(seed: int) -> bytes:
+    """The page photographed: 12 MP, turned 3°, soft, grainy, JPEG (what a phone sends)."""
+    from PIL import Image, ImageFilter
+
+    page = a4_page(seed, dpi=300).rotate(3, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=235)
+    photo = Image.new("L", (3024, 4032), 120)
+    page = page.resize((2800, int(2800 * page.height / page.width)))
+    photo.paste(page, (112, 20))
+    photo = photo.filter(ImageFilter.GaussianBlur(1.2)).convert("RGB")
+    buf = io.BytesIO()
+    photo.save(buf, "JPEG", quality=85)
+    return buf.getvalue()
+
+
+def scanned_pdf(pages: int) -> bytes:
+    """An image-only PDF of `pages` A4 pages scanned at 200 dpi."""
+    images = [a4_page(seed) for seed in range(pages)]
+    buf = io.BytesIO()
+    images[0].save(buf, "PDF", save_all=True, append_images=images[1:], resolution=200)
+    return buf.getvalue()
+
+
+def scans() -> None:
+    if not ocr_available():
+        print("tesseract-ocr with tesseract-ocr-vie is not installed: no OCR figures")
+        return
+    print(f"load average before: {open('/proc/loadavg').read().split()[:3]}")
+    photos = [phone_photo(seed) for seed in range(3)]
+    parts = [(check_upload("anh.jpg", p), p) for p in photos]
+    start = time.perf_counter()
+    result = extract_scan(parts)
+    seconds = time.perf_counter() - start
+    print(f"3 phone photos (12 MP JPEG, {sum(map(len, photos)) / 1e6:.1f} MB): {seconds:6.2f} s = "
+          f"{seconds / 3:5.2f} s/page, mean confidence {result.confidence}, {len(result.text)} chars")
+    for pages in (1, 5):
+        pdf = scanned_pdf(pages)
+        start = time.perf_counter()
+        result = extract_scan([("pdf", pdf)])
+        seconds = time.perf_counter() - start
+        print(f"scanned PDF, {pages} page(s) at 200 dpi ({len(pdf) / 1e6:.1f} MB): {seconds:6.2f} s = "
+              f"{seconds / pages:5.2f} s/page, mean confidence {result.confidence}")
+    print(f"load average after: {open('/proc/loadavg').read().split()[:3]}")
+
+
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] != ["scans"]:
+        main()
+    scans()

@@ -31,8 +31,12 @@ from lms.migrate import upgrade  # noqa: E402
 from lms.models import Course, Enrollment, Role, Topic, Unit, User  # noqa: E402
 from lms.text import fold  # noqa: E402
 from lms.units import match_name  # noqa: E402
-from review.models import Attendance, PassageGroup, Tag, TagTheme, Theme  # noqa: E402
-from review.report import build_report_data, default_prose, report_docx, report_xlsx  # noqa: E402
+from review.completeness.models import Attendance  # noqa: E402
+from review.tagging.models import PassageGroup, Tag, TagTheme, Theme  # noqa: E402
+from review.report.data import build_report_data  # noqa: E402
+from review.report.docx import report_docx  # noqa: E402
+from review.report.prose import default_prose  # noqa: E402
+from review.report.xlsx import report_xlsx  # noqa: E402
 
 SIZES = {"city": dict(units=103, trainees=5_000, essays=15_000, tags=20_000),
          "country": dict(units=3_300, trainees=150_000, essays=450_000, tags=60_000)}

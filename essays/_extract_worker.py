@@ -368,27 +368,75 @@ def _extract(kind: str, data: bytes) -> dict:
     return {"ok": True, "text": text, "legacy_encoding": legacy, "pages": meta.get("pages"), "meta": meta}
 
 
-def _result(kind: str, data: bytes) -> dict:
-    try:
-        return _extract(kind, data)
-    except Refused as exc:
-        return {"ok": False, "code": exc.code, "detail": exc.detail[:500]}
-    except MemoryError:
-        return {"ok": False, "code": "too_complex", "detail": "MemoryError"}
-    except Exception as exc:  # noqa: BLE001 - any parser failure on a hostile file means "unreadable"
-        return {"ok": False, "code": "corrupt", "detail": repr(exc)[:500]}
+def _scan_result(parts: list[tuple[str, bytes]], options: dict) -> tuple[dict, list[bytes]]:
+    """Photos and image-only PDFs: OCR page by page (essays._scan), then the same checks as text."""
+    from essays import _scan, vntext
+
+    scan_options = _scan.ScanOptions.from_dict(options)
+    found, blobs = _scan.scan(parts, scan_options, join=bool(options.get("join")))
+    text, legacy = vntext.prepare_text(found.pop("raw"))
+    letters = vntext.count_letters(text)
+    confidence = found["confidence"]
+    if scan_options.read_text and found["meta"]["ocr_pages"] and (
+            letters < _scan.MIN_LETTERS or confidence is None or confidence < _scan.MIN_CONFIDENCE):
+        raise Refused("unreadable", f"{letters} letters, mean confidence {confidence}")
+    if scan_options.read_text and letters < 20:
+        raise Refused("no_text", f"{letters} letters")
+    result = {"ok": True, "text": text, "legacy_encoding": legacy, "pages": found["meta"]["pages"],
+              "meta": found["meta"], "ocr": bool(found["meta"]["ocr_pages"]) and scan_options.read_text,
+              "confidence": confidence, "joined": found["joined"], "blobs": len(blobs)}
+    return result, blobs
 
 
 # Imported by the fork server once, so that each forked child starts with the parsers loaded.
 # "__main__" too: otherwise every child re-runs the main script (gunicorn's, flask's) on start.
 PRELOAD = ["__main__", "essays._extract_worker", "essays.vntext", "defusedxml.ElementTree", "zipfile", "pypdfium2",
            "subprocess", "tempfile"]
+# Not preloaded: essays._scan (numpy, Pillow, pillow-heif) would add ~100 MB of address space
+# to every pooled .docx child; a scan child is one-shot and pays its import (~0.3 s) beside
+# seconds of OCR.
+
+
+def _guarded(run, scan: bool) -> tuple[dict, list[bytes]]:
+    """Run one file's work; any failure becomes a refusal the parent can name."""
+    refusals: tuple[type[Exception], ...] = (Refused,)
+    if scan:
+        from essays._scan import ScanRefused
+
+        refusals = (Refused, ScanRefused)
+    try:
+        return run()
+    except refusals as exc:
+        page = getattr(exc, "page", None)
+        return {"ok": False, "code": getattr(exc, "code", "corrupt"), "detail": str(getattr(exc, "detail", ""))[:500], "page": page}, []
+    except MemoryError:
+        return {"ok": False, "code": "too_complex", "detail": "MemoryError"}, []
+    except Exception as exc:  # noqa: BLE001 - any parser failure on a hostile file means "unreadable"
+        return {"ok": False, "code": "corrupt", "detail": repr(exc)[:500]}, []
+
+
+def _serve_one(conn, kind: str, options: dict) -> dict:
+    """Read one request's files from `conn`, answer with the JSON result and any blobs."""
+    if kind == "scan":
+        parts = [(part_kind, conn.recv_bytes()) for part_kind in options["parts"]]
+        result, blobs = _guarded(lambda: _scan_result(parts, options), scan=True)
+        del parts
+    else:
+        data = conn.recv_bytes()
+        result, blobs = _guarded(lambda: (_extract(kind, data), []), scan=False)
+        del data
+    conn.send_bytes(json.dumps(result, ensure_ascii=False).encode("utf-8", "replace"))
+    for blob in blobs:
+        conn.send_bytes(blob)
+    return result
 
 
 def serve(conn, max_tasks: int) -> None:
     """Entry point in the forked child: read files from `conn` until it closes, one answer each.
 
-    Per file: (kind, memory_mb, cpu_s) then the bytes in; the JSON result out. The memory
+    Per request: (kind, memory_mb, cpu_s, options) then the bytes of each file in (one file, or
+    for "scan" one per entry of options["parts"]); the JSON result out, then as many binary
+    blobs as it names ("blobs": the joined PDF and page previews of a scan). The memory
     limit holds for the whole process; the CPU limit is renewed per file as "what this
     process has used so far + cpu_s" (SIGXCPU then ends it, the parent reports a timeout).
     After a MemoryError the process ends: its heap is not trusted for the next file.
@@ -399,14 +447,11 @@ def serve(conn, max_tasks: int) -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     for _ in range(max_tasks):
         try:
-            kind, memory_mb, cpu_s = conn.recv()
-            data = conn.recv_bytes()
+            kind, memory_mb, cpu_s, options = conn.recv()
+            _set_limits(memory_mb, cpu_s)
+            result = _serve_one(conn, kind, options or {})
         except (EOFError, OSError):
             return
-        _set_limits(memory_mb, cpu_s)
-        result = _result(kind, data)
-        del data
-        conn.send_bytes(json.dumps(result, ensure_ascii=False).encode("utf-8", "replace"))
         if result.get("detail") == "MemoryError":
             return
     conn.close()

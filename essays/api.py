@@ -9,12 +9,13 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from lms.api import API_PREFIX, ApiError, add_openapi_paths, api_login_required, json_body, \
     register_api_blueprint, std_responses
-from lms.db import db, reads_first, utcnow, write_transaction
+from lms.db import reads_first, utcnow
+from lms.limits import drain_refused_body
 from lms.timefmt import iso
 from essays.access import essay_of, essay_or_404, record_view, topic_or_404
 from essays.models import EssayVersion
-from essays.operations import (MESSAGES, SubmissionError, check_submission, prepare_submission,
-                               submit_essay, too_large_message)
+from essays.operations import MESSAGES, SubmissionError, begin_hand_in, finish_hand_in, too_large_message
+from lms.transaction import api_committed
 
 bp = Blueprint("essays_api", __name__, url_prefix=API_PREFIX)
 
@@ -31,21 +32,28 @@ def submission_json(version: EssayVersion) -> dict[str, Any]:
             "submitted_at": iso(version.submitted_at), "late": version.is_late, "chars": version.chars}
 
 
-def _read_body() -> tuple[bytes | None, str | None, str | None]:
-    """(file bytes, file name, pasted text) from a multipart `file` field or a JSON {"text": …}."""
+def ocr_json(version: EssayVersion) -> dict[str, Any]:
+    """Whether the text was recognised from photos/scans, how confidently, and whether a person must read it."""
+    return {"ocr": bool(version.ocr), "ocr_confidence": version.ocr_confidence,
+            "needs_reading": bool(version.needs_reading), "pages": len(version.files_of("page")) or None}
+
+
+def _read_body() -> tuple[list[tuple[str, bytes]] | None, str | None]:
+    """(files as (name, bytes) in the order sent, pasted text) from multipart `file` fields or JSON {"text": …}."""
     try:
         if request.is_json:
             body = json_body()
             text = body.get("text")
             if not isinstance(text, str):
                 raise ApiError(400, "Trường \"text\" phải là một chuỗi văn bản.")
-            return None, None, text
-        upload = request.files.get("file")
+            return None, text
+        uploads = request.files.getlist("file")
     except RequestEntityTooLarge:
+        drain_refused_body()
         raise ApiError(413, too_large_message(), "too_large") from None
-    if upload is None:
+    if not uploads:
         raise ApiError(400, MESSAGES["nothing"])
-    return upload.read(), upload.filename or "", None
+    return [(upload.filename or "", upload.read()) for upload in uploads], None
 
 
 @bp.put("/courses/<int:course_id>/topics/<int:topic_id>/essay")
@@ -55,24 +63,11 @@ def put_essay(course_id: int, topic_id: int):
     now = utcnow()  # time of receipt, before reading and extracting the file
     user = current_user._get_current_object()
     topic = topic_or_404(course_id, topic_id)
-    try:
-        # Who may hand in (and whether the window is open) is decided before the body is read;
-        # submit_essay checks again in the writing transaction.
-        check_submission(user, topic, uploaded_by=user, now=now)
-    except SubmissionError as exc:
-        db.session.rollback()
-        raise ApiError(exc.status, exc.message, exc.code) from None
-    data, filename, text = _read_body()
-    try:
-        db.session.commit()  # end the read transaction: the file is read without holding one
-        prepared = prepare_submission(data=data, filename=filename, text=text)
-        with write_transaction():
-            version = submit_essay(user, topic, data=data, filename=filename, text=text, uploaded_by=user,
-                                   now=now, prepared=prepared)
-            db.session.commit()
-    except SubmissionError as exc:
-        db.session.rollback()
-        raise ApiError(exc.status, exc.message, exc.code) from None
+    # Who may hand in (and whether the window is open) is decided before the body is read.
+    with api_committed(SubmissionError):
+        begin_hand_in(user, topic, uploaded_by=user, now=now)
+        files, text = _read_body()
+        version = finish_hand_in(user, topic, uploaded_by=user, now=now, files=files, text=text)
     return jsonify(submission_json(version))
 
 
@@ -96,7 +91,8 @@ def get_essay(essay_id: int):
         raise ApiError(404)
     body = {"essay_id": essay.id, "version": version.number, "text": version.text,
             "trainee": essay.trainee.full_name, "unit_code": essay.unit.code, "topic_id": essay.topic_id,
-            "submitted_at": iso(version.submitted_at), "late": version.is_late, "sha256": version.sha256}
+            "submitted_at": iso(version.submitted_at), "late": version.is_late, "sha256": version.sha256,
+            **ocr_json(version)}
     record_view(essay, user)
     return jsonify(body)
 
@@ -106,6 +102,15 @@ _PATH_PARAMS = [
     {"name": "course_id", "in": "path", "required": True, "schema": {"type": "integer"}},
     {"name": "topic_id", "in": "path", "required": True, "schema": {"type": "integer"}},
 ]
+_OCR_PROPERTIES: dict[str, Any] = {
+    "ocr": {"type": "boolean", "description": "the text was recognised by Tesseract from photos/scans: "
+                                              "check it against the page images"},
+    "ocr_confidence": {"type": "number", "nullable": True, "minimum": 0, "maximum": 100,
+                       "description": "mean word confidence of the recognition (null without OCR)"},
+    "needs_reading": {"type": "boolean", "description": "a handwritten essay handed in by the ward officer: "
+                                                        "counted as submitted, not searchable, read by a person"},
+    "pages": {"type": "integer", "nullable": True, "description": "page images of a photographed/scanned essay"},
+}
 OPENAPI_SCHEMAS: dict[str, Any] = {
     "EssaySubmission": {
         "type": "object", "required": ["essay_id", "version", "sha256", "submitted_at", "late", "chars"],
@@ -120,7 +125,7 @@ OPENAPI_SCHEMAS: dict[str, Any] = {
     "Essay": {
         "type": "object",
         "required": ["essay_id", "version", "text", "trainee", "unit_code", "topic_id", "submitted_at", "late",
-                     "sha256"],
+                     "sha256", "ocr", "ocr_confidence", "needs_reading"],
         "properties": {
             "essay_id": {"type": "integer"}, "version": {"type": "integer"},
             "text": {"type": "string", "description": "stored text of the current version (NFC)"},
@@ -128,6 +133,7 @@ OPENAPI_SCHEMAS: dict[str, Any] = {
             "unit_code": {"type": "string"}, "topic_id": {"type": "integer"},
             "submitted_at": {"type": "string", "format": "date-time"}, "late": {"type": "boolean"},
             "sha256": {"type": "string"},
+            **_OCR_PROPERTIES,
         }},
 }
 OPENAPI_PATHS: dict[str, Any] = {
@@ -135,12 +141,17 @@ OPENAPI_PATHS: dict[str, Any] = {
         "put": {
             "parameters": _PATH_PARAMS,
             "summary": "Hand in (or replace) my essay on a topic",
-            "description": "Send the file as multipart field `file` (.docx, .doc, .odt, .pdf, .txt), or JSON "
-                           "{\"text\": …} with the essay typed or pasted. Each call adds a version; earlier "
-                           "versions are kept. After the cut-off (unless an extension applies) → 409.",
+            "description": "Send the file as multipart field `file` (.docx, .doc, .odt, .pdf, .txt), or photos "
+                           "of the pages (.jpg, .jpeg, .png, .heic) / scanned PDFs as several `file` fields in "
+                           "page order (read by OCR, joined into one stored PDF; the originals are kept), or "
+                           "JSON {\"text\": …} with the essay typed or pasted. Each call adds a version; "
+                           "earlier versions are kept. After the cut-off (unless an extension applies) → 409. "
+                           "Photos with too little readable text → 422 `unreadable`; OCR not installed on the "
+                           "server → 422 `no_ocr`.",
             "requestBody": {"required": True, "content": {
                 "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
-                    "file": {"type": "string", "format": "binary"}}}},
+                    "file": {"type": "array", "items": {"type": "string", "format": "binary"},
+                             "description": "one or several files, in page order"}}}},
                 "application/json": {"schema": {"type": "object", "required": ["text"], "properties": {
                     "text": {"type": "string"}}}},
             }},

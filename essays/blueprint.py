@@ -4,27 +4,34 @@ from __future__ import annotations
 from flask import Flask, render_template, url_for
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from lms.hooks import COURSE_CHANGED, DEMO, HOME, LTI_LEARNER_TARGET, LTI_SUBMITTED, NAV, USER_HAS_WORK
+from lms.limits import drain_refused_body
 from lms.models import Role, User
 
 
 def init_app(app: Flask) -> None:
     """Register the submission pages, API, demo step and the hooks of the host."""
-    from essays import api, demo, indexing, search_views, views
+    from essays import api, cli, demo, indexing, lateness, scan_jobs, search_views, views
+    from lms.jobs import register_handler
 
     from lms.timefmt import iso
 
     app.register_blueprint(views.bp)
+    register_handler(app, scan_jobs.JOB_KIND, scan_jobs.run_scan_job)
     app.add_template_filter(iso, "iso_local")
     api.init_app(app)
     indexing.init_app(app)
+    app.cli.add_command(cli.search_cli)
     search_views.init_app(app)
-    app.extensions.setdefault("thuhoach.nav", []).append(_nav)
-    app.extensions.setdefault("thuhoach.home", []).append(_home)
-    app.extensions.setdefault("thuhoach.demo", []).append(demo.hand_in_demo_essays)
+    NAV.register(app, _nav)
+    HOME.register(app, _home)
+    DEMO.register(app, demo.hand_in_demo_essays)
     # LTI (lms.lti) asks these: where a learner lands, and who has handed in on a topic.
-    app.extensions.setdefault("thuhoach.lti_learner_target", []).append(_lti_learner_target)
-    app.extensions.setdefault("thuhoach.lti_submitted", []).append(_lti_submitted)
-    app.extensions.setdefault("thuhoach.user_has_work", []).append(_has_essays)
+    LTI_LEARNER_TARGET.register(app, _lti_learner_target)
+    LTI_SUBMITTED.register(app, _lti_submitted)
+    USER_HAS_WORK.register(app, _has_essays)
+    # A course's due time moved (lms.courses.update_course): lateness follows the deadline in force.
+    COURSE_CHANGED.register(app, lateness.on_course_changed)
     # A body over MAX_CONTENT_LENGTH is refused by Werkzeug before any view runs: say why in Vietnamese.
     app.register_error_handler(RequestEntityTooLarge, _too_large)
 
@@ -57,7 +64,10 @@ def _has_essays(user_id: int) -> bool:
 def _nav(user: User) -> list[tuple[str, str]]:
     if user.role == Role.trainee:
         return [(url_for("essays.mine"), "Bài thu hoạch của tôi")]
-    return [(url_for("essays.unit_essays"), "Bài thu hoạch"), (url_for("essays.extensions"), "Gia hạn")]
+    links = [(url_for("essays.unit_essays"), "Bài thu hoạch"), (url_for("essays.extensions"), "Gia hạn")]
+    if user.role in (Role.reviewer, Role.admin):
+        links.append((url_for("essays.needs_reading"), "Bài viết tay"))
+    return links
 
 
 def _home(user: User) -> str | None:
@@ -68,6 +78,7 @@ def _too_large(err: RequestEntityTooLarge):
     from lms.api import error_response, is_api_request
     from essays.operations import too_large_message
 
+    drain_refused_body()
     if is_api_request():
         return error_response(413, too_large_message(), "too_large")
     return render_template("errors/error.html", code=413, message=too_large_message()), 413

@@ -18,8 +18,11 @@ import multiprocessing.context
 import multiprocessing.process
 import os
 import re
+import shutil
 import signal
+import subprocess
 import threading
+import time
 import unicodedata
 import zipfile
 from dataclasses import dataclass, field
@@ -32,13 +35,22 @@ __all__ = [
     "MESSAGES",
     "ExtractedText",
     "ExtractionError",
+    "IMAGE_KINDS",
+    "ScannedText",
     "check_upload",
     "clean_filename",
+    "extract_scan",
     "extract_text",
+    "ocr_available",
 ]
 
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
-KINDS = ("docx", "doc", "odt", "pdf", "txt")
+IMAGE_KINDS = ("png", "jpeg", "heic")
+KINDS = ("docx", "doc", "odt", "pdf", "txt", *IMAGE_KINDS)
+# The name's extension → the kind its content must have (.jpg and .jpeg are both JPEG).
+EXTENSIONS = {"docx": "docx", "doc": "doc", "odt": "odt", "pdf": "pdf", "txt": "txt",
+              "png": "png", "jpg": "jpeg", "jpeg": "jpeg", "heic": "heic", "heif": "heic"}
+MAX_FILES = 30  # files in one upload (pages of one essay)
 MIN_LETTERS = 20  # fewer letters than a sentence is not an essay
 
 # Zip limits: a real essay .docx has 15-40 parts and XML parts of well under 5 MB.
@@ -51,7 +63,8 @@ PROLOG_SCAN = 64 * 1024  # bytes of each XML part searched for DOCTYPE/ENTITY
 MESSAGES = {
     "bad_filename": "Tên tệp không hợp lệ (chứa đường dẫn hoặc ký tự điều khiển). "
     "Vui lòng đổi tên tệp rồi tải lên lại.",
-    "unsupported_type": "Chỉ nhận bài thu hoạch dạng .docx, .doc, .odt, .pdf hoặc .txt.",
+    "unsupported_type": "Chỉ nhận bài thu hoạch dạng .docx, .doc, .odt, .pdf, .txt hoặc ảnh chụp các "
+    "trang bài (.jpg, .jpeg, .png, .heic).",
     "empty_file": "Tệp tải lên trống (0 byte). Vui lòng chọn lại tệp bài thu hoạch.",
     "too_large": "Tệp quá lớn. Dung lượng tối đa cho phép là {limit}.",
     "type_mismatch": "Nội dung tệp không khớp với đuôi .{ext} (tệp có vẻ là {actual}). "
@@ -77,6 +90,22 @@ MESSAGES = {
     "tải lên.",
     "too_complex": "Tệp quá phức tạp, vượt giới hạn bộ nhớ khi đọc. Vui lòng lưu lại tệp (nên "
     "dùng .docx, bỏ bớt hình ảnh) rồi tải lên.",
+    "image_too_large": "Ảnh có kích thước (số điểm ảnh) quá lớn nên không được xử lý. Vui lòng chụp "
+    "lại bằng máy ảnh điện thoại ở chế độ thường, hoặc thu nhỏ ảnh rồi tải lên.",
+    "unreadable": "Không đọc được đủ chữ trong ảnh/bản scan (ảnh mờ, tối, chụp nghiêng, thiếu trang "
+    "hoặc bài viết tay). Vui lòng chụp lại dưới ánh sáng ban ngày, đặt trang giấy phẳng, chụp thẳng "
+    "từ trên xuống và lấy trọn cả trang; nếu là bài viết tay, vui lòng nhờ cán bộ đơn vị nộp hộ "
+    "dưới dạng bài viết tay.",
+    "no_ocr": "Máy chủ chưa cài phần mềm nhận dạng chữ (Tesseract, gói tiếng Việt) nên chưa nhận "
+    "được ảnh chụp hoặc bản scan. Vui lòng tải lên tệp Word (.docx) hoặc dán nội dung bài; và báo "
+    "quản trị viên cài gói tesseract-ocr và tesseract-ocr-vie.",
+    "ocr_timeout": "Nhận dạng chữ trong ảnh mất quá nhiều thời gian. Vui lòng chụp lại rõ hơn, "
+    "hoặc gửi ít trang hơn mỗi lần.",
+    "too_many_pages": "Quá nhiều trang trong một lần nộp (tối đa {limit} trang ảnh/scan). "
+    "Vui lòng gộp bớt hoặc tải lên tệp Word (.docx).",
+    "mixed_files": "Khi gửi nhiều tệp cùng lúc, chỉ nhận ảnh chụp các trang (.jpg, .jpeg, .png, "
+    ".heic) hoặc tệp PDF. Tệp Word, .odt hoặc .txt vui lòng gửi riêng một tệp.",
+    "too_many_files": "Quá nhiều tệp trong một lần nộp (tối đa {limit} tệp).",
 }
 
 WARNINGS = {
@@ -126,6 +155,19 @@ class ExtractedText:
     meta: dict = field(default_factory=dict, compare=False)
 
 
+@dataclass(frozen=True)
+class ScannedText:
+    """Photos/scans read by Tesseract: the text, the joined PDF (None: the one PDF sent) and previews."""
+
+    text: str
+    ocr: bool
+    confidence: float | None  # mean word confidence, 0-100
+    pages: int
+    pdf: bytes | None
+    previews: tuple[bytes, ...]
+    meta: dict = field(default_factory=dict, compare=False)
+
+
 # --- file names ------------------------------------------------------------------------
 _WINDOWS_FORBIDDEN = re.compile(r'[<>:"/\\|?*]')
 _WINDOWS_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)),
@@ -165,9 +207,9 @@ def _extension(filename: str) -> str:
         raise ExtractionError("bad_filename")
     stem, dot, ext = filename.rpartition(".")
     ext = ext.lower().strip()
-    if not dot or not stem.strip() or ext not in KINDS:
+    if not dot or not stem.strip() or ext not in EXTENSIONS:
         raise ExtractionError("unsupported_type")
-    return ext
+    return EXTENSIONS[ext]
 
 
 # --- content sniffing ------------------------------------------------------------------
@@ -195,7 +237,8 @@ def _sniff(data: bytes) -> str:
             return kind
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "webp"
-    if data[4:12] in (b"ftypheic", b"ftypheix", b"ftypmif1"):
+    if data[4:12] in (b"ftypheic", b"ftypheix", b"ftypmif1", b"ftypmsf1", b"ftyphevc", b"ftypheim",
+                      b"ftypheis"):
         return "heic"
     if data.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")):
         return "text"
@@ -227,7 +270,9 @@ def _check_zip(data: bytes) -> str:
                 raise ExtractionError("zip_bomb")
             if info.flag_bits & 0x1:
                 raise ExtractionError("encrypted")
-        if total > MAX_ZIP_TOTAL:
+        # The whole archive too: many members of ≤ 1 MB each escape the per-member ratio
+        # (150 zero-filled 1 MB members: 208 KB on the wire, 150 MB declared, were accepted).
+        if total > MAX_ZIP_TOTAL or (total > 1024 * 1024 and total / max(len(data), 1) > MAX_RATIO):
             raise ExtractionError("zip_bomb")
 
         names = {info.filename for info in infos}
@@ -316,6 +361,8 @@ def check_upload(filename: str, data: bytes, max_bytes: int = DEFAULT_MAX_BYTES)
         kind = _check_pdf(data)
     elif actual == "text" and ext == "txt":
         kind = "txt"
+    elif actual in IMAGE_KINDS and ext in IMAGE_KINDS:
+        kind = actual  # a PNG named .jpg is still a photo of the page: read what it is
     else:
         raise ExtractionError("type_mismatch", _mismatch_message(ext, actual))
     if kind != ext:
@@ -371,19 +418,32 @@ class _Worker:
 
         Raises ExtractionError("timeout") after killing the child when no answer came in time.
         """
+        answer = self.ask(kind, [data], {}, timeout=timeout, memory_mb=memory_mb)
+        return None if answer is None else answer[0]
+
+    def ask(self, kind: str, parts: list[bytes], options: dict, *, timeout: float, memory_mb: int,
+            timeout_code: str = "timeout") -> tuple[bytes, list[bytes]] | None:
+        """Send a request and its files; return the JSON answer and the blobs it names, None if the child died."""
         self.tasks_left -= 1
+        deadline = time.monotonic() + timeout
         try:
-            self.conn.send((kind, int(memory_mb), max(1, int(timeout) + 1)))
-            self.conn.send_bytes(data)
-            if not self.conn.poll(timeout):
-                self.kill()
-                logger.warning("extraction of %s timed out after %ss", kind, timeout)
-                raise ExtractionError("timeout")
-            answer = self.conn.recv_bytes()
+            self.conn.send((kind, int(memory_mb), max(1, int(timeout) + 1), options))
+            for part in parts:
+                self.conn.send_bytes(part)
+            answer = self._receive(deadline, kind, timeout_code)
+            count = int(json.loads(answer).get("blobs") or 0) if kind == "scan" else 0
+            blobs = [self._receive(deadline, kind, timeout_code) for _ in range(count)]
         except (EOFError, OSError):
             return None
         self.served += 1
-        return answer
+        return answer, blobs
+
+    def _receive(self, deadline: float, kind: str, timeout_code: str) -> bytes:
+        if not self.conn.poll(max(0.0, deadline - time.monotonic())):
+            self.kill()
+            logger.warning("extraction of %s timed out", kind)
+            raise ExtractionError(timeout_code)
+        return self.conn.recv_bytes()
 
     def usable(self) -> bool:
         return self.tasks_left > 0 and self.proc.is_alive()
@@ -488,3 +548,80 @@ def _kill_group(proc: multiprocessing.process.BaseProcess) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         proc.kill()
+
+
+# --- photos and scans ------------------------------------------------------------------
+OCR_LANGUAGE = "vie"
+# Seconds for a whole upload (each page has its own, smaller limits): under gunicorn's 120 s,
+# since the pages are read in the request (docs/PERFORMANCE.md: ~2.5 s of CPU per A4 page).
+OCR_TIMEOUT = 110
+OCR_MEMORY_MB = 1024  # the child decoding photos; Tesseract runs under its own limit per page
+MAX_SCAN_PAGES = 20
+_OCR_CHECKED: dict[str, tuple[float, bool]] = {}
+
+
+def ocr_available(tesseract: str = "tesseract") -> bool:
+    """Whether Tesseract and its Vietnamese model are installed (asked again after a minute)."""
+    now = time.monotonic()
+    cached = _OCR_CHECKED.get(tesseract)
+    if cached and now - cached[0] < 60:
+        return cached[1]
+    found = False
+    if shutil.which(tesseract):
+        try:
+            proc = subprocess.run([tesseract, "--list-langs"], capture_output=True, timeout=20, check=False)
+            langs = (proc.stdout + proc.stderr).decode("utf-8", "replace").split()
+            found = proc.returncode == 0 and OCR_LANGUAGE in langs
+        except (OSError, subprocess.SubprocessError):
+            found = False
+    if not found:
+        logger.warning("OCR unavailable: %s with the %s model not found", tesseract, OCR_LANGUAGE)
+    _OCR_CHECKED[tesseract] = (now, found)
+    return found
+
+
+def extract_scan(parts: list[tuple[str, bytes]], *, read_text: bool = True, tesseract: str = "tesseract",
+                 timeout: float = OCR_TIMEOUT, memory_mb: int = OCR_MEMORY_MB) -> ScannedText:
+    """Read photos and image-only PDFs (checked, in order) with Tesseract in a fresh child process.
+
+    `read_text=False` (a handwritten essay an officer hands in) skips recognition: the pages are
+    still checked, straightened, joined and previewed. Raises ExtractionError with a message
+    naming the page when one page is at fault.
+    """
+    if not parts or any(kind not in (*IMAGE_KINDS, "pdf") for kind, _ in parts):
+        raise ValueError("extract_scan takes images and PDFs")
+    if len(parts) > MAX_FILES:
+        raise ExtractionError("too_many_files", MESSAGES["too_many_files"].format(limit=MAX_FILES))
+    if not ocr_available(tesseract):
+        raise ExtractionError("no_ocr")
+    join = not (len(parts) == 1 and parts[0][0] == "pdf")
+    options = {"parts": [kind for kind, _ in parts], "join": join, "tesseract": tesseract,
+               "language": OCR_LANGUAGE, "read_text": read_text, "max_pages": MAX_SCAN_PAGES}
+    worker = _Worker(_context(), max_tasks=1)
+    answer = worker.ask("scan", [data for _, data in parts], options, timeout=timeout, memory_mb=memory_mb,
+                        timeout_code="ocr_timeout")
+    if answer is None:
+        worker.proc.join(5)
+        exitcode = worker.proc.exitcode
+        worker.kill()
+        logger.warning("scan worker exited %s without a result", exitcode)
+        raise ExtractionError("ocr_timeout" if exitcode == -signal.SIGXCPU else "too_complex")
+    worker.close()
+    result, blobs = json.loads(answer[0]), answer[1]
+    if not result.get("ok"):
+        raise _scan_error(result)
+    pdf = blobs.pop(0) if result.get("joined") else None
+    return ScannedText(text=result["text"], ocr=bool(result.get("ocr")), confidence=result.get("confidence"),
+                       pages=int(result.get("pages") or len(blobs)), pdf=pdf, previews=tuple(blobs),
+                       meta=result.get("meta", {}))
+
+
+def _scan_error(result: dict) -> ExtractionError:
+    code = result.get("code") if result.get("code") in MESSAGES else "corrupt"
+    logger.info("scan refused (%s, page %s): %s", code, result.get("page"), result.get("detail"))
+    message = MESSAGES[code]
+    if code == "too_many_pages":
+        message = message.format(limit=MAX_SCAN_PAGES)
+    elif result.get("page") and code in ("corrupt", "image_too_large", "ocr_timeout"):
+        message = f"Trang {result['page']}: {message}"
+    return ExtractionError(code, message)

@@ -19,14 +19,15 @@ from sqlalchemy.orm import Session
 
 from essays.models import Essay, EssayVersion, IndexOutbox
 from lms.db import db, read_only
+from lms.hooks import INDEX_EXTRAS
 from lms.jobs import register_task
 from lms.models import Unit, User
 from search import EssayIndex
+from search.pg import PgEssayIndex
 
 logger = logging.getLogger(__name__)
 BATCH_SIZE = 200
 # Features add fields to the index (review: themes) with callables essay_ids -> {id: {field: value}}.
-EXTRAS_KEY = "thuhoach.index_extras"
 
 
 def index_path(app: Flask | None = None) -> Path:
@@ -34,15 +35,23 @@ def index_path(app: Flask | None = None) -> Path:
     return Path((app or current_app).config["DATA_DIR"]) / "search"
 
 
-def get_index(app: Flask | None = None) -> EssayIndex:
-    """The process's one EssayIndex (one cached searcher, refreshed when the index changes)."""
+def _open_index(app: Flask) -> EssayIndex | PgEssayIndex:
+    if app.config["SEARCH_BACKEND"] == "postgres":
+        engine = db.engine(app)
+        # Pooled connections: each search or write borrows one and gives it back.
+        return PgEssayIndex(engine.raw_connection, index_kind=app.config["SEARCH_PG_INDEX"])
+    return EssayIndex(index_path(app))
+
+
+def get_index(app: Flask | None = None) -> EssayIndex | PgEssayIndex:
+    """The process's one index: Whoosh (one cached searcher) or the PostgreSQL table every server shares."""
     app = app or current_app
     index = app.extensions.get("thuhoach.search_index")
     if index is None:
         with _INDEX_LOCK:
             index = app.extensions.get("thuhoach.search_index")
             if index is None:
-                index = app.extensions["thuhoach.search_index"] = EssayIndex(index_path(app))
+                index = app.extensions["thuhoach.search_index"] = _open_index(app)
     return index
 
 
@@ -60,7 +69,8 @@ def essay_docs(session: Session, essay_ids: Iterable[int], app: Flask | None = N
         .join(EssayVersion, EssayVersion.id == Essay.current_version_id)
         .join(Unit, Unit.id == Essay.unit_id)
         .join(User, User.id == Essay.trainee_id)
-        .where(Essay.id.in_(ids))
+        # A handwritten essay (needs_reading) has no text to search: left out, so its entry is deleted.
+        .where(Essay.id.in_(ids), EssayVersion.needs_reading.is_(False))
     ).all()
     docs = {}
     for row in rows:
@@ -69,7 +79,7 @@ def essay_docs(session: Session, essay_ids: Iterable[int], app: Flask | None = N
         docs[row.id] = {"essay_id": row.id, "course_id": row.course_id, "topic_id": row.topic_id,
                         "unit_code": row.code, "trainee": row.full_name, "text": row.text,
                         "submitted_at": row.submitted_at, "state": state}
-    for extra in (app or current_app).extensions.get(EXTRAS_KEY, []):
+    for extra in INDEX_EXTRAS.providers(app):
         for essay_id, fields in extra(session, list(docs)).items():
             if essay_id in docs:
                 docs[essay_id].update(fields)
@@ -176,48 +186,6 @@ def check(app: Flask, repair: bool = True) -> dict[str, int]:
 
 
 def init_app(app: Flask) -> None:
-    """Register the `search` CLI group and, in the embedded default, the in-process indexer."""
-    import click
-    from flask.cli import AppGroup
-
-    search_cli = AppGroup("search", help="Chỉ mục tìm kiếm.")
-
-    @search_cli.command("worker")
-    def worker_command() -> None:
-        """Run the one indexer/worker process (production: THUHOACH_INDEXER_IN_PROCESS=0 on the web)."""
-        from lms.jobs import run_worker
-
-        run_worker(current_app._get_current_object())
-
-    @search_cli.command("reindex")
-    def reindex_command() -> None:
-        """Rebuild the index from the database into a new folder and switch atomically."""
-        app_obj = current_app._get_current_object()
-        session = db.new_session(app_obj)
-        total = session.scalar(select(func.count()).select_from(Essay).where(Essay.current_version_id.is_not(None)))
-        session.close()
-        with click.progressbar(length=total or 0, label="Đang dựng lại chỉ mục") as bar:
-            done = [0]
-
-            def progress(n: int) -> None:
-                bar.update(n - done[0])
-                done[0] = n
-
-            n = reindex(app_obj, progress)
-        click.echo(f"Đã dựng lại chỉ mục: {n} bài thu hoạch.")
-
-    @search_cli.command("check")
-    @click.option("--no-repair", is_flag=True, help="Chỉ báo cáo, không sửa.")
-    def check_command(no_repair: bool) -> None:
-        """Compare database and index, and repair what differs."""
-        app_obj = current_app._get_current_object()
-        result = check(app_obj, repair=not no_repair)
-        click.echo(f"CSDL: {result['database']} bài, chỉ mục: {result['index']} bài, "
-                   f"thiếu: {result['missing']}, thừa: {result['extra']}.")
-        if not no_repair and result["missing"]:
-            n = drain_all(app_obj)
-            click.echo(f"Đã bổ sung {n} bài vào chỉ mục.")
-
-    app.cli.add_command(search_cli)
+    """Register the outbox drain as a periodic task of the worker loop (the `search` CLI is essays.cli)."""
     # The worker loop (a thread of the app in the embedded default) drains the outbox.
     register_task(app, drain_once)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import (Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint)
+from sqlalchemy import (Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false)
 from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
 
 from lms.db import Base, UTCDateTime, utcnow
@@ -40,10 +40,8 @@ class Essay(Base):
         foreign_keys="EssayVersion.essay_id", order_by="EssayVersion.number", back_populates="essay")
 
     def can_view(self, user: User | None) -> bool:
-        """The owner, an officer of the essay's unit, Board reviewers and admins may read it."""
-        if user is None or not user.is_authenticated:
-            return False
-        return user.id == self.trainee_id or user.can_see_unit(self.unit_id)
+        """Who may read this essay: `can_see_essay`."""
+        return can_see_essay(user, self)
 
     def can_submit(self, user: User | None) -> bool:
         """Who may hand in a new version of this essay (see `can_submit_for`)."""
@@ -76,9 +74,39 @@ class EssayVersion(Base):
     under_extension: Mapped[bool] = mapped_column(Boolean, default=False)
     uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
     warnings: Mapped[str | None] = mapped_column(Text)
+    # The text was recognised by Tesseract from photos/scans: reviewers should look at the pages.
+    ocr: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    ocr_confidence: Mapped[float | None] = mapped_column(Float)  # mean word confidence, 0-100
+    # A handwritten essay an officer handed in: counted as submitted, not searchable, read by a person.
+    needs_reading: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     essay: Mapped[Essay] = relationship(foreign_keys=[essay_id], back_populates="versions")
     uploaded_by: Mapped[User] = relationship()
+    files: Mapped[list["EssayVersionFile"]] = relationship(
+        order_by="(EssayVersionFile.role, EssayVersionFile.position)", viewonly=True)
+
+    def files_of(self, role: str) -> list["EssayVersionFile"]:
+        """The version's originals ("original") or page previews ("page"), in order."""
+        return [f for f in self.files if f.role == role]
+
+
+class EssayVersionFile(Base):
+    """A further stored file of a version: an original photo/scan as sent, or a page preview (JPEG).
+
+    The version's own `sha256` is the file to download (for photos: the pages joined into one PDF).
+    """
+
+    __tablename__ = "essay_version_file"
+    __table_args__ = (UniqueConstraint("version_id", "role", "position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("essay_version.id"), index=True)
+    role: Mapped[str] = mapped_column(String(10))  # "original" or "page"
+    position: Mapped[int] = mapped_column(Integer)  # 1, 2, … in the order sent / page order
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(10))  # "png", "jpeg", "heic", "pdf" (originals); "jpeg" (pages)
+    file_name: Mapped[str | None] = mapped_column(String(255))
+    size: Mapped[int] = mapped_column(Integer)
 
 
 class Extension(Base):
@@ -110,6 +138,13 @@ class IndexOutbox(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     essay_id: Mapped[int] = mapped_column(Integer, index=True)
     queued_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+def can_see_essay(user: User | None, essay: Essay) -> bool:
+    """The owner, an officer of the essay's unit, Board reviewers and admins may read an essay."""
+    if user is None or not user.is_authenticated:
+        return False
+    return user.id == essay.trainee_id or user.can_see_unit(essay.unit_id)
 
 
 def can_submit_for(user: User | None, trainee: User, unit_id: int | None = None) -> bool:

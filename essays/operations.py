@@ -23,15 +23,16 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from lms.courses import enrollment_of
 from lms.db import UTCDateTime, db, utcnow, write_transaction
+from lms.hooks import essay_version_stored
 from lms.models import Course, Enrollment, Role, Topic, Unit, User
 from lms.security import audit
 from lms.timefmt import fmt_datetime
 from essays import storage
 from essays.deadlines import Deadlines, Lateness, deadlines_for
 from essays.extraction import MESSAGES as EXTRACTION_MESSAGES
-from essays.extraction import (MIN_LETTERS, WARNINGS, ExtractionError, check_upload, clean_filename,
-                               extract_text)
-from essays.models import (Essay, EssayVersion, Extension, IndexOutbox, can_grant_extension,
+from essays.extraction import (IMAGE_KINDS, MAX_FILES, MIN_LETTERS, WARNINGS, ExtractionError, check_upload,
+                               clean_filename, extract_scan, extract_text)
+from essays.models import (Essay, EssayVersion, EssayVersionFile, Extension, IndexOutbox, can_grant_extension,
                            can_submit_for)
 from essays.vntext import count_letters, prepare_text
 
@@ -48,6 +49,14 @@ MESSAGES = {
     "not_enrolled": "Học viên không có tên trong danh sách lớp này nên không nộp bài được.",
     "closed": "Đã quá hạn chót nhận bài ({cutoff}). Hệ thống không nhận bài nữa; nếu có lý do chính "
               "đáng, vui lòng liên hệ cán bộ đơn vị để được gia hạn.",
+    "handwritten_self": "Chỉ cán bộ đơn vị mới nộp hộ được bài viết tay (cần đọc trực tiếp).",
+    "handwritten_files": "Bài viết tay được nộp dưới dạng ảnh chụp (.jpg, .jpeg, .png, .heic) hoặc tệp "
+                         "PDF scan các trang bài.",
+    "ocr_warning": "Chữ của bài được máy nhận dạng tự động từ ảnh chụp/bản scan (độ tin cậy trung bình "
+                   "{confidence}). Vui lòng đọc lại nội dung bên dưới; nếu sai nhiều, hãy chụp lại rõ hơn "
+                   "và nộp lại.",
+    "handwritten_note": "Bài viết tay do cán bộ đơn vị nộp hộ: được tính là đã nộp, Ban Tổ chức sẽ đọc "
+                        "trực tiếp trên ảnh các trang (không tìm kiếm được theo nội dung).",
 }
 
 
@@ -68,6 +77,16 @@ class ExtensionError(EssayError):
 
 
 @dataclass(frozen=True)
+class ExtraFile:
+    """A further file of a version (an original photo, a page preview) and its hash."""
+
+    data: bytes
+    kind: str
+    file_name: str | None
+    sha256: str
+
+
+@dataclass(frozen=True)
 class PreparedSubmission:
     """An upload that passed the checks: its bytes, kind, clean name and normalised text."""
 
@@ -78,6 +97,21 @@ class PreparedSubmission:
     warnings: tuple[str, ...]
     sha256: str
     size: int
+    ocr: bool = False
+    ocr_confidence: float | None = None
+    needs_reading: bool = False
+    originals: tuple[ExtraFile, ...] = ()
+    previews: tuple[ExtraFile, ...] = ()
+
+    def extra_files(self) -> list[tuple[str, int, ExtraFile]]:
+        """(role, position, file) of every further file to store with the version."""
+        return ([("original", i, f) for i, f in enumerate(self.originals, start=1)]
+                + [("page", i, f) for i, f in enumerate(self.previews, start=1)])
+
+
+def percent_label(value: float) -> str:
+    """66.7 → "66,7 %" (Vietnamese decimal comma)."""
+    return f"{value:.1f}".replace(".", ",") + " %"
 
 
 def _size_label(n: int) -> str:
@@ -94,25 +128,81 @@ def too_large_message(limit: int | None = None) -> str:
     return EXTRACTION_MESSAGES["too_large"].format(limit=_size_label(limit or max_upload_bytes()))
 
 
+def _refusal(exc: ExtractionError) -> SubmissionError:
+    return SubmissionError(exc.message, 413 if exc.code == "too_large" else 422, exc.code)
+
+
 def prepare_submission(*, data: bytes | None, filename: str | None, text: str | None,
-                       max_bytes: int | None = None) -> PreparedSubmission:
-    """Check an upload and extract its text, or normalise pasted text; touches neither DB nor disk."""
+                       max_bytes: int | None = None, files: list[tuple[str, bytes]] | None = None,
+                       handwritten: bool = False) -> PreparedSubmission:
+    """Check an upload and extract its text, or normalise pasted text; touches neither DB nor disk.
+
+    `files` are several (name, bytes) in the order given: photos or PDFs of one essay's pages.
+    `handwritten`: an officer hands in photos/scans of a handwritten essay, kept to be read by a person.
+    """
     limit = max_bytes or max_upload_bytes()
-    has_text = text is not None and text.strip() != ""
-    if data is not None and has_text:
-        raise SubmissionError(MESSAGES["both"], 400, "bad_request")
-    if data is None and not has_text:
-        raise SubmissionError(MESSAGES["nothing"], 400, "bad_request")
     if data is not None:
+        files = [(filename or "", data)]
+    has_text = text is not None and text.strip() != ""
+    if files and has_text:
+        raise SubmissionError(MESSAGES["both"], 400, "bad_request")
+    if not files and not has_text:
+        raise SubmissionError(MESSAGES["nothing"], 400, "bad_request")
+    if files:
         try:
-            kind = check_upload(filename or "", data, limit)
-            extracted = extract_text(data, kind)
+            return _prepare_files(files, limit, handwritten)
         except ExtractionError as exc:
-            raise SubmissionError(exc.message, 413 if exc.code == "too_large" else 422, exc.code) from None
-        return PreparedSubmission(data=data, kind=kind, file_name=clean_filename(filename or ""),
-                                  text=extracted.text, warnings=tuple(extracted.warnings),
-                                  sha256=storage.sha256_of(data), size=len(data))
-    assert text is not None
+            raise _refusal(exc) from None
+    return _prepare_text(text or "", limit)
+
+
+def _prepare_files(files: list[tuple[str, bytes]], limit: int, handwritten: bool) -> PreparedSubmission:
+    if len(files) > MAX_FILES:
+        raise ExtractionError("too_many_files", EXTRACTION_MESSAGES["too_many_files"].format(limit=MAX_FILES))
+    kinds = [check_upload(name or "", data, limit) for name, data in files]
+    if any(kind not in (*IMAGE_KINDS, "pdf") for kind in kinds):
+        if handwritten:
+            raise SubmissionError(MESSAGES["handwritten_files"], 422, "unsupported_type")
+        if len(files) > 1:
+            raise ExtractionError("mixed_files")
+    if len(files) == 1 and kinds[0] not in IMAGE_KINDS and not handwritten:
+        name, data = files[0]
+        try:
+            extracted = extract_text(data, kinds[0])
+        except ExtractionError as exc:
+            if exc.code != "scanned":
+                raise
+        else:
+            return PreparedSubmission(data=data, kind=kinds[0], file_name=clean_filename(name),
+                                      text=extracted.text, warnings=tuple(extracted.warnings),
+                                      sha256=storage.sha256_of(data), size=len(data))
+    return _prepare_scan(files, kinds, handwritten)
+
+
+def _prepare_scan(files: list[tuple[str, bytes]], kinds: list[str], handwritten: bool) -> PreparedSubmission:
+    """Photos and scans: Tesseract reads them (unless handwritten); the pages become one PDF."""
+    parts = [(kind, data) for kind, (_name, data) in zip(kinds, files)]
+    scanned = extract_scan(parts, read_text=not handwritten,
+                           tesseract=current_app.config.get("TESSERACT_CMD", "tesseract"))
+    pdf = scanned.pdf if scanned.pdf is not None else files[0][1]
+    first_name = clean_filename(files[0][0])
+    file_name = first_name if scanned.pdf is None else f"{first_name.rsplit('.', 1)[0]}.pdf"
+    originals = tuple(ExtraFile(data=data, kind=kind, file_name=clean_filename(name), sha256=storage.sha256_of(data))
+                      for kind, (name, data) in zip(kinds, files))
+    previews = tuple(ExtraFile(data=jpeg, kind="jpeg", file_name=None, sha256=storage.sha256_of(jpeg))
+                     for jpeg in scanned.previews)
+    text, warnings = scanned.text, []
+    if handwritten:
+        warnings.append(MESSAGES["handwritten_note"])
+    elif scanned.ocr and scanned.confidence is not None:
+        warnings.append(MESSAGES["ocr_warning"].format(confidence=percent_label(scanned.confidence)))
+    return PreparedSubmission(data=pdf, kind="pdf", file_name=file_name, text=text, warnings=tuple(warnings),
+                              sha256=storage.sha256_of(pdf), size=len(pdf), ocr=scanned.ocr,
+                              ocr_confidence=scanned.confidence if scanned.ocr else None,
+                              needs_reading=handwritten, originals=originals, previews=previews)
+
+
+def _prepare_text(text: str, limit: int) -> PreparedSubmission:
     if len(text.encode("utf-8")) > limit:
         raise SubmissionError(MESSAGES["paste_large"].format(limit=_size_label(limit)), 413, "too_large")
     normalised, legacy = prepare_text(text)
@@ -154,39 +244,79 @@ def submit_essay(trainee: User, topic: Topic, *, data: bytes | None, filename: s
         # Refuse a closed or foreign submission before spending a subprocess on it.
         check_submission(trainee, topic, uploaded_by=uploaded_by, now=now)
         prepared = prepare_submission(data=data, filename=filename, text=text)
+    if prepared.needs_reading and uploaded_by.id == trainee.id:
+        raise SubmissionError(MESSAGES["handwritten_self"], 403, "forbidden")
     session = db.session
-    # The file is written (and fsynced) before the first statement of the writing transaction,
-    # so SQLite's write lock is not held meanwhile; a refusal below still removes it (_forget_orphans).
+    # The files are written (and fsynced) before the first statement of the writing transaction,
+    # so SQLite's write lock is not held meanwhile; a refusal below still removes them (_forget_orphans).
     data_dir = Path(current_app.config["DATA_DIR"])
-    stored = storage.store_bytes(data_dir, prepared.data, prepared.sha256)
-    if stored.created:
-        session.info.setdefault(_NEW_FILES_KEY, []).append((str(data_dir), stored.sha256))
+    _store_all(session, data_dir, prepared)
     enrollment, _deadlines, lateness = check_submission(trainee, topic, uploaded_by=uploaded_by, now=now)
     # Now that the transaction holds SQLite's write lock: a refused upload of the same bytes may
-    # have removed the shared file meanwhile (its clean-up takes the lock too). A stat if present.
-    again = storage.store_bytes(data_dir, prepared.data, prepared.sha256)
-    if again.created:
-        session.info.setdefault(_NEW_FILES_KEY, []).append((str(data_dir), again.sha256))
+    # have removed a shared file meanwhile (its clean-up takes the lock too). A stat if present.
+    _store_all(session, data_dir, prepared)
 
     essay, number = _essay_with_next_number(trainee.id, topic, enrollment.unit_id, now)
     version = EssayVersion(
         essay_id=essay.id, number=number, text=prepared.text, chars=len(prepared.text), sha256=prepared.sha256,
         size=prepared.size, kind=prepared.kind, file_name=prepared.file_name, submitted_at=now,
         is_late=lateness.is_late, under_extension=lateness.under_extension, uploaded_by_id=uploaded_by.id,
-        warnings="\n".join(prepared.warnings) or None,
+        warnings="\n".join(prepared.warnings) or None, ocr=prepared.ocr, ocr_confidence=prepared.ocr_confidence,
+        needs_reading=prepared.needs_reading,
     )
     session.add(version)
     session.flush()  # the version's id becomes the essay's current version
+    session.add_all(EssayVersionFile(version_id=version.id, role=role, position=position, sha256=f.sha256,
+                                     kind=f.kind, file_name=f.file_name, size=len(f.data))
+                    for role, position, f in prepared.extra_files())
     set_committed_value(version, "essay", essay)
     essay.current_version_id = version.id
     set_committed_value(essay, "current_version", version)
     session.add(IndexOutbox(essay_id=essay.id, queued_at=now))
     audit("essay.submitted", target=f"essay:{essay.id}", user=uploaded_by,
           detail=f"version={number} sha256={prepared.sha256} late={int(lateness.is_late)}"
+                 + (f" ocr={prepared.ocr_confidence}" if prepared.ocr else "")
+                 + (" needs_reading=1" if prepared.needs_reading else "")
                  + (f" on_behalf_of={trainee.username}" if uploaded_by.id != trainee.id else ""))
     session.flush()
+    # Listeners (the LTI score return) add their rows to this transaction.
+    essay_version_stored.send(current_app._get_current_object(), session=session, essay_id=essay.id,
+                              trainee_id=trainee.id, topic_id=topic.id, version_number=number)
     logger.info("essay %s version %s handed in (%s, %s bytes)", essay.id, number, prepared.kind, prepared.size)
     return version
+
+
+def begin_hand_in(trainee: User, topic: Topic, *, uploaded_by: User, now: dt.datetime) -> None:
+    """The upload sequence of the page and the API, steps 1-2 (raises SubmissionError).
+
+    1. Who may hand in, and whether the window is open at `now` (the time of receipt), is checked
+       in the read transaction, before the body is read. 2. The read transaction ends, so the
+       file is read, checked and its text extracted without holding one (`finish_hand_in`).
+    """
+    check_submission(trainee, topic, uploaded_by=uploaded_by, now=now)
+    db.session.commit()
+
+
+def finish_hand_in(trainee: User, topic: Topic, *, uploaded_by: User, now: dt.datetime,
+                   files: list[tuple[str, bytes]] | None, text: str | None,
+                   handwritten: bool = False) -> EssayVersion:
+    """Steps 3-4: check and extract the upload outside any transaction, then one short write
+    transaction checks again, stores the version (`submit_essay`) and commits."""
+    prepared = prepare_submission(data=None, filename=None, text=text, files=files or None, handwritten=handwritten)
+    with write_transaction():
+        version = submit_essay(trainee, topic, data=None, filename=None, text=text,
+                               uploaded_by=uploaded_by, now=now, prepared=prepared)
+        db.session.commit()
+    return version
+
+
+def _store_all(session: Session, data_dir: Path, prepared: PreparedSubmission) -> None:
+    """Store the version's file and its originals/previews; remember the ones this call created."""
+    blobs = [(prepared.data, prepared.sha256)] + [(f.data, f.sha256) for _r, _p, f in prepared.extra_files()]
+    for data, sha256 in blobs:
+        stored = storage.store_bytes(data_dir, data, sha256)
+        if stored.created:
+            session.info.setdefault(_NEW_FILES_KEY, []).append((str(data_dir), stored.sha256))
 
 
 # Same text on SQLite and PostgreSQL. Written as SQL because SQLAlchemy does not cache the
@@ -245,6 +375,8 @@ def _forget_orphans(session: Session, transaction) -> None:
         try:
             with write_transaction(), bind.connect() as conn:
                 used = conn.execute(select(EssayVersion.id).where(EssayVersion.sha256 == sha256).limit(1)).first()
+                used = used or conn.execute(select(EssayVersionFile.id).where(
+                    EssayVersionFile.sha256 == sha256).limit(1)).first()
                 if used is None:
                     storage.remove_file(data_dir, sha256)
         except Exception:  # noqa: BLE001 - clean-up must never hide the original error

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, Flask, abort, current_app, jsonify, render_template, request, url_for
+from flask import Blueprint, Flask, abort, jsonify, render_template, request, url_for
 from flask_login import current_user, login_required
 from markupsafe import Markup
 from sqlalchemy import select
@@ -14,6 +14,7 @@ from essays.indexing import get_index, pending_count
 from essays.models import Essay
 from lms.api import ApiError, add_openapi_paths, register_api_blueprint, std_responses
 from lms.db import db
+from lms.hooks import NAV, THEME_CHOICES
 from lms.models import Course, Role, Unit, User
 from search.analysis import has_marks
 from search.highlight import highlight_all
@@ -32,7 +33,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     register_api_blueprint(app, api_bp)
     add_openapi_paths(app, _OPENAPI_PATHS)
-    app.extensions.setdefault("thuhoach.nav", []).append(_nav)
+    NAV.register(app, _nav)
     app.jinja_env.filters.setdefault("vnint", count_text)
 
 
@@ -70,7 +71,7 @@ class SearchPage:
 
 def allowed_unit_codes(user: User) -> list[str] | None:
     """Units whose essays the user may find: None for every unit (Board), one for an officer."""
-    if user.role in (Role.admin, Role.reviewer):
+    if user.is_board:
         return None
     if user.role == Role.officer and user.unit is not None:
         return [user.unit.code]
@@ -158,8 +159,7 @@ def search():
 
 def _theme_choices() -> list[tuple[str, str]]:
     """Themes to filter by, offered by the review feature when it is loaded."""
-    provider = current_app.extensions.get("thuhoach.theme_choices")
-    return provider() if provider else []
+    return THEME_CHOICES.first() or []
 
 
 @bp.route("/search/essays/<int:essay_id>")

@@ -1,27 +1,30 @@
 """Essay pages: my essays, hand in (also on behalf), receipt and versions, download, unit list, extensions."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from flask import (Blueprint, abort, current_app, flash, redirect, render_template, request, send_file,
                    url_for)
+from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from lms.courses import enrollment_of, visible_courses
 from lms.db import db, reads_first, utcnow, write_transaction
-from lms.models import Course, Enrollment, Role, Topic, Unit, User
+from lms.jobs import job_or_404
+from lms.models import STAFF_ROLES, Course, Enrollment, Role, Topic, Unit, User
 from lms.security import role_required
 from lms.timefmt import parse_local
-from essays import storage
+from essays import scan_jobs, storage
 from essays.access import essay_of, essay_or_404, record_view, topic_or_404, version_or_404
 from essays.deadlines import deadlines_for, essay_state, extensions_query
 from essays.duplicates import same_content_essays
+from essays.extraction import ocr_available
 from essays.forms import ExtensionForm, SubmitForm
-from essays.models import Essay, Extension, can_submit_for
-from essays.operations import (ExtensionError, SubmissionError, check_submission, grant_extension,
-                               prepare_submission, submit_essay)
+from essays.models import Essay, EssayVersion, Extension, can_submit_for
+from essays.operations import ExtensionError, SubmissionError, begin_hand_in, finish_hand_in, grant_extension
 
 bp = Blueprint("essays", __name__)
 
@@ -32,6 +35,9 @@ MIMETYPES = {
     "pdf": "application/pdf",
     "txt": "text/plain; charset=utf-8",
     "paste": "text/plain; charset=utf-8",
+    "png": "image/png",
+    "jpeg": "image/jpeg",
+    "heic": "image/heic",
 }
 
 
@@ -95,19 +101,15 @@ def _submit_page(course_id: int, topic_id: int, trainee: User):
     form = SubmitForm()
     error, status = None, 200
     if form.validate_on_submit():
-        upload = form.file.data
-        has_file = upload is not None and bool(upload.filename)
-        data = upload.read() if has_file else None
-        filename = upload.filename if has_file else None
+        files = [(upload.filename, upload.read()) for upload in request.files.getlist("file") if upload.filename]
         text = form.text.data if form.text.data and form.text.data.strip() else None
+        handwritten = bool(form.handwritten.data) and user.id != trainee.id
         try:
-            check_submission(trainee, topic, uploaded_by=user, now=now)
-            db.session.commit()  # end the read transaction: the file is read without holding one
-            prepared = prepare_submission(data=data, filename=filename, text=text)
-            with write_transaction():
-                version = submit_essay(trainee, topic, data=data, filename=filename, text=text,
-                                       uploaded_by=user, now=now, prepared=prepared)
-                db.session.commit()
+            begin_hand_in(trainee, topic, uploaded_by=user, now=now)
+            if text is None and scan_jobs.wants_worker(files):
+                return _queue_scan(trainee, topic, user, files, handwritten, now)
+            version = finish_hand_in(trainee, topic, uploaded_by=user, now=now, files=files, text=text,
+                                     handwritten=handwritten)
         except SubmissionError as exc:
             db.session.rollback()
             error, status = exc.message, exc.status
@@ -121,7 +123,39 @@ def _submit_page(course_id: int, topic_id: int, trainee: User):
     return render_template("essays/submit.html", form=form, topic=topic, course=topic.course, trainee=trainee,
                            on_behalf=user.id != trainee.id, deadlines=deadlines, essay=essay, error=error,
                            is_open=utcnow() <= deadlines.cutoff_at, now=utcnow(),
-                           officers=officers_of(enrollment.unit_id)), status
+                           officers=officers_of(enrollment.unit_id),
+                           ocr_ready=ocr_available(current_app.config.get("TESSERACT_CMD", "tesseract"))), status
+
+
+def _queue_scan(trainee: User, topic: Topic, user: User, files: list[tuple[str, bytes]], handwritten: bool,
+                now) -> ResponseReturnValue:
+    """Many photographed pages: staged and read by the worker; the trainee follows the job's page."""
+    with write_transaction():
+        job = scan_jobs.queue_scan(trainee, topic, uploaded_by=user, files=files, handwritten=handwritten, now=now)
+        db.session.commit()
+    return redirect(url_for("essays.scan_job", job_id=job.id))
+
+
+@bp.route("/essays/scan-jobs/<int:job_id>")
+@login_required
+def scan_job(job_id: int):
+    """"Đang nhận dạng" until the worker has read the pages; then the receipt, or the refusal."""
+    job = job_or_404(job_id, current_user._get_current_object())
+    if job.kind != scan_jobs.JOB_KIND:
+        abort(404)
+    params = json.loads(job.params or "{}")
+    trainee, topic = db.session.get(User, params["trainee_id"]), db.session.get(Topic, params["topic_id"])
+    if trainee is None or topic is None:
+        abort(404)
+    if job.status == "done":
+        essay = essay_of(trainee.id, topic.id)
+        if essay is not None and essay.current_version is not None:
+            flash(job.message or "Đã nhận bài thu hoạch.", "success")
+            return redirect(url_for("essays.version", essay_id=essay.id, number=essay.current_version.number))
+    back = (url_for("essays.submit", course_id=topic.course_id, topic_id=topic.id) if trainee.id == current_user.id
+            else url_for("essays.submit_for", course_id=topic.course_id, topic_id=topic.id, trainee_id=trainee.id))
+    return render_template("essays/scan_job.html", job=job, refusal=scan_jobs.refusal_of(job), topic=topic,
+                           pages=params.get("pages"), back=back)
 
 
 @bp.route("/essays/<int:essay_id>")
@@ -169,6 +203,44 @@ def download(essay_id: int, number: int):
     return response
 
 
+@bp.route("/essays/<int:essay_id>/versions/<int:number>/<any(original, page):role>/<int:position>")
+@login_required
+def version_file(essay_id: int, number: int, role: str, position: int):
+    """An original photo/scan as sent (download) or a page preview (shown beside the text)."""
+    user = current_user._get_current_object()
+    essay = essay_or_404(essay_id, user)
+    shown = version_or_404(essay, number)
+    found = next((f for f in shown.files_of(role) if f.position == position), None)
+    if found is None:
+        abort(404)
+    path = storage.file_path(Path(current_app.config["DATA_DIR"]), found.sha256)
+    if not path.exists():
+        current_app.logger.error("stored %s %s missing for essay %s version %s", role, position, essay.id, number)
+        abort(404)
+    is_original = role == "original"
+    response = send_file(path, mimetype=MIMETYPES.get(found.kind, "application/octet-stream"),
+                         as_attachment=is_original, download_name=found.file_name or f"trang-{position}.jpg",
+                         max_age=0)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, no-cache"
+    if is_original:
+        record_view(essay, user, "essay.downloaded")
+    return response
+
+
+@bp.route("/essays/needs-reading")
+@role_required(Role.reviewer, Role.admin)
+def needs_reading():
+    """Handwritten essays the Board reads in person (their text is not searchable)."""
+    essays = db.session.scalars(
+        select(Essay).join(EssayVersion, EssayVersion.id == Essay.current_version_id)
+        .where(EssayVersion.needs_reading.is_(True))
+        .options(selectinload(Essay.current_version), selectinload(Essay.trainee), selectinload(Essay.unit),
+                 selectinload(Essay.topic))
+        .order_by(EssayVersion.submitted_at.desc()).limit(500)).all()
+    return render_template("essays/needs_reading.html", essays=essays)
+
+
 def _units_for(user: User) -> list[Unit]:
     """Units whose essays the user may list: an officer their own, the Board all with enrolments."""
     if user.role == Role.officer:
@@ -178,7 +250,7 @@ def _units_for(user: User) -> list[Unit]:
 
 
 @bp.route("/unit-essays")
-@role_required(Role.officer, Role.reviewer, Role.admin)
+@role_required(*STAFF_ROLES)
 def unit_essays():
     user = current_user._get_current_object()
     units = _units_for(user)
@@ -214,7 +286,7 @@ def unit_essays():
 
 
 @bp.route("/extensions", methods=["GET", "POST"])
-@role_required(Role.officer, Role.reviewer, Role.admin)
+@role_required(*STAFF_ROLES)
 def extensions():
     user = current_user._get_current_object()
     courses = visible_courses(user)

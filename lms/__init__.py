@@ -10,6 +10,7 @@ from flask import Flask
 from werkzeug.routing import IntegerConverter
 
 from lms.config import build_config
+from lms.params import MAX_ID
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES_DIR = PROJECT_ROOT / "templates"
@@ -17,11 +18,16 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 
 class BoundedIntConverter(IntegerConverter):
-    """`<int:…>` limited to what a 32-bit INTEGER column holds (PostgreSQL's, the smaller one)."""
+    """`<int:…>` for ids: a number beyond a 32-bit INTEGER column (PostgreSQL's, the smaller one)
+    becomes 0, which no row has, so the view answers 404.
 
-    def __init__(self, map, *args, **kwargs):  # noqa: A002 - werkzeug's signature
-        kwargs.setdefault("max", 2**31 - 1)
-        super().__init__(map, *args, **kwargs)
+    Not werkzeug's `max`: a converter that refuses makes the router try the other rules of the
+    same path and answer 405 with their methods (DELETE /api/v1/tags/<huge> was a 405).
+    """
+
+    def to_python(self, value: str) -> int:
+        number = int(value)
+        return number if number <= MAX_ID else 0
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -37,6 +43,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.from_mapping(build_config(Path(app.instance_path), config))
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     Path(app.config["DATA_DIR"]).mkdir(parents=True, exist_ok=True)
+    proxies = int(app.config.get("PROXIES") or 0)
+    if proxies:
+        # Behind nginx: the client's address and scheme come from the last `proxies` hops of
+        # X-Forwarded-For/-Proto (never more: a client can write anything further left).
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
     _init_core(app)
     return app
 

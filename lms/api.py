@@ -4,11 +4,11 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from flask import Blueprint, Flask, current_app, jsonify, request
+from flask import Blueprint, Flask, current_app, g, jsonify, request
 from flask_login import current_user, login_required
 from sqlalchemy import select
+from werkzeug.exceptions import RequestEntityTooLarge
 
-from lms.auth import login_manager
 from lms.courses import visible_courses
 from lms.db import db
 from lms.models import ApiToken, Course, Unit, User
@@ -70,25 +70,30 @@ def add_openapi_paths(app: Flask, paths: dict[str, Any], schemas: dict[str, Any]
     doc["components"]["schemas"].update(schemas or {})
 
 
-def check_csrf_for_cookie_sessions() -> None:
-    """Writes through a cookie session must carry the CSRF token (header X-CSRFToken)."""
-    # Bearer requests carry no ambient credentials; cookie sessions must prove the page sent them.
-    if request.method in ("GET", "HEAD", "OPTIONS") or _bearer_token():
+def authenticate_api_request() -> None:
+    """The one rule for /api/v1: a valid bearer token, or the session with its CSRF token on writes.
+
+    A request with an Authorization header is judged by that header alone (never by a cookie
+    that happens to come with it); a write with neither a token nor a session is a 401.
+    """
+    header = request.headers.get("Authorization")
+    if header is not None:
+        user = _user_for_bearer(header)
+        if user is None:
+            raise ApiError(401)
+        g._login_user = user  # Flask-Login's per-request user: the token's, not the cookie's
         return
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return  # the view's login check answers 401 when needed
+    if not current_user.is_authenticated:
+        raise ApiError(401)
     csrf.protect()
 
 
-def _bearer_token() -> str | None:
-    header = request.headers.get("Authorization", "")
-    if header[:7].lower() == "bearer ":
-        return header[7:].strip() or None
-    return None
-
-
-@login_manager.request_loader
-def _load_user_from_token(req) -> User | None:
-    token = _bearer_token()
-    if not token or not is_api_request():
+def _user_for_bearer(header: str) -> User | None:
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or len(token) > 200:
         return None
     # One query (the token row itself is not needed): every API call pays for this.
     user = db.session.scalar(select(User).join(ApiToken, ApiToken.user_id == User.id)
@@ -104,9 +109,9 @@ def init_app(app: Flask) -> None:
     app.extensions.setdefault("thuhoach.openapi", copy.deepcopy(_BASE_OPENAPI))
 
     @app.before_request
-    def _api_csrf() -> None:
+    def _api_auth() -> None:
         if request.blueprint in app.extensions["thuhoach.api_blueprints"]:
-            check_csrf_for_cookie_sessions()
+            authenticate_api_request()
 
     @app.errorhandler(ApiError)
     def _api_error(err: ApiError):
@@ -119,8 +124,14 @@ def api_login_required(view):
 
 
 def json_body() -> dict[str, Any]:
-    """The request's JSON object, or a 400 with a Vietnamese message."""
-    data = request.get_json(silent=True)
+    """The request's JSON object, or a 400 with a Vietnamese message (413 when over the size limit)."""
+    try:
+        data = request.get_json(silent=True)
+        # A chunked body has no Content-Length: werkzeug stops reading at the limit and hands
+        # back a cut-off body. One more byte asked for tells whether there was more (then 413).
+        request.stream.read(1)
+    except RequestEntityTooLarge:
+        raise ApiError(413, "Nội dung yêu cầu quá lớn.", "too_large") from None
     if not isinstance(data, dict):
         raise ApiError(400, "Nội dung yêu cầu phải là một đối tượng JSON.")
     return data
@@ -164,6 +175,53 @@ def me():
 @api_login_required
 def courses():
     return jsonify({"courses": [course_json(c) for c in visible_courses(current_user)]})
+
+
+PATCHABLE = {"name", "essay_due", "cutoff"}
+
+
+@bp.patch("/courses/<int:course_id>")
+@api_login_required
+def update_course(course_id: int):
+    """Change a course's name or deadlines (admins); answers the course as GET /courses lists it."""
+    from lms.courses import CourseError, describe_changes
+    from lms.courses import update_course as update
+    from lms.models import Role
+    from lms.security import audit
+    from lms.timefmt import parse_iso
+
+    if current_user.role != Role.admin:
+        raise ApiError(403, "Chỉ quản trị viên được sửa lớp học.")
+    course = db.session.get(Course, course_id)
+    if course is None:
+        raise ApiError(404, "Không tìm thấy lớp học.")
+    data = json_body()
+    unknown = sorted(set(data) - PATCHABLE)
+    if unknown or not data:
+        raise ApiError(422, "Chỉ sửa được name, essay_due, cutoff (ít nhất một trường)"
+                       + (f"; không nhận: {', '.join(unknown)}." if unknown else "."))
+    fields: dict[str, Any] = {}
+    if "name" in data:
+        if not isinstance(data["name"], str):
+            raise ApiError(422, "name phải là chuỗi ký tự.")
+        fields["name"] = data["name"]
+    for key, attr in (("essay_due", "essay_due_at"), ("cutoff", "cutoff_at")):
+        if key in data:
+            try:
+                if not isinstance(data[key], str):
+                    raise ValueError
+                fields[attr] = parse_iso(data[key])
+            except ValueError:
+                raise ApiError(422, f"{key} phải là thời điểm ISO 8601, ví dụ 2026-05-27T17:00:00+07:00.") from None
+    try:
+        changes = update(course, **fields)
+    except CourseError as exc:
+        db.session.rollback()
+        raise ApiError(422, str(exc)) from None
+    if changes:
+        audit("course.updated", target=str(course.id), detail=describe_changes(changes))
+    db.session.commit()
+    return jsonify(course_json(course))
 
 
 @bp.get("/units")
@@ -232,6 +290,15 @@ _BASE_OPENAPI: dict[str, Any] = {
         "/api/v1/courses": {"get": {"summary": "Courses I can see (trainees: their enrolments)",
                                     "responses": std_responses({"type": "object", "required": ["courses"], "properties": {
                                         "courses": {"type": "array", "items": {"$ref": "#/components/schemas/Course"}}}}, 401)}},
+        "/api/v1/courses/{course_id}": {"patch": {
+            "summary": "Change a course's name, due time or cut-off (admins); lateness follows the new due time",
+            "parameters": [{"name": "course_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "minProperties": 1, "additionalProperties": False, "properties": {
+                    "name": {"type": "string", "minLength": 1, "maxLength": 300},
+                    "essay_due": {"type": "string", "format": "date-time"},
+                    "cutoff": {"type": "string", "format": "date-time"}}}}}},
+            "responses": std_responses({"$ref": "#/components/schemas/Course"}, 400, 401, 403, 404, 422)}},
         "/api/v1/units": {"get": {"summary": "Units (connection points)", "responses": std_responses(
             {"type": "object", "required": ["units"], "properties": {
                 "units": {"type": "array", "items": {"$ref": "#/components/schemas/Unit"}}}}, 401)}},

@@ -1,6 +1,9 @@
 """Login, logout and password change (Flask-Login sessions, argon2 hashes)."""
 from __future__ import annotations
 
+import datetime as dt
+import math
+
 from flask import Blueprint, Flask, flash, redirect, render_template, request, session, url_for
 from flask_login import LoginManager, current_user, login_required, logout_user
 from sqlalchemy import select
@@ -9,7 +12,7 @@ from lms.db import db, utcnow
 from lms.forms import ChangePasswordForm, EmptyForm, LoginForm
 from lms.models import User
 from lms import sessions, throttle
-from lms.security import audit, client_address, hash_password, verify_password
+from lms.security import audit, client_address, hash_password, needs_rehash, verify_password
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
@@ -36,6 +39,8 @@ def authenticate(username: str, password: str) -> User | None:
     user = db.session.scalar(select(User).where(User.username == username.strip()))
     if not verify_password(user, password) or user is None or not user.is_active:
         return None
+    if needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)  # a cheap initial-password hash becomes a full one
     return user
 
 
@@ -59,9 +64,9 @@ def login():
             # Same answer whether or not the account exists: throttling must not reveal usernames.
             audit("login.throttled", target=form.username.data[:80])
             db.session.commit()
-            minutes = max(1, int(wait.total_seconds() // 60) + 1)
-            flash(f"Đăng nhập sai quá nhiều lần. Vui lòng thử lại sau {minutes} phút.", "danger")
-            return render_template("auth/login.html", form=form), 429
+            flash(f"Đăng nhập sai quá nhiều lần. Vui lòng thử lại sau {_wait_text(wait)}.", "danger")
+            seconds = max(1, math.ceil(wait.total_seconds()))
+            return render_template("auth/login.html", form=form), 429, {"Retry-After": str(seconds)}
         user = authenticate(form.username.data, form.password.data)
         if user is None:
             throttle.record_failure(form.username.data, address)
@@ -69,13 +74,18 @@ def login():
             db.session.commit()
             flash("Tên đăng nhập hoặc mật khẩu không đúng.", "danger")
         else:
-            throttle.clear_account(user.username)
+            throttle.clear_account(user.username, address)
             # A fresh session at login: nothing planted before it survives (session fixation).
             sessions.start_session(user, remember=bool(form.remember.data))
             audit("login", user=user)
             db.session.commit()
             return redirect(_safe_next(request.args.get("next")))
     return render_template("auth/login.html", form=form)
+
+
+def _wait_text(wait: dt.timedelta) -> str:
+    seconds = max(1, math.ceil(wait.total_seconds()))
+    return f"{seconds} giây" if seconds < 60 else f"{math.ceil(seconds / 60)} phút"
 
 
 def _safe_next(target: str | None) -> str:

@@ -86,8 +86,11 @@ def write_backup(app: Flask, out: Path) -> dict[str, int]:
     tmp = out.with_name(out.name + ".part")
     # One read transaction: every table is read from the same snapshot, without the write lock.
     session = db.new_session(app)
+    # 0600 from the first byte: the archive holds password hashes and the LTI private key.
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # an older .part left by a crash keeps its mode otherwise
     try:
-        with read_only(), tarfile.open(tmp, "w:gz") as tar:
+        with read_only(), os.fdopen(fd, "wb") as raw, tarfile.open(fileobj=raw, mode="w:gz") as tar:
             for table in _tables():
                 buf = io.BytesIO()
                 n = 0
@@ -157,7 +160,11 @@ def restore_backup(app: Flask, archive: Path) -> dict[str, int]:
                     raise BackupError("Bản sao lưu chứa đường dẫn tệp không hợp lệ.")
                 target = staging / rel
                 target.parent.mkdir(parents=True, exist_ok=True)
-                with tar.extractfile(member) as src, open(target, "wb") as dst:
+                # The mode the file had (0600 for the LTI key), never more than rw-r--r--.
+                mode = member.mode & 0o644
+                out = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                os.fchmod(out, mode)
+                with tar.extractfile(member) as src, os.fdopen(out, "wb") as dst:
                     shutil.copyfileobj(src, dst)
             for path in staging.rglob("*"):
                 if path.is_file():

@@ -9,12 +9,13 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from lms import timefmt
-from lms.courses import CourseError, create_course
+from lms.courses import CourseError, create_course, describe_changes, update_course
 from lms.db import db
-from lms.models import Role, User
+from lms.models import Course, Role, User
 from lms.security import audit, create_api_token
 from lms.units import UnitError, add_unit, load_province
-from lms.users import UserError, create_user
+from lms.sessions import end_sessions
+from lms.users import UserError, create_user, set_password
 
 db_cli = AppGroup("db", help="Lược đồ cơ sở dữ liệu.")
 units_cli = AppGroup("units", help="Đơn vị (điểm cầu).")
@@ -118,6 +119,36 @@ def course_create(name: str, due: str, cutoff: str, topics: tuple[str, ...], sta
     click.echo(course.id)
 
 
+@course_cli.command("update")
+@click.argument("course_id", type=int)
+@click.option("--name", default=None)
+@click.option("--due", default=None, help="Hạn nộp mới, ISO 8601 (không có múi giờ: giờ Việt Nam).")
+@click.option("--cutoff", default=None, help="Hạn chót mới, ISO 8601.")
+@click.option("--description", default=None)
+def course_update(course_id: int, name: str | None, due: str | None, cutoff: str | None,
+                  description: str | None) -> None:
+    """Change a course's name, description or deadlines; lateness follows the new due time."""
+    course = db.session.get(Course, course_id)
+    if course is None:
+        fail(f"Không có lớp học số {course_id}.")
+    try:
+        due_at = timefmt.parse_iso(due) if due else None
+        cutoff_at = timefmt.parse_iso(cutoff) if cutoff else None
+    except ValueError:
+        fail("Thời gian phải theo ISO 8601, ví dụ 2026-05-26T17:00:00+07:00.")
+    try:
+        changes = update_course(course, name=name, description=description, essay_due_at=due_at,
+                                cutoff_at=cutoff_at)
+    except CourseError as exc:
+        fail(str(exc))
+    if not changes:
+        click.echo("Không có gì thay đổi.")
+        return
+    audit("course.updated", target=str(course.id), detail=describe_changes(changes))
+    db.session.commit()
+    click.echo(f"Đã cập nhật lớp {course.id}: {describe_changes(changes)}")
+
+
 @roster_cli.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--course", "course_id", type=int, required=True)
@@ -154,6 +185,24 @@ def user_create(username: str, role: str, unit_code: str | None, full_name: str 
     audit("user.created", target=user.username, detail=f"role={role}")
     db.session.commit()
     click.echo(f"Đã tạo tài khoản {user.username} ({Role(role).label}).")
+
+
+@user_cli.command("set-password")
+@click.argument("username")
+def user_set_password(username: str) -> None:
+    """Set a user's password, read from standard input (like `user create`); their sessions end."""
+    password = sys.stdin.readline().rstrip("\r\n")
+    user = db.session.scalar(select(User).where(User.username == username.strip().lower()))
+    if user is None:
+        fail(f"Không có tài khoản {username}.")
+    try:
+        set_password(user, password)
+    except UserError as exc:
+        fail(str(exc))
+    end_sessions(user)
+    audit("password.set", target=user.username)
+    db.session.commit()
+    click.echo(f"Đã đặt mật khẩu mới cho {user.username}.")
 
 
 @token_cli.command("create")

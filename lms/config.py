@@ -47,10 +47,14 @@ def build_config(instance_path: Path, overrides: dict[str, Any] | None = None) -
         "SECRET_KEY": env.get("SECRET_KEY"),
         "FEATURES": DEFAULT_FEATURES,
         "MAX_UPLOAD_BYTES": int(env.get("THUHOACH_MAX_UPLOAD_MB", "20")) * 1024 * 1024,
+        # Tesseract reads photographed/scanned essays (Debian: tesseract-ocr, tesseract-ocr-vie).
+        "TESSERACT_CMD": env.get("THUHOACH_TESSERACT", "tesseract"),
         # The indexer runs inside the app process unless production turns it off and runs
         # `flask --app lms search worker` instead.
         "INDEXER_IN_PROCESS": env.get("THUHOACH_INDEXER_IN_PROCESS", "1") == "1",
         "TIMEZONE": "Asia/Ho_Chi_Minh",
+        # How many reverse proxies (nginx) stand in front of the app and set X-Forwarded-For.
+        "PROXIES": int(env.get("THUHOACH_PROXIES", "0")),
         # A trainee may spend hours writing: the CSRF token lives as long as the session.
         "WTF_CSRF_TIME_LIMIT": None,
         "WTF_CSRF_SSL_STRICT": True,
@@ -70,6 +74,15 @@ def build_config(instance_path: Path, overrides: dict[str, Any] | None = None) -
     config.update(overrides)
     config["DATA_DIR"] = Path(config["DATA_DIR"])
     config["DATABASE_URL"] = normalize_database_url(config["DATABASE_URL"])
+    # Search: Whoosh files in DATA_DIR on SQLite (one box), a PostgreSQL table shared by every
+    # app server on PostgreSQL (the country); THUHOACH_SEARCH=whoosh|postgres chooses otherwise.
+    config.setdefault("SEARCH_BACKEND", env.get("THUHOACH_SEARCH") or (
+        "postgres" if config["DATABASE_URL"].startswith("postgresql") else "whoosh"))
+    if config["SEARCH_BACKEND"] not in ("whoosh", "postgres"):
+        raise ValueError("THUHOACH_SEARCH phải là whoosh hoặc postgres")
+    if config["SEARCH_BACKEND"] == "postgres" and not config["DATABASE_URL"].startswith("postgresql"):
+        raise ValueError("THUHOACH_SEARCH=postgres cần DATABASE_URL là PostgreSQL")
+    config.setdefault("SEARCH_PG_INDEX", env.get("THUHOACH_SEARCH_PG_INDEX", "gin"))
     config["MAX_CONTENT_LENGTH"] = config["MAX_UPLOAD_BYTES"] + 1024 * 1024
     if not config["SECRET_KEY"]:
         instance_path.mkdir(parents=True, exist_ok=True)

@@ -4,10 +4,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Callable
 
-from flask import current_app
 from sqlalchemy import select
 
 from lms.db import db
+from lms.hooks import DEMO
 from lms.models import Course, Enrollment, Role, Unit, User
 from lms.security import hash_password
 from lms.timefmt import LOCAL_TZ
@@ -90,6 +90,6 @@ def load_demo() -> list[tuple[str, str, str]]:
                     Enrollment.course_id == course.id, Enrollment.user_id == trainee.id)):
                 db.session.add(Enrollment(course_id=course.id, user_id=trainee.id, unit_id=unit.id))
     db.session.flush()
-    for step in current_app.extensions.get("thuhoach.demo", []):
+    for step in DEMO.providers():
         logins.extend(step(course, people))
     return logins

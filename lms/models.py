@@ -31,6 +31,12 @@ class Role(str, enum.Enum):
         }[self.value]
 
 
+# The Board ("Ban Tổ chức"): reviewers and administrators. Staff: the Board and unit officers.
+# Every "who is the Board" question asks User.is_board or these tuples (role_required(*BOARD_ROLES)).
+BOARD_ROLES = (Role.admin, Role.reviewer)
+STAFF_ROLES = (Role.admin, Role.reviewer, Role.officer)
+
+
 class Unit(Base):
     """A connection point: an official commune/ward, or another unit (school, agency) with its own code."""
 
@@ -81,14 +87,10 @@ class User(UserMixin, Base):
     def unit_code(self) -> str | None:
         return self.unit.code if self.unit else None
 
-    def has_role(self, *roles: Role) -> bool:
-        """True when the user holds one of the roles."""
-        return self.role in roles
-
     @property
     def is_board(self) -> bool:
         """Organisation Board reviewers and administrators see every unit."""
-        return self.role in (Role.admin, Role.reviewer)
+        return self.role in BOARD_ROLES
 
     def can_manage_unit(self, unit_id: int | None) -> bool:
         """Admins manage every unit; an officer only their own."""
@@ -129,10 +131,20 @@ class Course(Base):
 _TOPIC_PREFIX = re.compile(r"^\s*(chủ đề|chuyên đề|chu de|chuyen de)\s*[0-9IVXivx]*\s*[:.\-–—]\s*", re.IGNORECASE)
 
 
+_TOPIC_ONLY = re.compile(r"^\s*(chủ đề|chuyên đề|chu de|chuyen de)\s*[0-9IVXivx]*\s*$", re.IGNORECASE)
+
+
 def topic_title_bare(title: str) -> str:
     """A topic title without a leading "Chủ đề 1:" / "Chuyên đề 1:" (no doubled labels)."""
     bare = _TOPIC_PREFIX.sub("", title, count=1).strip()
     return bare or title
+
+
+def topic_label(position: int, title: str) -> str:
+    """"Chủ đề N: <title>" once: "Chủ đề 1" or "Chuyên đề 1" alone as a title gives "Chủ đề 1"."""
+    if _TOPIC_ONLY.match(title):
+        return f"Chủ đề {position}"
+    return f"Chủ đề {position}: {topic_title_bare(title)}"
 
 
 class Topic(Base):
@@ -151,7 +163,7 @@ class Topic(Base):
     @property
     def label(self) -> str:
         """How pages name a topic: "Chủ đề N: <title>", without a "Chủ đề/Chuyên đề N:" the title already has."""
-        return f"Chủ đề {self.position}: {topic_title_bare(self.title)}"
+        return topic_label(self.position, self.title)
 
 
 class Enrollment(Base):
@@ -231,6 +243,7 @@ class LoginThrottle(Base):
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     window_start: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class Job(Base):

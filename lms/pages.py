@@ -10,15 +10,18 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy import func, select
 from werkzeug.exceptions import HTTPException
 
-from lms import numfmt, timefmt
-from lms.courses import CourseError, create_course, visible_courses
+from lms import audit_text, numfmt, throttle, timefmt
+from lms.courses import (CourseError, add_topic, create_course, describe_changes, move_topic, rename_topic,
+                         update_course, visible_courses)
 from lms.db import db
-from lms.forms import CourseForm, EmptyForm, UnitForm, UserForm
-from lms.models import Course, Enrollment, Role, Unit, User
+from lms.forms import CourseEditForm, CourseForm, EmptyForm, TopicForm, UnitForm, UserForm
+from lms.hooks import HOME, NAV
+from lms.models import Course, Enrollment, Role, Topic, Unit, User
 from lms.security import audit, audit_read, generate_password, role_required
+from lms.params import parse_int
 from lms.sessions import end_sessions
 from lms.units import UnitError, add_unit
-from lms.users import UserError, create_user, reset_password
+from lms.users import UserError, can_reset_password_of, create_user, reset_password
 
 bp = Blueprint("pages", __name__)
 logger = logging.getLogger(__name__)
@@ -33,6 +36,8 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["num"] = numfmt.fmt_int
     app.jinja_env.filters["dec"] = numfmt.fmt_decimal
     app.jinja_env.filters["pct"] = numfmt.fmt_percent
+    app.jinja_env.filters["audit_action"] = audit_text.action_label
+    app.jinja_env.filters["audit_detail"] = audit_text.detail_text
     app.jinja_env.globals["Role"] = Role
     app.jinja_env.globals["nav_links"] = lambda: _nav_links(app)
     app.register_error_handler(HTTPException, _http_error)
@@ -58,11 +63,12 @@ def _nav_links(app: Flask) -> list[tuple[str, str]]:
     if not current_user.is_authenticated:
         return []
     links: list[tuple[str, str]] = []
-    for provider in app.extensions.get("thuhoach.nav", []):
+    for provider in NAV.providers(app):
         links.extend(provider(current_user))
     if current_user.role == Role.admin:
         links += [(url_for("pages.admin_units"), "Đơn vị"), (url_for("pages.admin_courses"), "Lớp học"),
-                  (url_for("pages.admin_users"), "Người dùng"), (url_for("pages.admin_audit"), "Nhật ký")]
+                  (url_for("pages.admin_users"), "Người dùng"), (url_for("pages.admin_throttle"), "Đăng nhập bị chặn"),
+                  (url_for("pages.admin_audit"), "Nhật ký")]
     return links
 
 
@@ -80,15 +86,19 @@ def _http_error(err: HTTPException):
         # The failed request may have left its session unusable (PendingRollbackError): the page
         # below asks the database for the menu, so start it clean.
         db.discard_session()
+    # What the exception says about itself (Allow for a 405, WWW-Authenticate …), not its body type.
+    headers = {k: v for k, v in err.get_headers() if k.lower() != "content-type"}
     if is_api_request():
-        return error_response(code)
+        body, status = error_response(code)
+        body.headers.update(headers)
+        return body, status
     try:
-        return render_template("errors/error.html", code=code, message=_page_message(code)), code
+        return render_template("errors/error.html", code=code, message=_page_message(code)), code, headers
     except Exception:  # noqa: BLE001 - the error page must not fail in turn
         logger.exception("error page %s could not be rendered", code)
         db.discard_session()
         return _BARE_ERROR_PAGE.format(code=code, message=_page_message(code)), code, {
-            "Content-Type": "text/html; charset=utf-8"}
+            **headers, "Content-Type": "text/html; charset=utf-8"}
 
 
 def _csrf_error(err: CSRFError):
@@ -116,7 +126,7 @@ def favicon():
 @login_required
 def index():
     # Each feature may claim the home page for a role (trainees → their essays, officers → completeness).
-    for home in current_app.extensions.get("thuhoach.home", []):
+    for home in HOME.providers():
         target = home(current_user)
         if target:
             return redirect(target)
@@ -168,6 +178,78 @@ def admin_courses():
     return render_template("admin/courses.html", form=form, courses=courses, counts=counts)
 
 
+def _course_or_404(course_id: int) -> Course:
+    course = db.session.get(Course, course_id)
+    if course is None:
+        abort(404)
+    return course
+
+
+@bp.route("/admin/courses/<int:course_id>", methods=["GET", "POST"])
+@role_required(Role.admin)
+def admin_course(course_id: int):
+    """Edit a class: name, description, due and cut-off (lateness follows), and its topics."""
+    course = _course_or_404(course_id)
+    form = CourseEditForm(obj=None if request.method == "POST" else course,
+                          data=None if request.method == "POST" else {
+                              "essay_due": timefmt.to_local(course.essay_due_at).replace(tzinfo=None),
+                              "cutoff": timefmt.to_local(course.cutoff_at).replace(tzinfo=None)})
+    status = 200
+    if form.validate_on_submit():
+        try:
+            changes = update_course(course, name=form.name.data, description=form.description.data or "",
+                                    essay_due_at=timefmt.parse_local(form.essay_due.data),
+                                    cutoff_at=timefmt.parse_local(form.cutoff.data))
+        except CourseError as exc:
+            db.session.rollback()
+            flash(str(exc), "danger")
+            status = 422
+        else:
+            if changes:
+                audit("course.updated", target=str(course.id), detail=describe_changes(changes))
+            db.session.commit()
+            flash(f"Đã lưu: {describe_changes(changes)}." if changes else "Không có gì thay đổi.", "success")
+            return redirect(url_for("pages.admin_course", course_id=course.id))
+    return render_template("admin/course.html", course=course, form=form, topic_form=TopicForm(),
+                           empty=EmptyForm()), 422 if form.errors else status
+
+
+@bp.route("/admin/courses/<int:course_id>/topics", methods=["POST"])
+@bp.route("/admin/courses/<int:course_id>/topics/<int:topic_id>", methods=["POST"])
+@role_required(Role.admin)
+def admin_topic(course_id: int, topic_id: int | None = None):
+    """Add a topic, rename one, or move it up/down (`move` = -1/1)."""
+    course = _course_or_404(course_id)
+    topic = None
+    if topic_id is not None:
+        topic = db.session.get(Topic, topic_id)
+        if topic is None or topic.course_id != course.id:
+            abort(404)
+    form = TopicForm() if request.form.get("move") is None else EmptyForm()
+    if not form.validate_on_submit():
+        flash("Vui lòng nhập tên chủ đề.", "danger")
+        return redirect(url_for("pages.admin_course", course_id=course.id))
+    try:
+        if topic is None:
+            topic = add_topic(course, form.title.data)
+            what = f"thêm {topic.label}"
+        elif request.form.get("move") is not None:
+            move_topic(course, topic, -1 if request.form["move"] == "-1" else 1)
+            what = f"đổi thứ tự: {topic.label}"
+        else:
+            old = topic.label
+            rename_topic(topic, form.title.data)
+            what = f"đổi tên {old} → {topic.label}"
+    except CourseError as exc:
+        db.session.rollback()
+        flash(str(exc), "danger")
+    else:
+        audit("course.topics_changed", target=str(course.id), detail=what)
+        db.session.commit()
+        flash(f"Đã {what}.", "success")
+    return redirect(url_for("pages.admin_course", course_id=course.id))
+
+
 @bp.route("/admin/users", methods=["GET", "POST"])
 @role_required(Role.admin)
 def admin_users():
@@ -210,6 +292,35 @@ def admin_reset_password(user_id: int):
     return redirect(url_for("pages.admin_users"))
 
 
+def _local_path(value: str | None) -> str | None:
+    """A same-site path to go back to, or None (never another site: "//host" or "http:")."""
+    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
+        return value
+    return None
+
+
+@bp.route("/unit/trainees/<int:user_id>/password", methods=["GET", "POST"])
+@role_required(Role.officer)
+def officer_reset_password(user_id: int):
+    """An officer gives a trainee of their own unit a new password: confirm by name, then shown once."""
+    officer = current_user._get_current_object()
+    trainee = db.session.get(User, user_id)
+    if trainee is None or not can_reset_password_of(officer, trainee):
+        abort(404)
+    form = EmptyForm()
+    password = None
+    if form.validate_on_submit():
+        password = reset_password(trainee, keep_for_sheet=False)
+        end_sessions(trainee)
+        audit("password.reset", target=trainee.username, detail="by=officer")
+        db.session.commit()
+    response = current_app.make_response(render_template(
+        "auth/officer_reset.html", trainee=trainee, form=form, password=password,
+        back=_local_path(request.values.get("next")) or url_for("pages.index")))
+    response.headers["Cache-Control"] = "no-store"  # the new password must not stay in a cache
+    return response
+
+
 @bp.route("/admin/users/<int:user_id>/end-sessions", methods=["POST"])
 @role_required(Role.admin)
 def admin_end_sessions(user_id: int):
@@ -225,6 +336,28 @@ def admin_end_sessions(user_id: int):
     return redirect(url_for("pages.admin_users"))
 
 
+THROTTLE_KINDS = {"pair": "Tài khoản từ một địa chỉ", "user": "Tài khoản", "addr": "Địa chỉ"}
+
+
+@bp.route("/admin/logins")
+@role_required(Role.admin)
+def admin_throttle():
+    return render_template("admin/throttle.html", blocked=throttle.blocked_now(), kinds=THROTTLE_KINDS)
+
+
+@bp.route("/admin/logins/release", methods=["POST"])
+@role_required(Role.admin)
+def admin_release_login():
+    form = EmptyForm()
+    key = request.form.get("key", "")[:200]
+    if form.validate_on_submit() and key:
+        if throttle.release(key):
+            audit("login.released", target=key)
+            flash("Đã mở khoá.", "success")
+        db.session.commit()
+    return redirect(url_for("pages.admin_throttle"))
+
+
 AUDIT_PAGE_SIZE = 100
 
 
@@ -235,10 +368,7 @@ def admin_audit():
 
     action = request.args.get("action", "").strip()
     who = request.args.get("user", "").strip()
-    try:
-        page = max(1, int(request.args.get("page", "1")))
-    except ValueError:
-        page = 1
+    page = parse_int(request.args.get("page", "1"), low=1, high=100_000) or 1
     query = select(AuditEvent).order_by(AuditEvent.id.desc())
     if action:
         query = query.where(AuditEvent.action.startswith(action))

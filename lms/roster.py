@@ -472,30 +472,46 @@ class _Matcher:
 
     def by_keys(self, row: RosterRow) -> User | None:
         """Match by email, else phone, else name + birth date; ValueError when ambiguous."""
-        for label, table, key in (("email", self.by_email, row.email), ("số điện thoại", self.by_phone, row.phone),
+        found = self.by_keys_labelled(row)
+        return found[0] if found else None
+
+    def by_keys_labelled(self, row: RosterRow) -> tuple[User, str] | None:
+        """The matched account and what matched it ("e-mail", …); ValueError when ambiguous."""
+        for label, table, key in (("e-mail", self.by_email, row.email), ("số điện thoại", self.by_phone, row.phone),
                                   ("họ tên và ngày sinh", self.by_name, row.name_key)):
             users = table.get(key) if key is not None else None
             if users:
                 if len(users) > 1:
                     raise ValueError(f"Có nhiều tài khoản cùng {label} này; vui lòng ghi rõ tên đăng nhập.")
-                return next(iter(users.values()))
+                return next(iter(users.values())), label
         return None
 
     def match(self, row: RosterRow) -> User | None:
-        """The existing account of the row's person, None for a new person; ValueError on conflicts."""
+        """The existing account of the row's person, None for a new person; ValueError on conflicts.
+
+        Messages never name another account (username, unit, role): an officer importing a row
+        must not learn who else holds an e-mail or a username.
+        """
         if row.username:
             user = self.by_username.get(row.username)
             if user is not None:
-                if fold(user.full_name) != fold(row.full_name) or (
+                if user.role != Role.trainee or fold(user.full_name) != fold(row.full_name) or (
                         user.birth_date is not None and user.birth_date != row.birth_date):
-                    raise ValueError(f"Tên đăng nhập “{row.username}” đã được dùng cho người khác.")
+                    raise ValueError(USERNAME_TAKEN.format(username=row.username))
                 return user
-            other = self.by_keys(row)
+            other = self.by_keys_labelled(row)
             if other is not None:
-                raise ValueError(f"Người này đã có tài khoản “{other.username}”; để trống cột tên đăng nhập "
-                                 "hoặc ghi đúng tên đó.")
+                raise ValueError(KEY_TAKEN.format(label=other[1]))
             return None
-        return self.by_keys(row)
+        found = self.by_keys_labelled(row)
+        if found is not None and found[0].role != Role.trainee:
+            raise ValueError(KEY_TAKEN.format(label=found[1]))
+        return found[0] if found else None
+
+
+USERNAME_TAKEN = "Tên đăng nhập “{username}” không dùng được cho người này; để trống cột này để hệ thống tự tạo."
+KEY_TAKEN = ("{label} đã được dùng cho một tài khoản khác; kiểm tra lại, hoặc liên hệ quản trị viên "
+             "nếu đúng là người này.")
 
 
 def _username_base(full_name: str) -> str:
@@ -592,10 +608,6 @@ def import_roster(data: bytes, filename: str, course_id: int, *,
             errors.append(RowError(row.line, str(exc)))
             continue
         if user is not None:
-            if user.role != Role.trainee:
-                errors.append(RowError(row.line, f"Tài khoản “{user.username}” là {user.role.label}, "
-                                                 "không thể nhập làm học viên."))
-                continue
             if only_unit_id is not None and user.unit_id not in (None, only_unit_id):
                 errors.append(RowError(row.line, "Người này đang thuộc đơn vị khác; liên hệ quản trị viên "
                                                  "để chuyển đơn vị."))

@@ -14,7 +14,9 @@ from wtforms import SelectField
 from lms.api import (ApiError, add_openapi_paths, api_login_required,
                      register_api_blueprint, std_responses)
 from lms.db import db
+from lms.hooks import NAV
 from lms.models import Course, Role, Unit, User
+from lms.params import id_arg
 from lms.roster import (ImportResult, RosterRejected, build_credentials_xlsx, credential_users,
                         import_roster)
 from lms.security import audit, audit_read, course_or_404, role_required
@@ -35,7 +37,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     register_api_blueprint(app, api_bp)
     add_openapi_paths(app, _OPENAPI_PATHS, _OPENAPI_SCHEMAS)
-    app.extensions.setdefault("thuhoach.nav", []).append(_nav)
+    NAV.register(app, _nav)
 
 
 def _nav(user: User) -> list[tuple[str, str]]:
@@ -106,9 +108,7 @@ def credentials(unit_code: str):
         abort(404)
     course_id = None
     if "course" in request.args:
-        course_id = request.args.get("course", type=int)
-        if course_id is None:
-            abort(404)
+        course_id = id_arg("course", required=True)
         course_or_404(course_id)
     users = credential_users(unit, course_id)
     audit_read("roster.credentials", target=unit.code, detail=f"course={course_id} accounts={len(users)}")

@@ -35,11 +35,36 @@ def hash_password(password: str) -> str:
 
 
 def verify_password(user: User | None, password: str) -> bool:
-    """Check a password in constant-ish time whether or not the user exists."""
+    """Check a password in the same time whether or not the user exists, whatever their hash's cost.
+
+    Initial passwords are hashed with a cheaper argon2 (roster import speed): alone, a login for
+    such an account answered in 11 ms against ~127 ms, telling that a predictable username exists
+    and was never used. Such a check is followed by one against a full-cost hash.
+    """
+    stored = user.password_hash if user else _DUMMY_HASH
     try:
-        return _hasher.verify(user.password_hash if user else _DUMMY_HASH, password) and user is not None
+        ok = _hasher.verify(stored, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
-        return False
+        ok = False
+    if stored is not _DUMMY_HASH and _is_cheaper(stored):
+        try:
+            _hasher.verify(_DUMMY_HASH, password)
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            pass
+    return ok and user is not None
+
+
+def _is_cheaper(stored: str) -> bool:
+    """True for a hash made with lower argon2 parameters than hash_password() uses (or not argon2 at all)."""
+    try:
+        return _hasher.check_needs_rehash(stored)
+    except (InvalidHashError, ValueError):
+        return True
+
+
+def needs_rehash(stored: str) -> bool:
+    """Whether a verified password should be hashed again with today's parameters."""
+    return _is_cheaper(stored)
 
 
 def generate_password(length: int = 10) -> str:

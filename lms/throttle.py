@@ -1,39 +1,84 @@
-"""Login throttling that holds across all workers: counters live in the database.
+"""Login throttling that holds across all workers (counters live in the database) and that nobody
+can use to lock someone else out.
 
 Measured before: Flask-Limiter with `memory://` let 24 of 40 attempts through a 5-per-minute
 limit under 5 workers, because each worker counted alone.
+
+Three counters, each a row of `login_throttle`:
+- the account from one address (`pair:`): after 5 failures each further attempt waits twice as
+  long as the one before (1 s, 2 s, 4 s … up to 15 minutes): a guesser slows down exponentially;
+- the account from anywhere (`user:`): after 10 failures a cool-down of a few seconds between
+  attempts, never a lock, so the owner can still log in from a new place the night before the
+  deadline (and guessing stays at most one try per COOLDOWN per account);
+- the address across accounts (`addr:`): 30 failures in 15 minutes block that address. Behind a
+  proxy this is the real client address (ProxyFix, THUHOACH_PROXIES), never the proxy's.
 """
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
-from sqlalchemy import case, delete
+from sqlalchemy import case, delete, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from lms.db import db, utcnow
 from lms.models import LoginThrottle
 
 WINDOW = dt.timedelta(minutes=15)
-MAX_PER_ACCOUNT = 5
+PAIR_FREE_FAILURES = 5
+PAIR_MAX_DELAY = dt.timedelta(minutes=15)
+ACCOUNT_FREE_FAILURES = 10
+ACCOUNT_COOLDOWN = dt.timedelta(seconds=5)
 MAX_PER_ADDRESS = 30
 
 
-def _keys(username: str, address: str | None) -> list[tuple[str, int]]:
-    keys = [(f"user:{username.strip().lower()[:80]}", MAX_PER_ACCOUNT)]
+@dataclass(frozen=True)
+class Blocked:
+    """A counter that currently refuses attempts, for the administrator's page."""
+
+    key: str
+    kind: str  # "pair", "user" or "addr"
+    subject: str
+    failures: int
+    until: dt.datetime
+
+
+def _name(username: str) -> str:
+    return username.strip().lower()[:80]
+
+
+def _keys(username: str, address: str | None) -> list[str]:
+    keys = [f"user:{_name(username)}"]
     if address:
-        keys.append((f"addr:{address}", MAX_PER_ADDRESS))
+        keys += [f"pair:{_name(username)}|{address}", f"addr:{address}"]
     return keys
+
+
+def _until(row: LoginThrottle) -> dt.datetime | None:
+    """When this counter lets the next attempt through (None: it does not hold anything back)."""
+    kind = row.key.split(":", 1)[0]
+    last = row.last_failure_at or row.window_start
+    if kind == "pair" and row.failures >= PAIR_FREE_FAILURES:
+        delay = dt.timedelta(seconds=2 ** min(row.failures - PAIR_FREE_FAILURES, 20))
+        return last + min(delay, PAIR_MAX_DELAY)
+    if kind == "user" and row.failures >= ACCOUNT_FREE_FAILURES:
+        return last + ACCOUNT_COOLDOWN
+    if kind == "addr" and row.failures >= MAX_PER_ADDRESS:
+        return row.window_start + WINDOW
+    return None
 
 
 def blocked_for(username: str, address: str | None, now: dt.datetime | None = None) -> dt.timedelta | None:
     """How long this username/address must still wait, or None when it may try."""
     now = now or utcnow()
     wait: dt.timedelta | None = None
-    for key, limit in _keys(username, address):
-        row = db.session.get(LoginThrottle, key)
-        if row and row.failures >= limit and row.window_start + WINDOW > now:
-            remaining = row.window_start + WINDOW - now
-            wait = max(wait or remaining, remaining)
+    rows = db.session.scalars(select(LoginThrottle).where(LoginThrottle.key.in_(_keys(username, address)))).all()
+    for row in rows:
+        if row.window_start + WINDOW <= now and row.key.startswith("addr:"):
+            continue
+        until = _until(row)
+        if until is not None and until > now:
+            wait = max(wait or until - now, until - now)
     return wait
 
 
@@ -42,26 +87,52 @@ def record_failure(username: str, address: str | None, now: dt.datetime | None =
     now = now or utcnow()
     insert = postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert
     table = LoginThrottle.__table__
-    for key, _limit in _keys(username, address):
-        stmt = insert(table).values(key=key, window_start=now, failures=1)
-        expired = table.c.window_start < now - WINDOW
+    for key in _keys(username, address):
+        stmt = insert(table).values(key=key, window_start=now, last_failure_at=now, failures=1)
+        # An address counts failures in fixed 15-minute windows; an account's counters start
+        # again after 15 quiet minutes.
+        since = table.c.window_start if key.startswith("addr:") else table.c.last_failure_at
+        expired = since < now - WINDOW
         stmt = stmt.on_conflict_do_update(
             index_elements=[table.c.key],
             set_={
                 "failures": case((expired, 1), else_=table.c.failures + 1),
                 "window_start": case((expired, now), else_=table.c.window_start),
+                "last_failure_at": now,
             },
         )
         db.session.execute(stmt)
 
 
-def clear_account(username: str) -> None:
-    """A successful login clears the account's counter (not the address's)."""
-    db.session.execute(delete(LoginThrottle).where(LoginThrottle.key == f"user:{username.strip().lower()[:80]}"))
+def clear_account(username: str, address: str | None = None) -> None:
+    """A successful login clears the account's counters (not the address's)."""
+    keys = [f"user:{_name(username)}"] + ([f"pair:{_name(username)}|{address}"] if address else [])
+    db.session.execute(delete(LoginThrottle).where(LoginThrottle.key.in_(keys)))
+
+
+def blocked_now(now: dt.datetime | None = None) -> list[Blocked]:
+    """Every counter holding attempts back right now, longest wait first."""
+    now = now or utcnow()
+    rows = db.session.scalars(select(LoginThrottle).where(LoginThrottle.last_failure_at > now - WINDOW - PAIR_MAX_DELAY)
+                              .order_by(LoginThrottle.failures.desc()).limit(500)).all()
+    found = []
+    for row in rows:
+        until = _until(row)
+        if until is not None and until > now:
+            kind, subject = row.key.split(":", 1)
+            found.append(Blocked(row.key, kind, subject, row.failures, until))
+    return sorted(found, key=lambda b: b.until, reverse=True)
+
+
+def release(key: str) -> bool:
+    """Drop one counter (an administrator lets the account or address try again)."""
+    return bool(db.session.execute(delete(LoginThrottle).where(LoginThrottle.key == key)).rowcount)
 
 
 def purge_expired(now: dt.datetime | None = None) -> int:
-    """Drop counters whose window has passed."""
+    """Drop counters that no longer hold anything back."""
     now = now or utcnow()
-    result = db.session.execute(delete(LoginThrottle).where(LoginThrottle.window_start < now - WINDOW))
+    old = now - WINDOW - PAIR_MAX_DELAY
+    result = db.session.execute(delete(LoginThrottle).where(
+        or_(LoginThrottle.last_failure_at < old, LoginThrottle.last_failure_at.is_(None) & (LoginThrottle.window_start < old))))
     return result.rowcount or 0

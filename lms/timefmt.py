@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from zoneinfo import ZoneInfo
 
 LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -13,8 +14,18 @@ def to_local(value: dt.datetime) -> dt.datetime:
 
 
 def iso(value: dt.datetime | None) -> str | None:
-    """ISO 8601 with the +07:00 offset, as the API answers."""
-    return to_local(value).isoformat(timespec="seconds") if value else None
+    """RFC 3339 with the +07:00 offset, as the API answers.
+
+    Before 1906 the zone's offset was local mean time, +07:06:40: RFC 3339 has no seconds in an
+    offset, so such an instant is written in UTC instead.
+    """
+    if value is None:
+        return None
+    local = to_local(value)
+    offset = local.utcoffset()
+    if offset is not None and offset.seconds % 60:
+        return value.astimezone(dt.timezone.utc).isoformat(timespec="seconds")
+    return local.isoformat(timespec="seconds")
 
 
 def fmt_datetime(value: dt.datetime | None) -> str:
@@ -64,3 +75,20 @@ def fmt_remaining(delta: dt.timedelta) -> str:
     else:
         parts = [f"{max(minutes, 1)} phút"]
     return f"{prefix} {' '.join(parts)}"
+
+
+_VN_DATETIME = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})(?:[ ,T]+(\d{1,2})[:hg.](\d{2}))?$")
+
+
+def parse_vn_datetime(text: str) -> dt.datetime:
+    """A naive local time typed as dd/mm/yyyy HH:MM (also d/m/yyyy, 17h00, or ISO 2026-05-27T17:00). Raises ValueError."""
+    text = " ".join(text.split())
+    match = _VN_DATETIME.match(text)
+    if match:
+        day, month, year = int(match.group(1)), int(match.group(2)), int(match.group(3))
+        hour, minute = int(match.group(4) or 0), int(match.group(5) or 0)
+        return dt.datetime(year, month, day, hour, minute)
+    value = dt.datetime.fromisoformat(text)
+    if value.tzinfo is not None:
+        return value.astimezone(LOCAL_TZ).replace(tzinfo=None)
+    return value

@@ -5,8 +5,8 @@ import re
 
 from sqlalchemy import select
 
-from lms.db import db
-from lms.models import Role, Unit, User
+from lms.db import db, utcnow
+from lms.models import Enrollment, Role, Unit, User
 from lms.security import generate_password, hash_password
 
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,79}$")
@@ -40,9 +40,28 @@ def create_user(username: str, *, role: Role, password: str, full_name: str | No
     return user
 
 
-def reset_password(user: User) -> str:
-    """Give the user a new initial password (returned once, and kept for the unit's credential sheet)."""
+def reset_password(user: User, *, keep_for_sheet: bool = True) -> str:
+    """Give the user a new initial password (returned; kept for the unit's credential sheet unless told not to)."""
     password = generate_password()
     user.password_hash = hash_password(password)
-    user.initial_password = password
+    user.initial_password = password if keep_for_sheet else None
     return password
+
+
+def set_password(user: User, password: str) -> None:
+    """Set a chosen password (administrator, `user set-password`); the handed-out one is forgotten."""
+    if len(password) < 8:
+        raise UserError("Mật khẩu phải có từ 8 ký tự trở lên.")
+    user.password_hash = hash_password(password)
+    user.initial_password = None
+    user.password_changed_at = utcnow()
+
+
+def can_reset_password_of(officer: User, trainee: User) -> bool:
+    """An officer may give a new password to a trainee of their own unit (by account or by enrolment)."""
+    if officer.role != Role.officer or officer.unit_id is None or trainee.role != Role.trainee:
+        return False
+    if trainee.unit_id == officer.unit_id:
+        return True
+    return db.session.scalar(select(Enrollment.id).where(
+        Enrollment.user_id == trainee.id, Enrollment.unit_id == officer.unit_id).limit(1)) is not None

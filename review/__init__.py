@@ -1,0 +1,1 @@
+"""The review feature: tagging/, completeness/ and report/, registered by blueprint.py."""

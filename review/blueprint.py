@@ -3,18 +3,41 @@ from __future__ import annotations
 
 from flask import Flask, url_for
 
+from lms.hooks import COURSE_CHANGED, LTI_INSTRUCTOR_TARGET
 from lms.models import Course, Role, User
 
 
 def init_app(app: Flask) -> None:
     """Register the review pages, API and CLI."""
-    from review import completeness_views, report_views, search_themes, tagging_views
+    from review.completeness import views as completeness_views
+    from review.report import views as report_views
+    from review.tagging import search_themes
+    from review.tagging import views as tagging_views
 
     tagging_views.init_app(app)
     search_themes.init_app(app)
     completeness_views.init_app(app)
     report_views.init_app(app)
-    app.extensions.setdefault("thuhoach.lti_instructor_target", []).append(_lti_instructor_target)
+    LTI_INSTRUCTOR_TARGET.register(app, _lti_instructor_target)
+    COURSE_CHANGED.register(app, _notify_course_changed)
+
+
+def _notify_course_changed(course: Course, changes: dict) -> None:
+    """Tell every trainee of the course, in the app, what changed (name or deadlines)."""
+    from sqlalchemy import insert, literal, select
+
+    from lms.courses import describe_changes
+    from lms.db import db, utcnow
+    from lms.models import Enrollment
+    from review.completeness.models import Notice
+
+    text = (f"Lớp «{course.name}» đã thay đổi: {describe_changes(changes)}.\n\n"
+            "Xem thời hạn nộp bài của bạn tại trang «Bài thu hoạch của tôi».")
+    now = utcnow()
+    db.session.execute(insert(Notice).from_select(
+        ["user_id", "text", "created_at"],
+        select(Enrollment.user_id, literal(text), literal(now, Notice.created_at.type))
+        .where(Enrollment.course_id == course.id)))
 
 
 def _lti_instructor_target(user: User, course: Course) -> str | None:

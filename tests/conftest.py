@@ -62,6 +62,9 @@ def _database_url(template: str, tmp_path: Path) -> str:
         tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
         with engine.begin() as conn:
             conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+            # The PostgreSQL search table (search.pg) lives in its own schema, outside the models.
+            if conn.scalar(text("SELECT to_regclass('search.essays')")) is not None:
+                conn.execute(text("TRUNCATE search.essays"))
         engine.dispose()
         return PG_URL
     target = tmp_path / "test.db"

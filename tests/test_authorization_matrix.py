@@ -58,8 +58,17 @@ RULES: dict[tuple[str, str], Rule] = {
     ("pages.admin_units", "GET"): R({"admin"}),
     ("pages.admin_units", "POST"): R({"admin"}),
     ("pages.admin_users", "GET"): R({"admin"}),
+    ("pages.admin_course", "GET"): R({"admin"}),
+    ("pages.admin_course", "POST"): R({"admin"}, fresh=True),
+    ("pages.admin_topic", "POST"): R({"admin"}, fresh=True),
+    ("pages.officer_reset_password", "GET"): R({"officer_a"}),
+    ("pages.officer_reset_password", "POST"): R({"officer_a"}, fresh=True),
+    ("api.update_course", "PATCH"): R({"admin"}, fresh=True),
     ("pages.admin_users", "POST"): R({"admin"}),
     ("pages.admin_reset_password", "POST"): R({"admin"}),
+    ("pages.admin_end_sessions", "POST"): R({"admin"}),
+    ("pages.admin_throttle", "GET"): R({"admin"}),
+    ("pages.admin_release_login", "POST"): R({"admin"}),
     ("pages.job", "GET"): R({"reviewer", "admin"}),            # the job is the reviewer's
     ("pages.job_download", "GET"): R({"reviewer", "admin"}),
     ("roster.import_page", "GET"): R({"admin"} | OFFICERS),
@@ -81,6 +90,11 @@ RULES: dict[tuple[str, str], Rule] = {
     ("essays.view", "GET"): R(ESSAY),
     ("essays.version", "GET"): R(ESSAY),
     ("essays.download", "GET"): R(ESSAY),
+    ("essays.version_file", "GET"): covered("tests/essays/test_scans.py: page images and originals of a "
+                                            "scanned essay, another unit's officer gets 404"),
+    ("essays.needs_reading", "GET"): R(BOARD),
+    ("essays.scan_job", "GET"): covered("tests/essays/test_scans.py: a scan job's page, followed by whoever "
+                                        "handed the pages in (lms.jobs.job_or_404)"),
     ("essays.unit_essays", "GET"): R(STAFF),
     ("essays.extensions", "GET"): R(STAFF),
     ("essays.extensions", "POST"): R(STAFF),
@@ -180,8 +194,8 @@ def build_world(app, make_unit, make_user, make_course, enroll, api_token):
     def build() -> dict:
         from essays.operations import submit_essay
         from lms.jobs import enqueue_job, jobs_dir
-        from review import tagging
-        from review.suggestions import suggestions_for
+        from review.tagging import operations as tagging
+        from review.tagging.suggestions import suggestions_for
 
         # Rows deleted by a request may see their ids reused (SQLite): forget what we held.
         db.session.commit()

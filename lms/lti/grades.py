@@ -1,8 +1,8 @@
 """Scores go back to the LMS by themselves: a new essay version on a placed topic queues a job that
 sends that trainee's "submitted" score (1/0) through the Assignment and Grade Service.
 
-The essays feature is not imported: a flushed row of the `essay_version` table (by name) is the
-signal, and the job is written in the same transaction, so it exists exactly when the essay does.
+The essays feature is not imported: it sends the `lms.hooks.essay_version_stored` signal, and the
+job is written in the same transaction, so it exists exactly when the essay version does.
 HTTP to the LMS runs in the worker, never inside the trainee's request.
 """
 from __future__ import annotations
@@ -12,10 +12,11 @@ import logging
 import time
 from typing import Any
 
-from flask import Flask, current_app, has_app_context
-from sqlalchemy import column, event, select, table
+from flask import Flask
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from lms.hooks import essay_version_stored
 from lms.db import db
 from lms.jobs import Progress, register_handler, register_task
 from lms.lti.operations import refresh_after_cutoff, send_scores
@@ -25,45 +26,26 @@ from lms.models import Job
 logger = logging.getLogger(__name__)
 JOB_KIND = "lti.push_scores"
 RETRY_POLL = 15.0
-_essay = table("essay", column("id"), column("trainee_id"), column("topic_id"))
-_listening = False
 
 
 def init_app(app: Flask) -> None:
-    """Register the job handler and, once per process, the flush listener."""
-    global _listening
+    """Register the job handler and listen for new essay versions (the signal is process-wide)."""
     register_handler(app, JOB_KIND, _handle)
     register_task(app, _forget_nonces)
     register_task(app, _send_waiting_scores)
     app.extensions["thuhoach.lti_grades"] = True
-    if not _listening:
-        event.listen(Session, "after_flush", _collect)
-        event.listen(Session, "after_flush_postexec", _enqueue)
-        _listening = True
+    essay_version_stored.connect(_enqueue, weak=False)  # connecting the same function twice is a no-op
 
 
-def _collect(session: Session, flush_context: Any) -> None:
-    essay_ids = {obj.essay_id for obj in session.new
-                 if getattr(getattr(obj, "__table__", None), "name", None) == "essay_version"}
-    if essay_ids:
-        session.info.setdefault("lti_new_versions", set()).update(essay_ids)
-
-
-def _enqueue(session: Session, flush_context: Any) -> None:
-    essay_ids = session.info.pop("lti_new_versions", None)
-    if not essay_ids or not has_app_context() or not current_app.extensions.get("thuhoach.lti_grades"):
+def _enqueue(app: Flask, *, session: Session, trainee_id: int, topic_id: int, **_: Any) -> None:
+    """A new version on a placed topic: queue the score return, in the transaction that writes the version."""
+    if not app.extensions.get("thuhoach.lti_grades"):
         return
-    rows = session.execute(
-        select(_essay.c.trainee_id, LtiContext.id)
-        .join(LtiResourceLink, LtiResourceLink.topic_id == _essay.c.topic_id)
-        .join(LtiContext, LtiContext.id == LtiResourceLink.context_id)
-        .where(_essay.c.id.in_(essay_ids))).all()
-    by_context: dict[int, set[int]] = {}
-    for trainee_id, context_id in rows:
-        by_context.setdefault(context_id, set()).add(trainee_id)
-    for context_id, user_ids in by_context.items():
-        # Added here, flushed by the next turn of the same flush loop.
-        session.add(Job(kind=JOB_KIND, params=json.dumps({"context_id": context_id, "user_ids": sorted(user_ids)})))
+    context_ids = session.scalars(
+        select(LtiContext.id).join(LtiResourceLink, LtiResourceLink.context_id == LtiContext.id)
+        .where(LtiResourceLink.topic_id == topic_id).distinct()).all()
+    for context_id in sorted(context_ids):
+        session.add(Job(kind=JOB_KIND, params=json.dumps({"context_id": context_id, "user_ids": [trainee_id]})))
 
 
 def _handle(app: Flask, params: dict[str, Any], progress: Progress) -> None:

@@ -18,14 +18,15 @@ import datetime as dt
 import logging
 import re
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Iterable
 
 from flask import current_app, url_for
-from sqlalchemy import column, delete, func, select, table
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.routing import BuildError
 
 from lms.db import db, read_only, utcnow
+from lms.hooks import LTI_INSTRUCTOR_TARGET, LTI_LEARNER_TARGET, LTI_SUBMITTED, USER_HAS_WORK
 from lms.lti.adapter import Launch, Member, PlatformServices, ServiceError
 from lms.lti.models import LtiContext, LtiNonce, LtiPlatform, LtiResourceLink, LtiScore, LtiUserLink
 from lms.models import Course, Enrollment, Role, Topic, Unit, User
@@ -146,7 +147,7 @@ def _match_existing(platform: LtiPlatform, member: Member) -> tuple[User | None,
 def has_work(user_id: int) -> bool:
     """Whether anything of the person's own (an essay) is kept: asked of the features; without an
     answer, assume so (an account is then never merged away)."""
-    hooks = current_app.extensions.get("thuhoach.user_has_work", [])
+    hooks = USER_HAS_WORK.providers()
     return not hooks or any(hook(user_id) for hook in hooks)
 
 
@@ -319,17 +320,9 @@ def topic_of_launch(launch: Launch) -> Topic:
 # ---------------------------------------------------------------------------------------------
 # Where people land: asked of the features through hooks, or an endpoint named in the settings
 
-def _first_hook(name: str, *args: Any) -> str | None:
-    for hook in current_app.extensions.get(name, []):
-        url = hook(*args)
-        if url:
-            return url
-    return None
-
-
 def learner_target(user: User, topic: Topic) -> str:
     """The topic's submission page."""
-    url = _first_hook("thuhoach.lti_learner_target", user, topic)
+    url = LTI_LEARNER_TARGET.first(user, topic)
     if url:
         return url
     try:
@@ -340,7 +333,7 @@ def learner_target(user: User, topic: Topic) -> str:
 
 def instructor_target(user: User, course: Course) -> str:
     """The completeness page of the course."""
-    url = _first_hook("thuhoach.lti_instructor_target", user, course)
+    url = LTI_INSTRUCTOR_TARGET.first(user, course)
     if url:
         return url
     try:
@@ -422,7 +415,6 @@ def sync_from_platform(context: LtiContext) -> SyncResult:
 # ---------------------------------------------------------------------------------------------
 # Scores: "submitted" per trainee and topic, through an outbox that is retried until the LMS accepts
 
-_essay = table("essay", column("trainee_id"), column("topic_id"), column("current_version_id"))
 # Back-off of a refused or failed score: 30 s, 1, 2, 4 … minutes, at most an hour apart.
 RETRY_FIRST = dt.timedelta(seconds=30)
 RETRY_MAX = dt.timedelta(hours=1)
@@ -430,13 +422,10 @@ _MS = dt.timedelta(milliseconds=1)
 
 
 def submitted_user_ids(topic_id: int, user_ids: list[int]) -> set[int]:
-    """Who has handed in an essay on the topic: a hook of the essays feature, else its table by name."""
-    for hook in current_app.extensions.get("thuhoach.lti_submitted", []):
-        return set(hook(topic_id, user_ids))
-    if not user_ids:
-        return set()
-    return set(db.session.scalars(select(_essay.c.trainee_id).where(
-        _essay.c.topic_id == topic_id, _essay.c.trainee_id.in_(user_ids), _essay.c.current_version_id.is_not(None))))
+    """Who has handed in an essay on the topic: asked of the essays feature (hook `lti_submitted`)."""
+    for provider in LTI_SUBMITTED.providers():
+        return set(provider(topic_id, user_ids))
+    return set()
 
 
 @dataclass

@@ -15,6 +15,7 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from lms.db import db, read_only
 from lms.forms import REQUIRED, EmptyForm
+from lms.hooks import NAV
 from lms.lti import adapter
 from lms.lti.adapter import CLAIM, DL_CLAIM, LaunchError, Launch
 from lms.lti.models import LtiContext, LtiPlatform, LtiUserLink
@@ -45,7 +46,7 @@ def init_app(app: Flask) -> None:
     # sent; its form carries the launch's state signed by us instead, which a forger cannot make.
     csrf.exempt(deep_link)
     app.register_blueprint(bp)
-    app.extensions.setdefault("thuhoach.nav", []).append(_nav)
+    NAV.register(app, _nav)
 
 
 def _nav(user) -> list[tuple[str, str]]:

@@ -28,7 +28,7 @@ def test_officer_sees_a_missing_trainee_then_the_essay_after_reload(page: Page, 
     row = page.locator(f'tr[data-username="{trainee.username}"]')
     expect(row.locator('[data-state]')).to_have_attribute("data-state", "missing")
     expect(row).to_contain_text("Chưa nộp")
-    expect(page.locator("#unit-percent")).to_have_text("0.0%")
+    expect(page.locator("#unit-percent")).to_have_text("0,0 %")
     # Vietnamese order: Anh before Hoà (given name first).
     expect(page.locator("#trainees tbody tr").first).to_contain_text("Trần Văn Anh")
 
@@ -39,7 +39,7 @@ def test_officer_sees_a_missing_trainee_then_the_essay_after_reload(page: Page, 
     row = page.locator(f'tr[data-username="{trainee.username}"]')
     expect(row.locator('[data-state]')).to_have_attribute("data-state", "on_time")
     expect(row.get_by_role("link")).to_be_visible()
-    expect(page.locator("#unit-percent")).to_have_text("50.0%")
+    expect(page.locator("#unit-percent")).to_have_text("50,0 %")
     page.get_by_label("Chỉ học viên chưa nộp").check()
     page.get_by_role("button", name="Lọc").click()
     expect(page.locator("#trainees tbody tr")).to_have_count(1)

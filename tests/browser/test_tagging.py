@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from lms.db import db
 from lms.models import Role
-from review.models.tagging import Tag, Theme
+from review.tagging.models import Tag, Theme
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "review"))
 from review_factories import write_essay  # noqa: E402  (the review tests' essay factory)

@@ -54,7 +54,8 @@ def test_a_trainee_lands_on_their_essays_with_times_in_force(client, auth, world
 def test_the_submit_page_takes_files_from_a_phone(client, auth, world):
     auth.login(world.trainee)
     html = client.get(submit_url(world)).get_data(as_text=True)
-    assert 'accept=".docx,.doc,.odt,.pdf,.txt"' in html and 'enctype="multipart/form-data"' in html
+    assert 'accept=".docx,.doc,.odt,.pdf,.txt,.jpg,.jpeg,.png,.heic,image/*"' in html
+    assert 'enctype="multipart/form-data"' in html and " multiple" in html
     assert "<textarea" in html
 
 

@@ -194,6 +194,14 @@ def test_zip_bomb_by_compression_ratio(essay_docx):
     assert refused("bom.docx", rezip(essay_docx, {"word/document.xml": huge})).code == "zip_bomb"
 
 
+def test_zip_bomb_by_whole_archive_ratio(essay_docx):
+    """Before: 150 zero-filled 1 MB members (each under the per-member check) were accepted."""
+    many = {f"word/media/image{i}.bin": bytes(1024 * 1024) for i in range(150)}
+    bomb = rezip(essay_docx, add=many)
+    assert len(bomb) < 400 * 1024
+    assert refused("nhieu-nho.docx", bomb).code == "zip_bomb"
+
+
 def test_zip_bomb_by_member_count(essay_docx):
     many = {f"word/media/image{i}.png": b"x" for i in range(1200)}
     assert refused("nhieu.docx", rezip(essay_docx, add=many)).code == "zip_bomb"

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from essays import indexing
 from essays.models import Essay, IndexOutbox
@@ -147,7 +147,11 @@ def test_deleted_index_is_rebuilt_and_check_repairs(app, runner, client, world, 
     _drain(app)
     indexing.get_index(app).close()
     app.extensions.pop("thuhoach.search_index")
-    shutil.rmtree(indexing.index_path(app))
+    if app.config["SEARCH_BACKEND"] == "postgres":
+        with db.engine(app).begin() as conn:
+            conn.execute(text("DROP SCHEMA search CASCADE"))
+    else:
+        shutil.rmtree(indexing.index_path(app))
     headers = api_token(make_user(Role.reviewer))
     assert _ids(client, headers, "chinh quyen")["total"] == 0
     result = runner.invoke(args=["search", "check"])
@@ -194,7 +198,7 @@ def test_indexer_killed_mid_batch_loses_nothing(app, app_config, make_unit, make
 
 
 def test_themes_filter_search_and_follow_tag_changes(app, client, world, make_user, api_token):
-    from review import tagging
+    from review.tagging import operations as tagging
 
     reviewer = make_user(Role.reviewer)
     theme = tagging.create_theme("Chuyển đổi số")

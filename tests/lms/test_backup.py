@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 from sqlalchemy import func, select
 
@@ -39,13 +40,18 @@ def test_backup_then_restore_round_trips_every_essay(app, app_config, migrated_t
     from lms import create_app
     from tests.conftest import _database_url
 
+    from lms.lti.adapter import tool_keys
+
     _submit_some(make_unit, make_user, make_course, enroll)
+    tool_keys(app)  # the LTI private key, 0600 in DATA_DIR/lti/
     before = _table_counts()
     expected = {(v.essay_id, v.number): (v.sha256, v.text) for v in db.session.scalars(select(EssayVersion))}
     archive = tmp_path / "sao-luu.tar.gz"
     db.session.commit()
     result = runner.invoke(args=["backup", "--out", str(archive)])
     assert result.exit_code == 0, result.output
+    # Before: 0644, readable by every local account, with password hashes and the LTI key inside.
+    assert archive.stat().st_mode & 0o777 == 0o600
 
     # A new machine: an empty migrated database and an empty data folder.
     db.session.commit()
@@ -67,6 +73,10 @@ def test_backup_then_restore_round_trips_every_essay(app, app_config, migrated_t
             data = file_path(fresh.config["DATA_DIR"], version.sha256).read_bytes()
             assert version.sha256 == sha == hashlib.sha256(data).hexdigest()
             assert version.text == body
+        # Before: the key came back 0644.
+        key = Path(fresh.config["DATA_DIR"]) / "lti" / "tool_private_key.pem"
+        assert key.read_bytes() == (Path(app.config["DATA_DIR"]) / "lti" / "tool_private_key.pem").read_bytes()
+        assert key.stat().st_mode & 0o777 == 0o600
         # The restored database keeps working: new rows get fresh ids.
         db.session.add(User(username="moi", role=Role.reviewer, full_name="Mới", password_hash="x"))
         db.session.commit()

@@ -156,8 +156,9 @@ def test_username_of_another_person_and_staff_accounts_are_refused(app, wards, c
     rows = [person(1, name="Phạm Thị B") + ["nguyenvana"], person(2, email="canbo@cantho.gov.vn") + [""],
             person(3) + ["Tên Sai"]]
     assert rejected(xlsx(rows, header=header), "a.xlsx", course.id) == [
-        (2, "Tên đăng nhập “nguyenvana” đã được dùng cho người khác."),
-        (3, "Tài khoản “canbo” là Cán bộ đơn vị, không thể nhập làm học viên."),
+        (2, "Tên đăng nhập “nguyenvana” không dùng được cho người này; để trống cột này để hệ thống tự tạo."),
+        (3, "e-mail đã được dùng cho một tài khoản khác; kiểm tra lại, hoặc liên hệ quản trị viên "
+            "nếu đúng là người này."),
         (4, "Tên đăng nhập “Tên Sai” không hợp lệ (chỉ gồm chữ thường không dấu, chữ số, dấu chấm, gạch; "
             "2–80 ký tự)."),
     ]
@@ -344,6 +345,25 @@ def test_officer_cannot_import_into_nor_download_another_unit(client, auth, ward
 
     ok = _upload(auth, course.id, xlsx([person(1), person(2, unit="P. Ninh Kieu")])).get_data(as_text=True)
     assert "Tài khoản tạo mới: 2" in ok and "/roster/credentials/31261" not in ok
+
+
+def test_errors_never_name_another_units_account(app, wards, course, make_user):
+    """Before: "Người này đã có tài khoản “tranthikiem.31261”" and "Tài khoản “canbo” là Cán bộ đơn vị"."""
+    make_user(Role.trainee, unit=wards[1], username="tranthikiem.31261", full_name="Trần Thị Kiểm",
+              email="kiem@x.vn")
+    make_user(Role.reviewer, username="bantochuc", full_name="Ban Tổ Chức")
+    header = HEADER + ["Tên đăng nhập"]
+    rows = [person(1, name="Trần Thị Kiểm", email="kiem@x.vn") + ["kiem.moi"],
+            person(2, name="Ai Đó") + ["bantochuc"]]
+    errors = rejected(xlsx(rows, header=header), "a.xlsx", course.id, only_unit_id=wards[0].id)
+    text = " ".join(message for _line, message in errors)
+    assert "tranthikiem" not in text and "31261" not in text and "Cờ Đỏ" not in text
+    assert "Ban Tổ chức" not in text and "Cán bộ" not in text
+    assert errors[0] == (2, "e-mail đã được dùng cho một tài khoản khác; kiểm tra lại, hoặc liên hệ quản trị "
+                            "viên nếu đúng là người này.")
+    # A staff username reads exactly like any taken username.
+    assert errors[1] == (3, "Tên đăng nhập “bantochuc” không dùng được cho người này; để trống cột này để hệ "
+                            "thống tự tạo.")
 
 
 def test_officer_cannot_move_a_trainee_of_another_unit(app, wards, course, make_user):

@@ -17,26 +17,91 @@ def _attempt(client, username: str, password: str, address: str = "10.0.0.1"):
                        environ_base={"REMOTE_ADDR": address})
 
 
-def test_account_locked_after_five_failures_even_with_right_password(client, make_user):
+def test_guessing_from_one_address_slows_down_exponentially(client, make_user):
     user = make_user(Role.trainee, unit=None)
-    for _ in range(throttle.MAX_PER_ACCOUNT):
+    for _ in range(throttle.PAIR_FREE_FAILURES):
         assert _attempt(client, user.username, "sai").status_code == 200
     blocked = _attempt(client, user.username, PASSWORD)
-    assert blocked.status_code == 429
-    assert "Đăng nhập sai quá nhiều lần" in blocked.get_data(as_text=True)
+    assert blocked.status_code == 429 and blocked.headers["Retry-After"] == "1"
+    assert "Đăng nhập sai quá nhiều lần. Vui lòng thử lại sau 1 giây" in blocked.get_data(as_text=True)
+    key = f"pair:{user.username}|10.0.0.1"
+    row = db.session.get(throttle.LoginThrottle, key)
+    for failures, seconds in ((6, 2), (8, 8), (15, 900), (40, 900)):
+        row.failures = failures
+        db.session.commit()
+        wait = throttle.blocked_for(user.username, "10.0.0.1", now=row.last_failure_at)
+        assert wait == dt.timedelta(seconds=seconds)
+
+
+def test_the_owner_is_never_locked_out_by_someone_else(client, make_user):
+    """Before: 5 wrong passwords from anywhere locked the account for 15 minutes, right password too."""
+    user = make_user(Role.reviewer, unit=None)
+    for i in range(throttle.ACCOUNT_FREE_FAILURES - 1):
+        _attempt(client, user.username, "sai", address=f"10.0.3.{i}")
+    assert _attempt(client, user.username, PASSWORD, address="10.7.7.7").status_code == 302
+
+
+def test_many_failures_on_an_account_cost_seconds_not_minutes(app, client, make_user):
+    user = make_user(Role.reviewer, unit=None)
+    for i in range(throttle.ACCOUNT_FREE_FAILURES + 20):
+        throttle.record_failure(user.username, f"10.0.4.{i}")
+    db.session.commit()
+    wait = throttle.blocked_for(user.username, "10.7.7.8")
+    assert wait is not None and wait <= throttle.ACCOUNT_COOLDOWN
+    row = db.session.get(throttle.LoginThrottle, f"user:{user.username}")
+    later = row.last_failure_at + throttle.ACCOUNT_COOLDOWN
+    assert throttle.blocked_for(user.username, "10.7.7.8", now=later) is None
 
 
 def test_unknown_username_is_throttled_the_same_way(client, make_user):
     known = make_user(Role.trainee, unit=None)
     answers = {}
     for name in (known.username, "khong-ton-tai"):
-        for _ in range(throttle.MAX_PER_ACCOUNT):
+        for _ in range(throttle.PAIR_FREE_FAILURES):
             _attempt(client, name, "sai", address=f"10.0.1.{len(answers)}")
         answers[name] = _attempt(client, name, "sai", address=f"10.0.1.{len(answers)}")
     texts = [re.sub(r'khong-ton-tai|' + known.username + r'|value="[^"]*"', "X", a.get_data(as_text=True))
              for a in answers.values()]
     assert [a.status_code for a in answers.values()] == [429, 429]
     assert texts[0] == texts[1]
+
+
+def test_behind_a_proxy_the_real_client_address_counts(app_config, make_user):
+    """Before: behind nginx every client was 127.0.0.1, so 30 failures by anyone blocked every login."""
+    from lms import create_app
+
+    proxied = create_app({**app_config, "PROXIES": 1})
+    client = proxied.test_client()
+    user = make_user(Role.trainee, unit=None)
+
+    def attempt(forwarded: str, password: str):
+        headers = {"X-Forwarded-For": forwarded}
+        token = csrf_token_from(client.get("/login", headers=headers, environ_base={"REMOTE_ADDR": "127.0.0.1"})
+                                .get_data(as_text=True))
+        return client.post("/login", headers=headers, environ_base={"REMOTE_ADDR": "127.0.0.1"},
+                           data={"username": user.username if password == PASSWORD else f"x{forwarded}-{password}",
+                                 "password": password, "csrf_token": token})
+
+    for i in range(throttle.MAX_PER_ADDRESS):
+        attempt("203.0.113.9", f"sai{i}")
+    assert attempt("203.0.113.9", "sai-nua").status_code == 429
+    # A client writing its own X-Forwarded-For does not pick the address: only the proxy's hop counts.
+    assert attempt("1.2.3.4, 203.0.113.9", "sai-nua").status_code == 429
+    assert attempt("198.51.100.7", PASSWORD).status_code == 302
+
+
+def test_admin_sees_and_releases_blocked_logins(app, client, auth, make_user):
+    victim = make_user(Role.trainee, unit=None)
+    for _ in range(throttle.PAIR_FREE_FAILURES + 3):
+        throttle.record_failure(victim.username, "10.0.5.5")
+    db.session.commit()
+    auth.login(make_user(Role.admin))
+    page = client.get("/admin/logins").get_data(as_text=True)
+    assert victim.username in page and "10.0.5.5" in page
+    key = f"pair:{victim.username}|10.0.5.5"
+    assert auth.post("/admin/logins/release", {"key": key}).status_code == 302
+    assert throttle.blocked_for(victim.username, "10.0.5.5") is None
+    assert victim.username not in client.get("/admin/logins").get_data(as_text=True)
 
 
 def test_address_limit_spans_accounts(client):
@@ -49,7 +114,7 @@ def test_address_limit_spans_accounts(client):
 def test_window_expires(app, make_user):
     user = make_user(Role.trainee, unit=None)
     past = utcnow() - throttle.WINDOW - dt.timedelta(minutes=1)
-    for _ in range(throttle.MAX_PER_ACCOUNT):
+    for _ in range(throttle.ACCOUNT_FREE_FAILURES):
         throttle.record_failure(user.username, None, now=past)
     db.session.commit()
     assert throttle.blocked_for(user.username, None, now=past) is not None

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from lms.db import db, utcnow
 from lms.models import Course, Enrollment, Role, Topic, Unit, User
 from essays.operations import grant_extension, submit_essay
-from review.models import Attendance, Exemption
+from review.completeness.models import Attendance, Exemption
 
 ESSAY_TEXT = ("Qua lớp bồi dưỡng, tôi nhận thức sâu sắc hơn về trách nhiệm của cán bộ cơ sở trong việc "
               "gần dân, lắng nghe dân và giải quyết kịp thời những kiến nghị chính đáng của người dân. ") * 3

@@ -9,7 +9,7 @@ from review_factories import write_essay
 
 from lms.db import db
 from lms.models import Course, Role, Unit, User
-from review.models.tagging import Theme
+from review.tagging.models import Theme
 
 
 @dataclass

@@ -13,11 +13,11 @@ from lms.db import db, utcnow
 from lms.models import Enrollment, Role, Topic
 from essays.models import Extension
 from essays.operations import grant_extension
-from review import attendance as attendance_ops
-from review import completeness as completeness_module
-from review.completeness import completeness
-from review.completeness_cache import figures_cache
-from review.models import CompletenessRevision
+from review.completeness import operations as attendance_ops
+from review.completeness import figures as completeness_module
+from review.completeness.figures import completeness
+from review.completeness.cache import figures_cache
+from review.completeness.models import CompletenessRevision
 from completeness_roster import Roster, roster, hand_in  # noqa: F401  (fixtures)
 
 

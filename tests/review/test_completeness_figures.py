@@ -9,7 +9,7 @@ import pytest
 from lms.db import db, utcnow
 from lms.text import vn_name_key
 from essays.operations import grant_extension
-from review.completeness import completeness, day_column, trainee_states
+from review.completeness.figures import completeness, day_column, trainee_states
 from completeness_roster import Roster, roster, hand_in  # noqa: F401  (fixtures)
 
 

@@ -13,8 +13,8 @@ from openpyxl import Workbook, load_workbook
 from lms.db import db, utcnow
 from lms.models import Role
 from lms.timefmt import to_local
-from review.completeness import completeness, trainee_states
-from review.models import Attendance, Exemption
+from review.completeness.figures import completeness, trainee_states
+from review.completeness.models import Attendance, Exemption
 from completeness_roster import roster, hand_in  # noqa: F401  (fixtures)
 
 
@@ -94,7 +94,7 @@ def test_board_overview_lists_every_unit_with_the_shared_figures(roster, client,
         cells = re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
         assert cells[0] == u["code"]
         assert int(cells[2]) == u["enrolled"]
-        assert cells[-1] == f'{u["percent"]:.1f}%'
+        assert cells[-1] == f'{u["percent"]:.1f} %'.replace(".", ",")
         assert int(cells[-3]) == u["missing"]
         assert ("dưới ngưỡng" in cells[1]) == (u["percent"] < 60)
     assert "<svg" in html and "<rect" in html

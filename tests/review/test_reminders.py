@@ -10,8 +10,8 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from lms.db import db, utcnow
-from review.completeness import trainee_states
-from review.models import Notice
+from review.completeness.figures import trainee_states
+from review.completeness.models import Notice
 from completeness_roster import roster, hand_in  # noqa: F401  (fixtures)
 
 

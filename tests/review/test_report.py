@@ -15,10 +15,14 @@ from essays.models import Extension
 from essays.operations import grant_extension, submit_essay
 from lms.db import db, utcnow
 from lms.models import Course, Enrollment, Role, Topic, Unit, User
-from review.models import Attendance, Exemption, Theme
-from review.report import (SHEETS, build_report_data, default_prose, report_docx, report_xlsx, theme_figures,
-                           vn_int, vn_pct)
-from review.tagging import confirm_group, tag_passage
+from review.completeness.models import Attendance, Exemption
+from review.report.data import build_report_data, theme_figures
+from review.report.docx import report_docx
+from review.report.formatting import vn_int, vn_pct
+from review.report.prose import default_prose
+from review.report.xlsx import SHEETS, report_xlsx
+from review.tagging.models import Theme
+from review.tagging.operations import confirm_group, tag_passage
 
 BASE_TEXT = ("Qua lớp bồi dưỡng, tôi nhận thức sâu sắc hơn về trách nhiệm của cán bộ cơ sở trong việc gần dân, "
              "lắng nghe dân và giải quyết kịp thời những kiến nghị chính đáng của người dân. ")
@@ -253,13 +257,13 @@ def test_xlsx_figures_match_an_independent_count(report_world):
         assert (got["Đã nộp"], got["Đúng hạn"], got["Nộp muộn"], got["Chưa nộp"], got["Phải nộp"]) == (
             counts["submitted"], counts["on_time"], counts["late"], counts["missing"], counts["expected"])
 
-    themes = book["Chủ đề kiến nghị – đề xuất"]
+    themes = book["Lĩnh vực kiến nghị – đề xuất"]
     want_themes = expected_themes(w, False)
     labels = {"Kiến nghị": "recommendation", "Đề xuất": "proposal"}
     assert len(themes) == len(want_themes)
     for r in themes.to_dict("records"):
         assert (r["Số ý kiến"], r["Số đoạn gắn thẻ"], r["Số bài"], r["Số đơn vị"]) == tuple(
-            want_themes[(r["Chủ đề kiến nghị, đề xuất"], labels[r["Loại"]])][k]
+            want_themes[(r["Lĩnh vực kiến nghị, đề xuất"], labels[r["Loại"]])][k]
             for k in ("passages", "tags", "essays", "units"))
 
     passages = book["Kiến nghị – đề xuất"]

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from lms import jobs
 from lms.db import db
 from lms.models import AuditEvent, Job, Role
-from review.models.report import ReportSettings
+from review.report.models import ReportSettings
 from test_report import ReportWorld, report_world  # noqa: F401  (fixture)
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

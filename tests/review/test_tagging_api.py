@@ -7,7 +7,7 @@ import pytest
 
 from lms.db import db
 from lms.models import Role
-from review.models.tagging import Tag
+from review.tagging.models import Tag
 
 ESSAY = ("Bài thu hoạch\n"
          "Em học được nhiều điều về chuyển đổi số 🚀 ở phường.\n"
@@ -148,7 +148,7 @@ def test_replaced_essay_keeps_tags_on_the_old_version(client, api_token, world, 
 
 
 def test_retired_theme_cannot_be_chosen_but_stays_on_tags(client, api_token, world, essay_of):
-    from review.tagging import retire_theme
+    from review.tagging.operations import retire_theme
 
     essay = essay_of(world.trainee_a, world.course, ESSAY)
     headers = api_token(world.reviewer)

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from lms.db import db
 from lms.text import fold
-from review.compilation import CompilationFilter, compile_course
-from review.grouping import offered_groups, similar_clusters
-from review.tagging import tag_passage
+from review.tagging.compilation import CompilationFilter, compile_course
+from review.tagging.grouping import offered_groups, similar_clusters
+from review.tagging.operations import tag_passage
 
 
 def test_similar_passages_cluster_regardless_of_accents_and_word_order():

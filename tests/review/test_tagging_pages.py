@@ -10,8 +10,8 @@ from sqlalchemy import select
 
 from lms.db import db
 from lms.models import Role
-from review.models.tagging import EssayReview, Suggestion, Tag
-from review.tagging import assign_unit, confirm_group, mark_duplicate, tag_passage
+from review.tagging.models import EssayReview, Suggestion, Tag
+from review.tagging.operations import assign_unit, confirm_group, mark_duplicate, tag_passage
 
 ESSAY = ("Bài thu hoạch 📘\n"
          "\n"

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from lms.db import db
-from review.models.tagging import Suggestion, SuggestionScan
-from review.suggestions import Passage, find_passages, suggestions_for
+from review.tagging.models import Suggestion, SuggestionScan
+from review.tagging.suggestions import Passage, find_passages, suggestions_for
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "suggestions"
 LABEL_RE = re.compile(r"⟦([RP]):(.*?)⟧", re.S)

@@ -6,8 +6,8 @@ from sqlalchemy import select
 
 from lms.db import db
 from lms.models import AuditEvent
-from review.models.tagging import Tag, Theme
-from review.tagging import TaggingError, merge_themes, tag_passage, update_theme
+from review.tagging.models import Tag, Theme
+from review.tagging.operations import TaggingError, merge_themes, tag_passage, update_theme
 
 TEXT = "Kiến nghị: đào tạo cán bộ về chuyển đổi số. Đề xuất: số hoá thủ tục một cửa."
 

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from search import EssayIndex
+from search.pg import PgEssayIndex
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "viwiki_sample.jsonl.gz"
+PG_URL = os.environ.get("TEST_DATABASE_URL")
+# Whoosh always; PostgreSQL in the PostgreSQL pass of CI (TEST_DATABASE_URL), to find the same essays.
+BACKENDS = ["whoosh", *(["postgres"] if PG_URL else [])]
 TRAINEES = ["Nguyễn Văn An", "Trần Thị Bích", "Lê Hoàng Đức", "Phạm Thu Hà"]
 
 
@@ -36,10 +41,28 @@ def sample_essays() -> list[dict]:
         return [essay_from_article(i, json.loads(line)) for i, line in enumerate(f)]
 
 
-@pytest.fixture(scope="session")
-def sample_index(tmp_path_factory, sample_essays) -> EssayIndex:
-    """The whole sample, indexed once per test session; tests must not write to it."""
-    index = EssayIndex(tmp_path_factory.mktemp("sample_index"))
+def pg_connect():
+    """A new psycopg connection to the test database (the backend closes it after each use)."""
+    import psycopg
+
+    return psycopg.connect(PG_URL)
+
+
+def open_index(backend: str, where, schema: str = "search_test"):
+    """An index of the backend: Whoosh in the folder `where`, PostgreSQL in its own schema."""
+    if backend == "whoosh":
+        return EssayIndex(where)
+    index = PgEssayIndex(pg_connect, schema=schema)
+    index.ensure_schema()
+    with pg_connect() as conn:
+        conn.execute(f"TRUNCATE {index.table}")
+    return index
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def sample_index(request, tmp_path_factory, sample_essays):
+    """The whole sample, indexed once per test session and backend; tests must not write to it."""
+    index = open_index(request.param, tmp_path_factory.mktemp("sample_index"), schema="search_sample")
     index.rebuild(sample_essays)
     yield index
     index.close()
@@ -67,9 +90,26 @@ def make_essay():
     return make
 
 
+@pytest.fixture(params=BACKENDS)
+def backend(request) -> str:
+    return request.param
+
+
 @pytest.fixture
-def index(tmp_path) -> EssayIndex:
+def index(backend, tmp_path):
     """An empty index of its own for tests that write."""
-    ix = EssayIndex(tmp_path / "index")
+    ix = open_index(backend, tmp_path / "index")
     yield ix
     ix.close()
+
+
+@pytest.fixture
+def reopen(backend):
+    """Open the same index again, as another web process (or another app server) would."""
+
+    def again(index):
+        if backend == "whoosh":
+            return EssayIndex(index.path)
+        return PgEssayIndex(pg_connect, schema=index.schema)
+
+    return again

@@ -104,6 +104,7 @@ def live_segments(index: EssayIndex) -> int:
 QUERIES = ["việt nam", "chien tranh the gioi", "hòa bình", "thuỷ điện", '"nhà nước" OR "chính phủ"', "lịch sử -chiến", "chiến*"]
 
 
+@pytest.mark.parametrize("sample_index", ["whoosh"], indirect=True)
 def test_rebuild_in_several_segments_answers_as_in_one(tmp_path, sample_essays, sample_index):
     index = EssayIndex(tmp_path / "ix")
     assert index.rebuild(sample_essays, limitmb=2) == len(sample_essays)

@@ -163,8 +163,8 @@ def test_deleted_essays_disappear_from_hits_counts_and_ids(small_index):
     assert small_index.doc_count() == 2
 
 
-def test_another_process_view_sees_commits_and_rebuilds(small_index, make_essay):
-    reader = EssayIndex(small_index.path)  # as a web process would
+def test_another_process_view_sees_commits_and_rebuilds(small_index, make_essay, reopen):
+    reader = reopen(small_index)  # as another web process (or app server) would
     assert ids(reader.search("da nang")) == {"c"}
     small_index.upsert_many([make_essay("d", "Đà Nẵng về đêm")])
     assert ids(reader.search("da nang")) == {"c", "d"}
@@ -172,6 +172,17 @@ def test_another_process_view_sees_commits_and_rebuilds(small_index, make_essay)
     assert ids(reader.search("da nang")) == {"z"}
     assert reader.all_ids() == {"z"}
     reader.close()
+
+
+def test_rebuild_replaces_everything_and_reports_progress(index, make_essay):
+    index.upsert_many([make_essay("old", TEXT_C)])
+    seen = []
+    assert index.rebuild([make_essay("a", TEXT_A), make_essay("b", TEXT_B)], progress=seen.append) == 2
+    assert seen[-1] == 2
+    assert ids(index.search("cai cach")) == {"a"}
+    assert index.all_ids() == {"a", "b"}
+    index.upsert_many([make_essay("c", TEXT_C)])
+    assert ids(index.search("da nang")) == {"c"}
 
 
 def test_deleted_index_folder_is_recreated_and_rebuilt(tmp_path, make_essay):

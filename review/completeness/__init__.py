@@ -1,0 +1,1 @@
+"""Completeness: who handed in, attendance, exemptions, notices, reminders and their exports."""

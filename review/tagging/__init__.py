@@ -1,0 +1,1 @@
+"""Tagging: the Board's themes, tagged passages, suggestions, near-duplicate groups and the compilation."""

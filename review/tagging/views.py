@@ -1,0 +1,360 @@
+"""Tagging pages: codebook, reading view, suggestions, queue and assignments, compilation, groups."""
+from __future__ import annotations
+
+from flask import (Blueprint, Flask, Response, abort, redirect, render_template, request,
+                   url_for)
+from flask_login import current_user
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+from essays.access import essay_or_404
+from essays.models import EssayVersion
+from lms.db import db, utcnow
+from lms.forms import EmptyForm
+from lms.hooks import DEMO, NAV
+from lms.models import BOARD_ROLES, Course, Unit, User
+from lms.security import audit, course_or_404, role_required
+from lms.transaction import committed, write_after_reads
+from review.tagging.models import (KIND_LABELS, REVIEW_STATE_LABELS, PassageGroup, ReviewAssignment,
+                                   Tag, TagTheme, Theme)
+from review.tagging.operations import (TaggingError, assign_unit, choosable_themes, confirm_group, create_theme,
+                                       delete_tag, mark_duplicate, mark_review, merge_themes, ordered_tree,
+                                       retire_theme, review_of, review_queue, suggestion_or_404, tag_or_404,
+                                       tag_passage, theme_or_error, unassign_unit, ungroup, update_tag,
+                                       update_theme)
+
+bp = Blueprint("tagging", __name__, url_prefix="/review")
+BOARD = BOARD_ROLES
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def init_app(app: Flask) -> None:
+    """Register the tagging pages, API, CLI, menu entries and demo step."""
+    from review.tagging import api as tagging_api
+    from review.tagging.cli import themes_cli
+    from review.tagging.demo import tag_demo_essays
+
+    app.register_blueprint(bp)
+    tagging_api.init_app(app)
+    app.cli.add_command(themes_cli)
+    NAV.register(app, _nav)
+    DEMO.register(app, tag_demo_essays)
+
+
+def _nav(user: User) -> list[tuple[str, str]]:
+    if user.role not in BOARD:
+        return []
+    return [(url_for("tagging.queue"), "Bài cần đọc"), (url_for("tagging.compilation_home"), "Tổng hợp kiến nghị"),
+            (url_for("tagging.themes"), "Chủ đề")]
+
+
+def _back(default: str) -> Response:
+    # Only same-site paths: a crafted "next" must not send the reviewer elsewhere.
+    target = request.form.get("next") or ""
+    return redirect(target if target.startswith("/") and not target.startswith("//") else default)
+
+
+def _int_list(values: list[str]) -> list[int]:
+    return [int(v) for v in values if v.strip().isdigit()]
+
+
+# --- codebook ----------------------------------------------------------------------------------
+
+@bp.route("/themes", methods=["GET", "POST"])
+@role_required(*BOARD)
+def themes():
+    if request.method == "POST":
+        form = EmptyForm()
+        if not form.validate_on_submit():
+            abort(400)
+        with committed(TaggingError, ValueError, message=_theme_error) as outcome:
+            outcome.success = _theme_action(request.form.get("action"))
+        return redirect(url_for("tagging.themes"))
+    all_themes = ordered_tree(db.session.scalars(select(Theme)).all())
+    counts = dict(db.session.execute(select(TagTheme.theme_id, func.count()).group_by(TagTheme.theme_id)).all())
+    live = [t for t in all_themes if not t.is_retired]
+    return render_template("review/themes.html", themes=all_themes, live=live, counts=counts, form=EmptyForm())
+
+
+def _theme_error(exc: BaseException) -> str:
+    return str(exc) if isinstance(exc, TaggingError) else "Dữ liệu không hợp lệ."
+
+
+def _theme_action(action: str | None) -> str:
+    form = request.form
+    parent = int(form["parent_id"]) if form.get("parent_id", "").isdigit() else None
+    if action == "add":
+        theme = create_theme(form.get("name", ""), parent_id=parent, description=form.get("description"))
+        audit("theme.created", target=f"theme={theme.id}", detail=theme.name)
+        return f"Đã thêm chủ đề “{theme.name}”."
+    theme = theme_or_error(int(form.get("theme_id", "")))
+    if action == "edit":
+        update_theme(theme, name=form.get("name", theme.name), description=form.get("description", ""),
+                     parent_id=parent)
+        audit("theme.updated", target=f"theme={theme.id}", detail=theme.name)
+        return f"Đã lưu chủ đề “{theme.name}”."
+    if action == "retire":
+        retire_theme(theme, retired=form.get("retired", "1") == "1")
+        audit("theme.retired" if theme.is_retired else "theme.restored", target=f"theme={theme.id}")
+        return f"Đã {'ngừng sử dụng' if theme.is_retired else 'dùng lại'} chủ đề “{theme.name}”."
+    if action == "merge":
+        target = theme_or_error(int(form.get("into_id", "")))
+        moved = merge_themes(theme, target)
+        return f"Đã gộp “{theme.name}” vào “{target.name}” ({moved} thẻ)."
+    raise TaggingError("Thao tác không hợp lệ.")
+
+
+# --- reading view ------------------------------------------------------------------------------
+
+@bp.route("/essays/<int:essay_id>")
+@role_required(*BOARD)
+def read(essay_id: int):
+    from review.tagging.reading import Highlight, render_text
+    from review.tagging.suggestions import suggestions_for
+
+    essay = essay_or_404(essay_id, current_user)
+    versions = db.session.scalars(select(EssayVersion).where(EssayVersion.essay_id == essay.id)
+                                  .order_by(EssayVersion.number)).all()
+    if not versions:
+        abort(404)
+    number = request.args.get("v", type=int)
+    version = next((v for v in versions if v.number == number), None) if number else essay.current_version
+    if version is None:
+        abort(404)
+    is_current = version.id == essay.current_version_id
+    with write_after_reads():
+        suggestions = suggestions_for(version) if is_current else []
+        mark_review(essay, "in_progress", current_user, only_if_new=True)
+
+    tags = db.session.scalars(select(Tag).where(Tag.essay_id == essay.id).options(selectinload(Tag.themes))
+                              .order_by(Tag.start_offset)).all()
+    here = [t for t in tags if t.version_id == version.id]
+    older = [t for t in tags if t.version_id != version.id]
+    highlights = [Highlight(t.start_offset, t.end_offset, f"t{t.id}", f"hl-{t.kind}",
+                            f"{KIND_LABELS[t.kind]}: {', '.join(th.name for th in t.themes)}") for t in here]
+    open_suggestions = [s for s in suggestions if s.status == "open"]
+    highlights += [Highlight(s.start_offset, s.end_offset, f"s{s.id}", "hl-suggestion", "") for s in open_suggestions]
+    text = version.text
+    for s in suggestions:
+        s.passage = text[s.start_offset:s.end_offset]  # type: ignore[attr-defined]
+    course_tags = db.session.scalars(select(Tag).where(Tag.course_id == essay.course_id, Tag.essay_id != essay.id)
+                                     .order_by(Tag.id.desc()).limit(200)).all()
+    return render_template(
+        "review/read.html", essay=essay, version=version, versions=versions, is_current=is_current,
+        body=render_text(text, highlights), tags=here, older_tags=older, suggestions=open_suggestions,
+        themes=choosable_themes(), review=review_of(essay), kinds=KIND_LABELS, states=REVIEW_STATE_LABELS,
+        course_tags=course_tags, form=EmptyForm())
+
+
+@bp.route("/essays/<int:essay_id>/state", methods=["POST"])
+@role_required(*BOARD)
+def set_state(essay_id: int):
+    essay = essay_or_404(essay_id, current_user)
+    if EmptyForm().validate_on_submit():
+        with committed(TaggingError) as outcome:
+            mark_review(essay, request.form.get("state", ""), current_user)
+            outcome.success = f"Đã chuyển bài sang “{REVIEW_STATE_LABELS[request.form['state']]}”."
+    return _back(url_for("tagging.read", essay_id=essay.id))
+
+
+@bp.route("/tags/<int:tag_id>/edit", methods=["POST"])
+@role_required(*BOARD)
+def edit_tag(tag_id: int):
+    tag = tag_or_404(tag_id, current_user)
+    if EmptyForm().validate_on_submit():
+        fields: dict = {"kind": request.form.get("kind"), "themes": _int_list(request.form.getlist("themes")),
+                        "note": request.form.get("note", "")}
+        if "duplicate_of" in request.form:
+            raw = request.form["duplicate_of"].strip().lstrip("#")
+            fields["duplicate_of"] = int(raw) if raw.isdigit() else None
+        with committed(TaggingError, success="Đã lưu thẻ."):
+            update_tag(tag, fields)
+    return _back(url_for("tagging.read", essay_id=tag.essay_id))
+
+
+@bp.route("/tags/<int:tag_id>/delete", methods=["POST"])
+@role_required(*BOARD)
+def remove_tag(tag_id: int):
+    tag = tag_or_404(tag_id, current_user)
+    essay_id = tag.essay_id
+    if EmptyForm().validate_on_submit():
+        with committed(TaggingError, success="Đã xoá thẻ."):
+            delete_tag(tag)
+    return _back(url_for("tagging.read", essay_id=essay_id))
+
+
+# --- suggestions -------------------------------------------------------------------------------
+
+@bp.route("/suggestions/<int:suggestion_id>/accept", methods=["POST"])
+@role_required(*BOARD)
+def accept_suggestion(suggestion_id: int):
+    suggestion, essay = suggestion_or_404(suggestion_id, current_user)
+    if EmptyForm().validate_on_submit() and suggestion.status == "open":
+        version = db.session.get(EssayVersion, suggestion.version_id)
+        with committed(TaggingError, success="Đã nhận gợi ý thành thẻ."):
+            tag = tag_passage(essay, start=suggestion.start_offset, end=suggestion.end_offset,
+                              kind=request.form.get("kind") or suggestion.kind,
+                              theme_ids=_int_list(request.form.getlist("themes")), note=request.form.get("note"),
+                              by=current_user, version_number=version.number)
+            suggestion.status, suggestion.tag_id = "accepted", tag.id
+            suggestion.decided_by_id, suggestion.decided_at = current_user.id, utcnow()
+    return _back(url_for("tagging.read", essay_id=essay.id))
+
+
+@bp.route("/suggestions/<int:suggestion_id>/dismiss", methods=["POST"])
+@role_required(*BOARD)
+def dismiss_suggestion(suggestion_id: int):
+    suggestion, essay = suggestion_or_404(suggestion_id, current_user)
+    if EmptyForm().validate_on_submit() and suggestion.status == "open":
+        with committed(TaggingError):
+            suggestion.status = "dismissed"
+            suggestion.decided_by_id, suggestion.decided_at = current_user.id, utcnow()
+    return _back(url_for("tagging.read", essay_id=essay.id))
+
+
+# --- work sharing ------------------------------------------------------------------------------
+
+@bp.route("/queue")
+@role_required(*BOARD)
+def queue():
+    # Any Board member may also open another unit's list (a colleague is away, a unit is shared).
+    code = request.args.get("unit", "").strip()
+    other = db.session.scalar(select(Unit).where(Unit.code == code)) if code else None
+    if code and other is None:
+        abort(404)
+    rows = review_queue(current_user, unit_id=other.id if other else None)
+    units = db.session.scalars(select(Unit).join(ReviewAssignment, ReviewAssignment.unit_id == Unit.id)
+                               .where(ReviewAssignment.reviewer_id == current_user.id).order_by(Unit.name)).all()
+    return render_template("review/queue.html", rows=rows, units=units, other=other, code=code,
+                           states=REVIEW_STATE_LABELS)
+
+
+@bp.route("/assignments", methods=["GET", "POST"])
+@role_required(*BOARD)
+def assignments():
+    if request.method == "POST":
+        if not EmptyForm().validate_on_submit():
+            abort(400)
+        with committed(TaggingError, success="Đã cập nhật phân công."):
+            if request.form.get("action") == "remove":
+                assignment_id = request.form.get("assignment_id", type=int)
+                assignment = db.session.get(ReviewAssignment, assignment_id) if assignment_id else None
+                if assignment is None:
+                    abort(404)
+                audit("review.unassigned", target=f"unit={assignment.unit_id}",
+                      detail=f"reviewer={assignment.reviewer.username}")
+                unassign_unit(assignment)
+            else:
+                reviewer_id = request.form.get("reviewer_id", type=int)
+                reviewer = db.session.get(User, reviewer_id) if reviewer_id else None
+                codes = [c.strip() for c in request.form.get("units", "").replace(";", ",").split(",") if c.strip()]
+                found = db.session.scalars(select(Unit).where(Unit.code.in_(codes))).all()
+                missing = set(codes) - {u.code for u in found}
+                if reviewer is None or missing or not codes:
+                    raise TaggingError("Không tìm thấy mã đơn vị: " + ", ".join(sorted(missing))
+                                       if missing else "Chọn cán bộ và nhập mã đơn vị.")
+                for unit in found:
+                    assign_unit(unit, reviewer, by=current_user)
+                audit("review.assigned", target=f"reviewer={reviewer.username}", detail=",".join(codes))
+        return redirect(url_for("tagging.assignments"))
+    rows = db.session.scalars(select(ReviewAssignment).order_by(ReviewAssignment.reviewer_id)).all()
+    reviewers = db.session.scalars(select(User).where(User.role.in_(BOARD)).order_by(User.full_name)).all()
+    return render_template("review/assignments.html", rows=rows, reviewers=reviewers, form=EmptyForm())
+
+
+# --- compilation and groups --------------------------------------------------------------------
+
+@bp.route("/compilation")
+@role_required(*BOARD)
+def compilation_home():
+    courses = db.session.scalars(select(Course).order_by(Course.starts_on.desc())).all()
+    if len(courses) == 1:
+        return redirect(url_for("tagging.compilation", course_id=courses[0].id))
+    return render_template("review/compilation_home.html", courses=courses)
+
+
+def _filters(course: Course):
+    from review.tagging.compilation import CompilationFilter
+
+    unit_id = None
+    code = request.args.get("unit", "").strip()
+    if code:
+        unit_id = db.session.scalar(select(Unit.id).where(Unit.code == code))
+        if unit_id is None:
+            abort(404)
+    try:
+        return CompilationFilter.from_args(request.args, unit_id=unit_id)
+    except ValueError:
+        abort(400)
+
+
+@bp.route("/courses/<int:course_id>/compilation")
+@role_required(*BOARD)
+def compilation(course_id: int):
+    from review.tagging.compilation import compile_course
+
+    course = course_or_404(course_id)
+    filters = _filters(course)
+    sections = compile_course(course.id, filters)
+    units = db.session.scalars(select(Unit).where(Unit.id.in_(select(Tag.unit_id).where(Tag.course_id == course.id)))
+                               .order_by(Unit.name)).all()
+    all_themes = ordered_tree(db.session.scalars(select(Theme).where(Theme.merged_into_id.is_(None))).all())
+    return render_template("review/compilation.html", course=course, sections=sections, filters=filters,
+                           units=units, themes=all_themes, kinds=KIND_LABELS, args=request.args)
+
+
+@bp.route("/courses/<int:course_id>/compilation.xlsx")
+@role_required(*BOARD)
+def compilation_xlsx(course_id: int):
+    from review.tagging.compilation import build_xlsx, compile_course
+
+    course = course_or_404(course_id)
+    data = build_xlsx(course.name, compile_course(course.id, _filters(course)))
+    audit("compilation.exported", target=f"course={course.id}")
+    db.session.commit()
+    return Response(data, mimetype=XLSX, headers={
+        "Content-Disposition": f'attachment; filename="tong-hop-kien-nghi-lop-{course.id}.xlsx"'})
+
+
+@bp.route("/courses/<int:course_id>/groups", methods=["GET", "POST"])
+@role_required(*BOARD)
+def groups(course_id: int):
+    from review.tagging.grouping import offered_groups
+
+    course = course_or_404(course_id)
+    if request.method == "POST":
+        if not EmptyForm().validate_on_submit():
+            abort(400)
+        with committed(TaggingError) as outcome:
+            if request.form.get("action") == "ungroup":
+                group_id = request.form.get("group_id", type=int)
+                group = db.session.get(PassageGroup, group_id) if group_id else None
+                if group is None or group.course_id != course.id:
+                    abort(404)
+                ungroup(group)
+                outcome.success = "Đã bỏ nhóm."
+            else:
+                group = confirm_group(course.id, _int_list(request.form.getlist("tag_ids")), current_user)
+                audit("group.confirmed", target=f"group={group.id}")
+                outcome.success = "Đã xác nhận nhóm: các đoạn này được tính là một ý."
+        return redirect(url_for("tagging.groups", course_id=course.id))
+    threshold = request.args.get("nguong", 80, type=int)
+    offered = offered_groups(course.id, threshold=max(50, min(threshold, 100)))
+    confirmed = {}
+    for tag in db.session.scalars(select(Tag).where(Tag.course_id == course.id, Tag.group_id.is_not(None))
+                                  .order_by(Tag.group_id, Tag.id)):
+        confirmed.setdefault(tag.group_id, []).append(tag)
+    return render_template("review/groups.html", course=course, offered=offered, confirmed=confirmed,
+                           threshold=threshold, form=EmptyForm())
+
+
+@bp.route("/tags/<int:tag_id>/duplicate", methods=["POST"])
+@role_required(*BOARD)
+def duplicate(tag_id: int):
+    tag = tag_or_404(tag_id, current_user)
+    if EmptyForm().validate_on_submit():
+        raw = request.form.get("duplicate_of", "").strip().lstrip("#")
+        with committed(TaggingError) as outcome:
+            mark_duplicate(tag, int(raw) if raw.isdigit() else None)
+            outcome.success = "Đã đánh dấu đoạn trùng." if tag.duplicate_of_id else "Đã bỏ đánh dấu trùng."
+    return _back(url_for("tagging.read", essay_id=tag.essay_id))
