@@ -10,6 +10,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from lms.api import API_PREFIX, ApiError, add_openapi_paths, api_login_required, json_body, \
     register_api_blueprint, std_responses
 from lms.db import reads_first, utcnow
+from lms.hooks import ESSAY_API_FIELDS
 from lms.limits import drain_refused_body
 from lms.timefmt import iso
 from essays.access import essay_of, essay_or_404, record_view, topic_or_404
@@ -93,6 +94,9 @@ def get_essay(essay_id: int):
             "trainee": essay.trainee.full_name, "unit_code": essay.unit.code, "topic_id": essay.topic_id,
             "submitted_at": iso(version.submitted_at), "late": version.is_late, "sha256": version.sha256,
             **ocr_json(version)}
+    # Features add fields they own (review: same_content_as), each deciding who may see them.
+    for extra in ESSAY_API_FIELDS.providers():
+        body.update(extra(essay, user))
     record_view(essay, user)
     return jsonify(body)
 
@@ -133,6 +137,9 @@ OPENAPI_SCHEMAS: dict[str, Any] = {
             "unit_code": {"type": "string"}, "topic_id": {"type": "integer"},
             "submitted_at": {"type": "string", "format": "date-time"}, "late": {"type": "boolean"},
             "sha256": {"type": "string"},
+            "same_content_as": {"type": "array", "items": {"type": "integer"},
+                                "description": "Bài của học viên khác có nội dung trùng (giống hệt hoặc ≥ 90 %); "
+                                               "chỉ có với Ban Tổ chức, quản trị và cán bộ đơn vị của bài"},
             **_OCR_PROPERTIES,
         }},
 }

@@ -64,6 +64,10 @@ def _has_essays(user_id: int) -> bool:
 def _nav(user: User) -> list[tuple[str, str]]:
     if user.role == Role.trainee:
         return [(url_for("essays.mine"), "Bài thu hoạch của tôi")]
+    if user.role == Role.officer:
+        # One page per unit: the officer's grid, extensions, on-behalf upload and reminders are on
+        # the completeness unit page (review), not on a second essays list.
+        return []
     links = [(url_for("essays.unit_essays"), "Bài thu hoạch"), (url_for("essays.extensions"), "Gia hạn")]
     if user.role in (Role.reviewer, Role.admin):
         links.append((url_for("essays.needs_reading"), "Bài viết tay"))

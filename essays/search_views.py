@@ -14,7 +14,7 @@ from essays.indexing import get_index, pending_count
 from essays.models import Essay
 from lms.api import ApiError, add_openapi_paths, register_api_blueprint, std_responses
 from lms.db import db
-from lms.hooks import NAV, THEME_CHOICES
+from lms.hooks import ESSAY_READING_URL, NAV, THEME_CHOICES
 from lms.models import Course, Role, Unit, User
 from search.analysis import has_marks
 from search.highlight import highlight_all
@@ -34,12 +34,6 @@ def init_app(app: Flask) -> None:
     register_api_blueprint(app, api_bp)
     add_openapi_paths(app, _OPENAPI_PATHS)
     NAV.register(app, _nav)
-    app.jinja_env.filters.setdefault("vnint", count_text)
-
-
-def count_text(n: int) -> str:
-    """A whole number the Vietnamese way: 37.542."""
-    return f"{n:,}".replace(",", ".")
 
 
 def _nav(user: User) -> list[tuple[str, str]]:
@@ -102,7 +96,11 @@ def run_search(user: User, q: str, *, course_id: int | None = None, topic_id: in
     hits = [(rows[int(i)], score, Markup(snippets.get(i, ""))) for i, score in result.hits if int(i) in rows]
     counts = index.count_by_fields(("unit_code", "topic_id"), q, **filters) if with_counts else {}
     by_unit, by_topic = counts.get("unit_code", {}), counts.get("topic_id", {})
-    total, phrase_total = index.totals(q, **filters)
+    if with_counts:
+        # The side panel's counts already walked every match: count only the phrase holders again.
+        total, phrase_total = sum(by_unit.values()), index.totals(q, phrase_only=True, **filters)[1]
+    else:
+        total, phrase_total = index.totals(q, **filters)
     page_ = SearchPage(query=q, hits=hits, total=total, phrase_total=phrase_total, total_is_exact=True,
                        is_phrase=result.is_phrase, has_more=result.has_more, page=result.page,
                        by_unit=by_unit, by_topic=by_topic, pending=pending_count(db.session))
@@ -151,7 +149,11 @@ def search():
     unit_names = {u.code: u.name for u in units}
     themes = _theme_choices()
     args = {k: v for k, v in request.args.items() if k != "page"}
-    return render_template("essays/search.html", q=q, result=result, courses=courses, units=units,
+    def open_url(essay: Essay) -> str:
+        """The reading and tagging view when a feature offers one to this user, else the plain text."""
+        return ESSAY_READING_URL.first(essay.id, user, q) or url_for("essay_search.essay", essay_id=essay.id, q=q)
+
+    return render_template("essays/search.html", open_url=open_url, q=q, result=result, courses=courses, units=units,
                            topics=topics, unit_names=unit_names, states=STATES, sorts=SORTS, themes=themes,
                            selected={"course": course_id, "topic": topic_id, "unit": unit_code, "state": state,
                                      "theme": theme, "sort": sort}, args=args)

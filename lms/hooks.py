@@ -62,6 +62,10 @@ LTI_SUBMITTED = Hook("lti_submitted", "(topic_id, user_ids) -> {user_id}: who ha
 COURSE_CHANGED = Hook("course_changed", "(course, changes) -> None: a course's name or deadlines changed "
                                         "(lms.courses.update_course, flushed): essays re-judge lateness, "
                                         "review notifies the trainees.")
+ESSAY_API_FIELDS = Hook("essay_api_fields", "(essay, user) -> {field: value}: more fields of GET /api/v1/essays/<id>, "
+                                            "each provider deciding who may see them (review: same_content_as).")
+ESSAY_READING_URL = Hook("essay_reading_url", "(essay_id, user, query) -> url | None: where a search hit opens "
+                                              "for this user (review: the reading and tagging view).")
 USER_HAS_WORK = Hook("user_has_work", "(user_id) -> bool: whether a person has work of their own (an essay); "
                                       "LTI never merges such an account away.")
 

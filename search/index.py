@@ -515,8 +515,11 @@ class EssayIndex:
             return 0
         return sum(1 for d in s.docs_for_query(q) if allowed is None or d in allowed)
 
-    def totals(self, query: str, **filters: object) -> tuple[int, int]:
-        """(total, phrase_total): essays holding every word as typed, and holding each run in a row."""
+    def totals(self, query: str, *, phrase_only: bool = False, **filters: object) -> tuple[int, int]:
+        """(total, phrase_total): essays holding every word as typed, and holding each run in a row.
+
+        phrase_only=True skips the first count (answered 0) when the caller has it already.
+        """
         with self._lock:
             parsed = self._parse(query)
             if parsed.loose is None:
@@ -535,8 +538,8 @@ class EssayIndex:
             )
             if allowed is not None and not allowed:
                 return 0, 0
-            total = self._count(s, parsed.loose, allowed)
-            if parsed.strict == parsed.loose:
+            total = 0 if phrase_only else self._count(s, parsed.loose, allowed)
+            if parsed.strict == parsed.loose and not phrase_only:
                 return total, total
             return total, self._count(s, parsed.strict, allowed)
 

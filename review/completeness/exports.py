@@ -1,6 +1,7 @@
 """Builders of the completeness downloads (pure: figures in, bytes out) and the overview's bar chart."""
 from __future__ import annotations
 
+import datetime as dt
 import io
 import re
 import unicodedata
@@ -13,6 +14,7 @@ from markupsafe import Markup, escape
 from sqlalchemy import select
 
 from lms.db import db
+from lms.models import topic_label
 from lms.numfmt import fmt_int, fmt_percent
 from lms.timefmt import fmt_datetime
 from essays import storage
@@ -51,14 +53,23 @@ def overview_xlsx(figures: Completeness, threshold: float | None = None) -> byte
     return xlsx_bytes([("Tổng hợp", header, rows), ("Thông tin", ["Mục", "Giá trị"], info)])
 
 
-def missing_xlsx(table: pd.DataFrame, course_name: str, unit_name: str) -> bytes:
-    """Trainees of a unit still missing an essay (one row per trainee and topic)."""
-    header = ["Họ và tên", "Tên đăng nhập", "Thư điện tử", "Chủ đề", "Tình trạng", "Hạn nộp đang áp dụng"]
-    rows = [[r.full_name, r.username, r.email or "", f"{r.topic_position}. {r.topic_title}",
-             STATE_LABELS[r.state], fmt_datetime(r.due_at)]
+def missing_xlsx(table: pd.DataFrame, course_name: str, unit_name: str, as_of: dt.datetime) -> bytes:
+    """Trainees of a unit still missing an essay (one row per trainee and topic), with whom to call."""
+    header = ["Họ và tên", "Tên đăng nhập", "Chức vụ", "Điện thoại", "Thư điện tử", "Chủ đề", "Tình trạng",
+              "Hạn nộp đang áp dụng"]
+    rows = [[r.full_name, r.username, _text(r.position), _text(r.phone), _text(r.email),
+             topic_label(r.topic_position, r.topic_title), STATE_LABELS[r.state], fmt_datetime(r.due_at)]
             for r in table.itertuples(index=False)]
-    return xlsx_bytes([("Chưa nộp", header, rows),
-                       ("Thông tin", ["Mục", "Giá trị"], [("Lớp", course_name), ("Đơn vị", unit_name)])])
+    title = [f"Danh sách học viên chưa nộp bài thu hoạch — {unit_name} — tính đến {fmt_datetime(as_of)}"]
+    info = [("Lớp", course_name), ("Đơn vị", unit_name), ("Tính đến", fmt_datetime(as_of)),
+            ("Số học viên chưa nộp đủ", str(table["user_id"].nunique() if len(table) else 0))]
+    return xlsx_bytes([("Chưa nộp", header, [title + [""] * (len(header) - 1), *rows]),
+                       ("Thông tin", ["Mục", "Giá trị"], info)])
+
+
+def _text(value: object) -> str:
+    # pandas gives NaN/None for an empty column
+    return value if isinstance(value, str) else ""
 
 
 _INVALID = re.compile(r'[<>:"/\\|?*\x00-\x1f]')
@@ -111,19 +122,40 @@ def essays_zip(table: pd.DataFrame, data_dir: Path) -> bytes:
     return out.getvalue()
 
 
-def essays_docx(table: pd.DataFrame, title: str) -> bytes:
-    """The unit's essays compiled in one .docx: a heading per topic, each essay under its author's name."""
+def _a4_document():
+    """An empty .docx on A4 with the margins of Vietnamese administrative documents (Decree 30/2020:
+    top and bottom 20 mm, left 30 mm, right 15 mm) in Times New Roman 13."""
     from docx import Document
+    from docx.shared import Mm, Pt
+
+    document = Document()
+    for section in document.sections:
+        section.page_width, section.page_height = Mm(210), Mm(297)
+        section.top_margin, section.bottom_margin = Mm(20), Mm(20)
+        section.left_margin, section.right_margin = Mm(30), Mm(15)
+    normal = document.styles["Normal"]
+    normal.font.name, normal.font.size = "Times New Roman", Pt(13)
+    return document
+
+
+def essays_docx(table: pd.DataFrame, title: str) -> bytes:
+    """The unit's essays compiled in one .docx (A4): a heading per topic, each trainee's essay on a new page."""
+    from docx.enum.text import WD_BREAK
 
     handed = table[table["version_id"].notna()]
     version_ids = [int(v) for v in handed["version_id"]]
     texts = dict(db.session.execute(select(EssayVersion.id, EssayVersion.text)
                                     .where(EssayVersion.id.in_(version_ids))).all()) if version_ids else {}
-    document = Document()
+    document = _a4_document()
     document.add_heading(title, level=0)
+    first = True
     for (position, topic_title), rows in handed.groupby(["topic_position", "topic_title"], sort=True):
-        document.add_heading(f"Chủ đề {position}: {topic_title}", level=1)
-        for r in rows.itertuples(index=False):
+        for i, r in enumerate(rows.itertuples(index=False)):
+            if not first:  # every trainee's essay starts a page (a topic's heading on its first one)
+                document.add_paragraph().add_run().add_break(WD_BREAK.PAGE)
+            first = False
+            if i == 0:
+                document.add_heading(topic_label(position, topic_title), level=1)
             document.add_heading(r.full_name, level=2)
             note = f"Nộp lúc {fmt_datetime(r.submitted_at)}" + (" (nộp muộn)" if r.state == "late" else "")
             document.add_paragraph(note).italic = True

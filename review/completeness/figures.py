@@ -359,11 +359,12 @@ def trainee_states(course: Course, unit_ids: Iterable[int], as_of: dt.datetime |
     unit_ids = sorted(set(unit_ids))
     people = _frame(db.session.execute(
         select(Enrollment.id, Enrollment.user_id, Enrollment.unit_id, User.full_name, User.username,
-               User.email, Exemption.reason)
+               User.email, Exemption.reason, User.phone, User.position)
         .join(User, User.id == Enrollment.user_id)
         .outerjoin(Exemption, Exemption.enrollment_id == Enrollment.id)
         .where(Enrollment.course_id == course.id, Enrollment.unit_id.in_(unit_ids))).all(),
-        ["enrollment_id", "user_id", "unit_id", "full_name", "username", "email", "exempt_reason"])
+        ["enrollment_id", "user_id", "unit_id", "full_name", "username", "email", "exempt_reason", "phone",
+         "position"])
     # Names repeat a lot across a country: compute each sort key once.
     name_keys = {name: vn_name_key(name) for name in set(people["full_name"])}
     keys = [name_keys[n] + ((u,),) for n, u in zip(people["full_name"], people["username"])]

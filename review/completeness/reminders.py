@@ -15,11 +15,11 @@ from email.mime.text import MIMEText
 from email.utils import formatdate, make_msgid
 
 import click
-from flask import Flask, current_app
-from sqlalchemy import select
+from flask import Flask, current_app, has_request_context, url_for
+from sqlalchemy import func, select
 
 from lms.db import db, utcnow
-from lms.models import Course, Enrollment, Role, Unit, User
+from lms.models import AuditEvent, Course, Enrollment, Role, Unit, User, topic_label
 from lms.security import audit
 from lms.timefmt import fmt_datetime
 from review.completeness.figures import STATE_LABELS, trainee_states
@@ -54,22 +54,32 @@ class Outgoing:
     body: str
 
 
-def build_reminders(course: Course, now: dt.datetime | None = None) -> list[Outgoing]:
-    """The messages of one run: one per trainee missing essays, one digest per unit officer."""
+def _submit_link() -> str:
+    """Where a trainee hands in: the full address when a request tells us the site's, else the page's name."""
+    if has_request_context():
+        return f"Nộp bài tại: {url_for('essays.mine', _external=True)}"
+    return "Nộp bài tại mục «Bài thu hoạch của tôi» sau khi đăng nhập."
+
+
+def build_reminders(course: Course, now: dt.datetime | None = None,
+                    unit_ids: list[int] | None = None) -> list[Outgoing]:
+    """The messages of one run: one per trainee missing essays, one digest per unit officer (all units or these)."""
     now = now or utcnow()
-    unit_ids = list(db.session.scalars(select(Enrollment.unit_id).where(Enrollment.course_id == course.id).distinct()))
+    if unit_ids is None:
+        unit_ids = list(db.session.scalars(
+            select(Enrollment.unit_id).where(Enrollment.course_id == course.id).distinct()))
     if not unit_ids:
         return []
     table = trainee_states(course, unit_ids, now, states=("missing", "extension"))
     messages: list[Outgoing] = []
     for user_id, rows in table.groupby("user_id", sort=False):
         first = rows.iloc[0]
-        lines = [f"- Chủ đề {r.topic_position}: {r.topic_title} — hạn nộp {fmt_datetime(r.due_at)} "
+        lines = [f"- {topic_label(r.topic_position, r.topic_title)} — hạn nộp {fmt_datetime(r.due_at)} "
                  f"({time_left(r.due_at, now)})" for r in rows.itertuples(index=False)]
         body = (f"Kính gửi đồng chí {first.full_name},\n\n"
                 f"Hệ thống chưa nhận được bài thu hoạch của đồng chí cho lớp \"{course.name}\":\n"
                 + "\n".join(lines)
-                + "\n\nĐề nghị đồng chí đăng nhập hệ thống để nộp bài đúng hạn.\n\nBan Tổ chức lớp học")
+                + f"\n\nĐề nghị đồng chí đăng nhập hệ thống để nộp bài đúng hạn. {_submit_link()}\n\nBan Tổ chức lớp học")
         messages.append(Outgoing(int(user_id), first.email if isinstance(first.email, str) else None,
                                  f"Nhắc nộp bài thu hoạch: {course.name}", body))
     officers = db.session.execute(select(User.id, User.email, User.full_name, User.unit_id, Unit.name)
@@ -95,13 +105,16 @@ def build_reminders(course: Course, now: dt.datetime | None = None) -> list[Outg
     return messages
 
 
-def send_reminders(course: Course, now: dt.datetime | None = None) -> tuple[int, int]:
-    """Keep every message as a notice and e-mail those with an address; returns (notices, e-mails)."""
+def send_reminders(course: Course, now: dt.datetime | None = None, unit: Unit | None = None) -> tuple[int, int]:
+    """Keep every message as a notice and e-mail those with an address; returns (notices, e-mails).
+
+    With `unit`, only that unit's trainees and officers (the officer's "Nhắc học viên chưa nộp" button).
+    """
     now = now or utcnow()
-    messages = build_reminders(course, now)
+    messages = build_reminders(course, now, [unit.id] if unit is not None else None)
     for m in messages:
         db.session.add(Notice(user_id=m.user_id, text=f"{m.subject}\n\n{m.body}", created_at=now))
-    audit("reminders.sent", target=f"course={course.id}", detail=f"messages={len(messages)}")
+    audit("reminders.sent", target=reminder_target(course, unit), detail=f"messages={len(messages)}")
     db.session.commit()
     sent = 0
     mailable = [m for m in messages if m.email]
@@ -118,6 +131,20 @@ def send_reminders(course: Course, now: dt.datetime | None = None) -> tuple[int,
     elif mailable:
         logger.warning("SMTP_HOST not set: %d reminders kept as notices only", len(mailable))
     return len(messages), sent
+
+
+def reminder_target(course: Course, unit: Unit | None) -> str:
+    """The audit target of a reminder run: the course, or the course and one unit."""
+    return f"course={course.id}" + (f" unit={unit.code}" if unit is not None else "")
+
+
+REMIND_EVERY = dt.timedelta(hours=1)
+
+
+def last_unit_reminder(course: Course, unit: Unit) -> dt.datetime | None:
+    """When this unit's trainees were last reminded from the unit page (at most once an hour)."""
+    return db.session.scalar(select(func.max(AuditEvent.at)).where(
+        AuditEvent.action == "reminders.sent", AuditEvent.target == reminder_target(course, unit)))
 
 
 def compose(sender: str, to: str, subject: str, body: str) -> MIMEText:

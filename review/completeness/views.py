@@ -25,6 +25,7 @@ from review.completeness.figures import (SORT_KEYS, STATE_CSS, STATE_LABELS, com
 from review.completeness.exports import (bar_chart_svg, essays_docx, essays_zip, missing_xlsx,
                                          overview_rows_html, overview_xlsx, safe_file_name)
 from review.completeness.models import Notice
+from review.completeness.reminders import REMIND_EVERY, last_unit_reminder, send_reminders
 from review.web import as_of_from_request, download_response, parse_as_of
 
 bp = Blueprint("completeness", __name__, url_prefix="/completeness")
@@ -168,6 +169,7 @@ def unit_table(course_id: int, code: str):
         unit_topics=figures.unit_topics(unit.id).set_index("topic_id").to_dict("index"), rows=rows,
         people=people, missing_only=missing_only, topic_id=topic_id, as_of_text=as_of_text,
         labels=STATE_LABELS, css=STATE_CSS, may_manage=current_user.can_manage_unit(unit.id),
+        may_hand_in=current_user.role in (Role.officer, Role.admin) and current_user.can_manage_unit(unit.id),
         is_board=current_user.is_board, courses=visible_courses(current_user),
         shown_topics=[t for t in course.topics if topic_id is None or t.id == topic_id],
         day_column=day_column)
@@ -194,8 +196,9 @@ def missing_download(course_id: int, code: str):
     course = course_or_404(course_id)
     unit = unit_or_404(code)
     as_of, _ = as_of_from_request()
+    as_of = as_of or utcnow()
     table = trainee_states(course, [unit.id], as_of, states=("missing", "extension"))
-    return download_response(missing_xlsx(table, course.name, unit.name),
+    return download_response(missing_xlsx(table, course.name, unit.name, as_of),
                      f"chua-nop-{safe_file_name(unit.name)}-{_stamp(as_of or utcnow())}.xlsx", XLSX)
 
 
@@ -304,6 +307,29 @@ def exemption(course_id: int, code: str):
         db.session.commit()
         flash(message, "success")
     return redirect(url_for("completeness.unit_table", course_id=course.id, code=unit.code))
+
+
+@bp.route("/<int:course_id>/units/<code>/remind", methods=["POST"])
+@role_required(*STAFF)
+def remind(course_id: int, code: str):
+    """«Nhắc học viên chưa nộp»: an in-app notice (and e-mail where configured), once an hour per unit."""
+    course = course_or_404(course_id)
+    unit = unit_or_404(code)
+    back = url_for("completeness.unit_table", course_id=course.id, code=unit.code)
+    last = last_unit_reminder(course, unit)
+    now = utcnow()
+    if last is not None and now - last < REMIND_EVERY:
+        flash(f"Đơn vị đã được nhắc lúc {fmt_datetime(last)}; mỗi giờ chỉ nhắc một lần, "
+              f"có thể nhắc lại sau {fmt_datetime(last + REMIND_EVERY)}.", "warning")
+        return redirect(back)
+    db.session.commit()  # end the read transaction before the write
+    notices, emails = send_reminders(course, now, unit)
+    if notices:
+        flash(f"Đã nhắc: {notices} thông báo trong ứng dụng"
+              + (f", {emails} thư điện tử." if emails else " (chưa cấu hình gửi thư điện tử)."), "success")
+    else:
+        flash("Không có học viên nào chưa nộp: không gửi nhắc.", "success")
+    return redirect(back)
 
 
 @bp.route("/<int:course_id>/units/<code>/extensions", methods=["POST"])

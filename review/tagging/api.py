@@ -1,6 +1,8 @@
 """Tagging API under /api/v1: tags on essays, the course compilation, the codebook."""
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 from flask import Blueprint, Flask, jsonify, request
@@ -8,13 +10,21 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from lms.hooks import ESSAY_API_FIELDS
+from lms.jobs import register_task
 from lms.api import API_PREFIX, ApiError, add_openapi_paths, api_login_required, json_body, std_responses
-from lms.db import db
+from lms.db import db, utcnow
 from lms.transaction import api_committed
 from lms.models import Course, Role, Unit
 from essays.access import essay_or_404
-from review.tagging.models import TAG_KINDS, Tag, Theme, can_read_compilation, can_tag
-from review.tagging.operations import TaggingError, delete_tag, tag_json, tag_or_404, tag_passage, update_tag
+from essays.models import EssayVersion
+from review.tagging.models import TAG_KINDS, Suggestion, Tag, Theme, can_read_compilation, can_tag
+from review.tagging.operations import (DuplicateTag, TaggingError, delete_tag, tag_json, tag_or_404, tag_passage,
+                                       update_tag)
+
+from review.tagging.copies import can_see_copies, find_copies, same_content_as
+from review.tagging.suggestions import essay_suggestions
+from review.tagging.theme_model import refresh_models, scan_new_versions
 
 bp = Blueprint("review_tagging_api", __name__, url_prefix=API_PREFIX)
 
@@ -25,6 +35,15 @@ def init_app(app: Flask) -> None:
 
     register_api_blueprint(app, bp)
     add_openapi_paths(app, _PATHS, _SCHEMAS)
+    ESSAY_API_FIELDS.register(app, _copies_field)
+    register_task(app, scan_new_versions)
+    register_task(app, refresh_models)
+    register_task(app, find_copies)
+
+
+def _copies_field(essay, user) -> dict:
+    """same_content_as for those who may see it (never the trainee)."""
+    return {"same_content_as": same_content_as(essay.id)} if can_see_copies(user, essay) else {}
 
 
 def _essay_for_tagging(essay_id: int):
@@ -46,11 +65,93 @@ def _tag_for_tagging(tag_id: int) -> Tag:
 def create_tag(essay_id: int):
     essay = _essay_for_tagging(essay_id)
     body = json_body()
-    with api_committed(TaggingError):
-        tag = tag_passage(essay, start=body.get("start"), end=body.get("end"), kind=body.get("kind"),
-                          theme_ids=body.get("themes"), note=body.get("note"), by=current_user,
-                          version_number=body.get("version"))
+    try:
+        with api_committed(TaggingError), _duplicates_as_conflicts():
+            tag = tag_passage(essay, start=body.get("start"), end=body.get("end"), kind=body.get("kind"),
+                              theme_ids=body.get("themes"), note=body.get("note"), by=current_user,
+                              version_number=body.get("version"))
+    except _Conflict as conflict:
+        return _conflict(conflict.duplicate)
     return jsonify(tag_json(tag)), 201
+
+
+class _Conflict(Exception):
+    """Carries a DuplicateTag past api_committed, which would answer it as a bare 422."""
+
+    def __init__(self, duplicate: DuplicateTag) -> None:
+        super().__init__(str(duplicate))
+        self.duplicate = duplicate
+
+
+@contextlib.contextmanager
+def _duplicates_as_conflicts() -> Iterator[None]:
+    try:
+        yield
+    except DuplicateTag as exc:
+        raise _Conflict(exc) from None
+
+
+def _conflict(exc: DuplicateTag):
+    """409 naming the tag that already marks this span."""
+    return jsonify({"error": {"code": "duplicate_tag", "message": str(exc), "tag_id": exc.tag_id}}), 409
+
+
+@bp.get("/essays/<int:essay_id>/suggestions")
+@api_login_required
+def suggestions(essay_id: int):
+    essay = _essay_for_tagging(essay_id)
+    return jsonify({"suggestions": essay_suggestions(essay)})
+
+
+@bp.get("/triage")
+@api_login_required
+def triage():
+    from review.tagging.triage import assigned_unit_ids, triage_items
+
+    if not can_tag(current_user):
+        raise ApiError(403)
+    course_id = request.args.get("course", type=int)
+    if course_id is None or not 0 < course_id < 2**63 or db.session.get(Course, course_id) is None:
+        raise ApiError(422, "Cần chọn lớp (tham số course).")
+    unit_ids = None
+    if request.args.get("unit"):
+        unit_id = db.session.scalar(select(Unit.id).where(Unit.code == request.args["unit"]))
+        if unit_id is None:
+            raise ApiError(422, "Không có đơn vị với mã này.")
+        unit_ids = [unit_id]
+    items = triage_items(course_id, unit_ids=unit_ids, first_units=assigned_unit_ids(current_user))
+    return jsonify({"items": items})
+
+
+def _suggestion_for_tagging(suggestion_id: int) -> Suggestion:
+    suggestion = db.session.get(Suggestion, suggestion_id)
+    if suggestion is None:
+        raise ApiError(404)
+    version = db.session.get(EssayVersion, suggestion.version_id)
+    _essay_for_tagging(version.essay_id)
+    return suggestion
+
+
+@bp.post("/suggestions/<int:suggestion_id>/dismiss")
+@api_login_required
+def dismiss(suggestion_id: int):
+    suggestion = _suggestion_for_tagging(suggestion_id)
+    if suggestion.status != "open":
+        raise ApiError(409, "Gợi ý này đã được xử lý.")
+    suggestion.status, suggestion.decided_by_id, suggestion.decided_at = "dismissed", current_user.id, utcnow()
+    db.session.commit()
+    return jsonify({"id": suggestion.id, "status": suggestion.status})
+
+
+@bp.post("/suggestions/<int:suggestion_id>/reopen")
+@api_login_required
+def reopen(suggestion_id: int):
+    suggestion = _suggestion_for_tagging(suggestion_id)
+    if suggestion.status != "dismissed":
+        raise ApiError(409, "Chỉ mở lại được gợi ý đã bỏ qua (gợi ý đã nhận: xoá thẻ).")
+    suggestion.status, suggestion.decided_by_id, suggestion.decided_at = "open", None, None
+    db.session.commit()
+    return jsonify({"id": suggestion.id, "status": suggestion.status})
 
 
 @bp.get("/essays/<int:essay_id>/tags")
@@ -81,8 +182,11 @@ def patch_tag(tag_id: int):
     unknown = set(body) - allowed
     if unknown:
         raise ApiError(422, f"Trường không được phép sửa: {', '.join(sorted(unknown))}.")
-    with api_committed(TaggingError):
-        update_tag(tag, body)
+    try:
+        with api_committed(TaggingError), _duplicates_as_conflicts():
+            update_tag(tag, body)
+    except _Conflict as conflict:
+        return _conflict(conflict.duplicate)
     return jsonify(tag_json(tag))
 
 
@@ -164,6 +268,21 @@ _SCHEMAS: dict[str, Any] = {
     "Theme": {"type": "object", "required": ["id", "name", "parent_id"], "properties": {
         "id": {"type": "integer"}, "name": {"type": "string"}, "parent_id": {"type": "integer", "nullable": True}}},
 }
+_CONFLICT = {"409": {"description": "Đoạn này của phiên bản này đã được gắn thẻ: error.tag_id là thẻ đó",
+                     "content": {"application/json": {"schema": {"type": "object", "required": ["error"], "properties": {
+                         "error": {"type": "object", "required": ["code", "message", "tag_id"], "properties": {
+                             "code": {"type": "string", "enum": ["duplicate_tag"]}, "message": {"type": "string"},
+                             "tag_id": {"type": "integer"}}}}}}}}}
+_SUGGESTION = {"type": "object", "required": ["id", "start", "end", "kind", "text", "themes"], "properties": {
+    "id": {"type": "integer"},
+    "start": {"type": "integer", "description": "Start, in code points of the current version's NFC text"},
+    "end": {"type": "integer"}, "kind": {"type": "string", "enum": list(TAG_KINDS)}, "text": {"type": "string"},
+    "themes": {"type": "array", "description": "Lĩnh vực gợi ý, tốt nhất trước", "items": {
+        "type": "object", "required": ["id", "score"],
+        "properties": {"id": {"type": "integer"}, "score": {"type": "number", "minimum": 0, "maximum": 1}}}}}}
+_SUGGESTION_ID = {"name": "suggestion_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+_DECISION = {"type": "object", "required": ["id", "status"], "properties": {
+    "id": {"type": "integer"}, "status": {"type": "string", "enum": ["open", "dismissed"]}}}
 _ESSAY_ID = {"name": "essay_id", "in": "path", "required": True, "schema": {"type": "integer"}}
 _TAG_ID = {"name": "tag_id", "in": "path", "required": True, "schema": {"type": "integer"}}
 _COURSE_ID = {"name": "course_id", "in": "path", "required": True, "schema": {"type": "integer"}}
@@ -172,18 +291,45 @@ _PATHS: dict[str, Any] = {
         "post": {"summary": "Tag a passage of the essay (reviewers, admins)", "parameters": [_ESSAY_ID],
                  "requestBody": {"required": True, "content": {"application/json": {
                      "schema": {"$ref": "#/components/schemas/TagInput"}}}},
-                 "responses": {**std_responses(_TAG_SCHEMA, 400, 401, 403, 404, 422),
+                 "responses": {**std_responses(_TAG_SCHEMA, 400, 401, 403, 404, 422), **_CONFLICT,
                                "201": {"description": "Created", "content": {"application/json": {"schema": _TAG_SCHEMA}}}}},
         "get": {"summary": "Tags on the essay, every version", "parameters": [_ESSAY_ID],
                 "responses": std_responses({"type": "object", "required": ["tags"], "properties": {
                     "essay_id": {"type": "integer"}, "current_version": {"type": "integer", "nullable": True},
                     "has_tags_on_older_versions": {"type": "boolean"},
                     "tags": {"type": "array", "items": _TAG_SCHEMA}}}, 401, 403, 404)}},
+    "/api/v1/essays/{essay_id}/suggestions": {
+        "get": {"summary": "Suggested passages of the current version not yet tagged or dismissed, with ranked "
+                           "themes learned from the course's tags (reviewers, admins)",
+                "parameters": [_ESSAY_ID],
+                "responses": std_responses({"type": "object", "required": ["suggestions"], "properties": {
+                    "suggestions": {"type": "array", "items": _SUGGESTION}}}, 401, 403, 404)}},
+    "/api/v1/triage": {
+        "get": {"summary": "Suggested passages to decide, across essays: the reviewer's assigned units first "
+                           "(reviewers, admins)",
+                "parameters": [{"name": "course", "in": "query", "required": True, "schema": {"type": "integer"}},
+                               {"name": "unit", "in": "query", "schema": {"type": "string"},
+                                "description": "Only this unit (code)"}],
+                "responses": std_responses({"type": "object", "required": ["items"], "properties": {
+                    "items": {"type": "array", "items": {"type": "object", "properties": {
+                        "suggestion_id": {"type": "integer"}, "essay_id": {"type": "integer"},
+                        "version": {"type": "integer"}, "start": {"type": "integer"}, "end": {"type": "integer"},
+                        "kind": {"type": "string"}, "text": {"type": "string"}, "before": {"type": "string"},
+                        "after": {"type": "string"}, "unit": {"type": "string"}, "topic": {"type": "string"},
+                        "themes": {"type": "array", "items": {"type": "object", "properties": {
+                            "id": {"type": "integer"}, "name": {"type": "string"},
+                            "score": {"type": "number"}}}}}}}}}, 401, 403, 422)}},
+    "/api/v1/suggestions/{suggestion_id}/dismiss": {
+        "post": {"summary": "Dismiss a suggested passage (reviewers, admins)", "parameters": [_SUGGESTION_ID],
+                 "responses": std_responses(_DECISION, 401, 403, 404, 409)}},
+    "/api/v1/suggestions/{suggestion_id}/reopen": {
+        "post": {"summary": "Undo a dismissal (reviewers, admins)", "parameters": [_SUGGESTION_ID],
+                 "responses": std_responses(_DECISION, 401, 403, 404, 409)}},
     "/api/v1/tags/{tag_id}": {
         "patch": {"summary": "Edit a tag: kind, themes, note, start/end (same version), duplicate_of",
                   "parameters": [_TAG_ID],
                   "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
-                  "responses": std_responses(_TAG_SCHEMA, 400, 401, 403, 404, 422)},
+                  "responses": {**std_responses(_TAG_SCHEMA, 400, 401, 403, 404, 422), **_CONFLICT}},
         "delete": {"summary": "Remove a tag", "parameters": [_TAG_ID],
                    "responses": {"204": {"description": "Removed"},
                                  **{k: v for k, v in std_responses({}, 401, 403, 404).items() if k != "200"}}}},

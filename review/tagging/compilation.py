@@ -10,6 +10,7 @@ from sqlalchemy.orm import selectinload
 
 from essays.models import Essay
 from lms.db import db
+from lms.models import Topic, Unit
 from lms.text import fold
 from review.tagging.models import KIND_LABELS, TAG_KINDS, Tag, TagTheme, Theme
 from lms.spreadsheets import safe_cell as _safe_cell
@@ -44,6 +45,24 @@ class CompilationFilter:
             raise ValueError("Tham số kind phải là recommendation hoặc proposal.")
         return cls(theme_id=number("theme"), kind=kind, topic_id=number("topic"), unit_id=unit_id,
                    q=(args.get("q") or "").strip())
+
+    def describe(self) -> list[str]:
+        """The filters in words ("Lĩnh vực: Y tế", …), empty when the whole course is compiled."""
+        out = []
+        if self.theme_id is not None:
+            theme = db.session.get(Theme, self.theme_id)
+            out.append(f"Lĩnh vực: {theme.name if theme else self.theme_id} (gồm các lĩnh vực con)")
+        if self.kind is not None:
+            out.append(f"Loại: {KIND_LABELS[self.kind]}")
+        if self.topic_id is not None:
+            topic = db.session.get(Topic, self.topic_id)
+            out.append(f"Chủ đề: {topic.title if topic else self.topic_id}")
+        if self.unit_id is not None:
+            unit = db.session.get(Unit, self.unit_id)
+            out.append(f"Đơn vị: {unit.name if unit else self.unit_id}")
+        if self.q:
+            out.append(f"Đoạn văn có: «{self.q}»")
+        return out
 
 
 def tags_query(course_id: int, filters: CompilationFilter) -> Select:
@@ -140,16 +159,23 @@ def compile_course(course_id: int, filters: CompilationFilter) -> list[ThemeSect
     return sections
 
 
-def build_xlsx(course_name: str, sections: list[ThemeSection]) -> bytes:
-    """The compilation as an .xlsx workbook: one row per theme and cluster, then every tag."""
+def build_xlsx(course_name: str, sections: list[ThemeSection], filters: list[str] | None = None) -> bytes:
+    """The compilation as an .xlsx workbook: one row per theme and cluster, then every tag.
+
+    A filtered compilation says so in its title and names each filter in the rows below it.
+    """
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font
 
     book = Workbook()
     sheet = book.active
     sheet.title = "Tổng hợp"
-    sheet.append([_safe_cell(f"Tổng hợp kiến nghị, đề xuất – {course_name}")])
+    filters = filters or []
+    scope = " (đã lọc, không phải toàn bộ)" if filters else " (toàn bộ lớp)"
+    sheet.append([_safe_cell(f"Tổng hợp kiến nghị, đề xuất – {course_name}{scope}")])
     sheet["A1"].font = Font(bold=True, size=13)
+    for line in filters:
+        sheet.append([_safe_cell("Bộ lọc – " + line)])
     header = ["Chủ đề", "Loại", "Tổng hợp", "Đoạn văn", "Số đơn vị", "Đơn vị", "Học viên", "Số đoạn"]
     sheet.append(header)
     for section in sections:

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import (Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text,
-                        UniqueConstraint)
+from sqlalchemy import (Boolean, CheckConstraint, Float, ForeignKey, Index, Integer, LargeBinary, String,
+                        Text, UniqueConstraint)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from essays.models import Essay, EssayVersion
@@ -77,6 +77,8 @@ class Tag(Base):
         CheckConstraint("start_offset >= 0 AND end_offset > start_offset", name="offsets"),
         CheckConstraint("kind IN ('recommendation', 'proposal')", name="kind"),
         Index("ix_tag_course_unit", "course_id", "unit_id"),
+        # A span of a version is tagged once; a second tag there is refused (409).
+        Index("uq_tag_version_span", "version_id", "start_offset", "end_offset", unique=True),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -167,3 +169,37 @@ class ReviewAssignment(Base):
 
     reviewer: Mapped[User] = relationship(foreign_keys=[reviewer_id])
     unit: Mapped[Unit] = relationship()
+
+
+class ThemeModelRow(Base):
+    """A course's theme model (review.tagging.learning), trained by the worker from confirmed tags."""
+
+    __tablename__ = "theme_model"
+
+    course_id: Mapped[int] = mapped_column(ForeignKey("course.id", ondelete="CASCADE"), primary_key=True)
+    # What the model was trained from (tag count, last tag change, codebook): a change retrains.
+    source: Mapped[str] = mapped_column(String(100))
+    n_tags: Mapped[int] = mapped_column(Integer)
+    trained_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    model: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class EssayCopy(Base):
+    """Two essays of different trainees with the same text (identical or at least 90 % the same)."""
+
+    __tablename__ = "essay_copy"
+
+    essay_id: Mapped[int] = mapped_column(ForeignKey("essay.id", ondelete="CASCADE"), primary_key=True)
+    other_id: Mapped[int] = mapped_column(ForeignKey("essay.id", ondelete="CASCADE"), primary_key=True,
+                                          index=True)
+    ratio: Mapped[float] = mapped_column(Float)
+    found_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CopyScan(Base):
+    """The version of an essay last compared for copies."""
+
+    __tablename__ = "copy_scan"
+
+    essay_id: Mapped[int] = mapped_column(ForeignKey("essay.id", ondelete="CASCADE"), primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("essay_version.id", ondelete="CASCADE"))

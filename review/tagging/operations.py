@@ -26,6 +26,33 @@ class TaggingError(ValueError):
     """A tagging or codebook request that cannot be done; the message is for the user."""
 
 
+class DuplicateTag(TaggingError):
+    """The same span of the same version is already tagged: the existing tag is named."""
+
+    def __init__(self, tag_id: int) -> None:
+        super().__init__(f"Đoạn này của phiên bản này đã được gắn thẻ (thẻ số {tag_id}); hãy sửa thẻ đó.")
+        self.tag_id = tag_id
+
+
+def _refuse_same_span(version_id: int, start: int, end: int, except_id: int | None = None) -> None:
+    query = select(Tag.id).where(Tag.version_id == version_id, Tag.start_offset == start, Tag.end_offset == end)
+    if except_id is not None:
+        query = query.where(Tag.id != except_id)
+    existing = db.session.scalar(query.order_by(Tag.id).limit(1))
+    if existing is not None:
+        raise DuplicateTag(existing)
+
+
+def settle_suggestions(tag: Tag, by: User) -> None:
+    """Open suggestions overlapping a new tag's span are taken by it: they are never offered again."""
+    from review.tagging.models import Suggestion
+
+    db.session.execute(update(Suggestion).where(
+        Suggestion.version_id == tag.version_id, Suggestion.status == "open",
+        Suggestion.start_offset < tag.end_offset, Suggestion.end_offset > tag.start_offset,
+    ).values(status="accepted", tag_id=tag.id, decided_by_id=by.id, decided_at=utcnow()))
+
+
 # --- fetch helpers (the rules: essays.models.can_see_essay, review.tagging.models.can_tag) ------
 
 def tag_or_404(tag_id: int, user: User) -> Tag:
@@ -264,13 +291,17 @@ def tag_passage(essay: Essay, *, start: object, end: object, kind: object, theme
     version = essay_version(essay, version_number)
     text = version.text
     start, end = _check_span(text, start, end)
+    kind, note, themes = _check_kind(kind), _check_note(note), _themes_for_tag(theme_ids)
+    # Only a request that is otherwise valid is told the span is taken.
+    _refuse_same_span(version.id, start, end)
     tag = Tag(essay_id=essay.id, version_id=version.id, course_id=essay.course_id, unit_id=essay.unit_id,
-              start_offset=start, end_offset=end, text=text[start:end], folded=fold(text[start:end]), kind=_check_kind(kind),
-              note=_check_note(note), created_by_id=by.id, themes=_themes_for_tag(theme_ids))
+              start_offset=start, end_offset=end, text=text[start:end], folded=fold(text[start:end]), kind=kind,
+              note=note, created_by_id=by.id, themes=themes)
     db.session.add(tag)
     mark_review(essay, "in_progress", by, only_if_new=True)
     reindex_essays([essay.id])
     db.session.flush()
+    settle_suggestions(tag, by)
     logger.info("tag %s on essay %s v%s [%s:%s] by %s", tag.id, essay.id, version.number, start, end, by.username)
     return tag
 
@@ -286,6 +317,7 @@ def update_tag(tag: Tag, fields: dict) -> Tag:
     if "start" in fields or "end" in fields:
         text = tag.version.text
         start, end = _check_span(text, fields.get("start", tag.start_offset), fields.get("end", tag.end_offset))
+        _refuse_same_span(tag.version_id, start, end, except_id=tag.id)
         tag.start_offset, tag.end_offset, tag.text = start, end, text[start:end]
         tag.folded = fold(tag.text)
     if "duplicate_of" in fields:
@@ -432,3 +464,46 @@ def review_queue(reviewer: User, course_id: int | None = None, limit: int = 500,
     if course_id is not None:
         query = query.where(Essay.course_id == course_id)
     return [(essay, review) for essay, review in db.session.execute(query).all()]
+
+
+READING_PER_PAGE = 50
+
+
+def units_matching(typed: str) -> list[Unit]:
+    """Units whose code is the text, or whose name holds it with or without accents ("ninh kieu")."""
+    typed = " ".join(typed.split())
+    if not typed:
+        return []
+    wanted = fold(typed)
+    units = db.session.scalars(select(Unit).order_by(Unit.name)).all()
+    exact = [u for u in units if u.code == typed]
+    return exact or [u for u in units if wanted in fold(u.name)]
+
+
+def reading_list(reviewer: User, *, unit_ids: list[int] | None = None, topic_id: int | None = None,
+                 state: str | None = None, assigned_to: int | None = None, page: int = 1,
+                 per_page: int = READING_PER_PAGE) -> tuple[list[tuple[Essay, EssayReview | None]], int]:
+    """One page of "Bài cần đọc" and the number of essays in all: essays with a version in the given units
+    (default: the reviewer's assigned ones; assigned_to=0: every unit), not done unless state says."""
+    from sqlalchemy import func
+
+    query = (select(Essay, EssayReview).outerjoin(EssayReview, EssayReview.essay_id == Essay.id)
+             .where(Essay.current_version_id.is_not(None)))
+    if unit_ids is not None:
+        query = query.where(Essay.unit_id.in_(unit_ids))
+    elif assigned_to != 0:
+        owner = reviewer.id if assigned_to is None else assigned_to
+        query = query.where(Essay.unit_id.in_(select(ReviewAssignment.unit_id)
+                                              .where(ReviewAssignment.reviewer_id == owner)))
+    if topic_id is not None:
+        query = query.where(Essay.topic_id == topic_id)
+    if state == "new":
+        query = query.where(or_(EssayReview.state.is_(None), EssayReview.state == "new"))
+    elif state in ("in_progress", "done"):
+        query = query.where(EssayReview.state == state)
+    else:
+        query = query.where(or_(EssayReview.state.is_(None), EssayReview.state != "done"))
+    total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = db.session.execute(query.order_by(Essay.unit_id, Essay.id)
+                              .limit(per_page).offset((max(1, page) - 1) * per_page)).all()
+    return [(essay, review) for essay, review in rows], total

@@ -12,6 +12,11 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from sqlalchemy import and_, exists, select
+
+from lms.db import db, write_transaction
+from review.tagging.models import Suggestion, SuggestionScan, Tag
+
 DETECTOR_REVISION = "rules-1"
 
 _BULLET = r"[-–—•+*●○▪►✓]"
@@ -210,19 +215,53 @@ def find_passages(text: str) -> list[Passage]:
 
 # --- cache per version --------------------------------------------------------------------------
 
+def scan_version(version) -> None:
+    """Compute and keep the version's suggestions once (flushes); tagged spans are not offered."""
+    if db.session.get(SuggestionScan, version.id) is not None:
+        return
+    tags = db.session.execute(select(Tag.id, Tag.start_offset, Tag.end_offset)
+                              .where(Tag.version_id == version.id)).all()
+    for passage in find_passages(version.text):
+        taken = next((t.id for t in tags if t.start_offset < passage.end and t.end_offset > passage.start), None)
+        db.session.add(Suggestion(version_id=version.id, start_offset=passage.start, end_offset=passage.end,
+                                  kind=passage.kind, status="accepted" if taken else "open", tag_id=taken))
+    db.session.add(SuggestionScan(version_id=version.id, detector=DETECTOR_REVISION))
+    db.session.flush()
+
+
 def suggestions_for(version) -> list:
     """The version's suggestions, computed once and kept in the suggestion table (flushes)."""
-    from sqlalchemy import select
-
-    from lms.db import db
-    from review.tagging.models import Suggestion, SuggestionScan
-
-    scan = db.session.get(SuggestionScan, version.id)
-    if scan is None:
-        for passage in find_passages(version.text):
-            db.session.add(Suggestion(version_id=version.id, start_offset=passage.start,
-                                      end_offset=passage.end, kind=passage.kind))
-        db.session.add(SuggestionScan(version_id=version.id, detector=DETECTOR_REVISION))
-        db.session.flush()
+    scan_version(version)
     return list(db.session.scalars(select(Suggestion).where(Suggestion.version_id == version.id)
                                    .order_by(Suggestion.start_offset)))
+
+
+def open_suggestions_query():
+    """Suggestions still to decide whose span no tag of their version overlaps."""
+    tagged = exists().where(and_(Tag.version_id == Suggestion.version_id, Tag.start_offset < Suggestion.end_offset,
+                                 Tag.end_offset > Suggestion.start_offset))
+    return select(Suggestion).where(Suggestion.status == "open", ~tagged)
+
+
+def essay_suggestions(essay, top: int = 3) -> list[dict]:
+    """The current version's open suggestions as JSON-ready dicts, themes ranked by the course's model."""
+    from review.tagging.theme_model import model_for
+
+    version = essay.current_version
+    if version is None:
+        return []
+    if db.session.get(SuggestionScan, version.id) is None:
+        version_id = version.id
+        db.session.commit()  # end the GET's read transaction before writing
+        with write_transaction():
+            scan_version(db.session.get(type(version), version_id))
+            db.session.commit()
+        version = essay.current_version
+    rows = db.session.scalars(open_suggestions_query().where(Suggestion.version_id == version.id)
+                              .order_by(Suggestion.start_offset)).all()
+    text = version.text
+    ranked = model_for(essay.course_id).rank([text[s.start_offset:s.end_offset] for s in rows], top=top)
+    return [{"id": s.id, "start": s.start_offset, "end": s.end_offset, "kind": s.kind,
+             "text": text[s.start_offset:s.end_offset],
+             "themes": [{"id": t.theme_id, "score": t.score} for t in themes]}
+            for s, themes in zip(rows, ranked)]

@@ -8,10 +8,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from essays.access import essay_or_404
-from essays.models import EssayVersion
+from essays.models import Essay, EssayVersion
 from lms.db import db, utcnow
 from lms.forms import EmptyForm
-from lms.hooks import DEMO, NAV
+from lms.hooks import DEMO, ESSAY_READING_URL, NAV
 from lms.models import BOARD_ROLES, Course, Unit, User
 from lms.security import audit, course_or_404, role_required
 from lms.transaction import committed, write_after_reads
@@ -19,12 +19,15 @@ from review.tagging.models import (KIND_LABELS, REVIEW_STATE_LABELS, PassageGrou
                                    Tag, TagTheme, Theme)
 from review.tagging.operations import (TaggingError, assign_unit, choosable_themes, confirm_group, create_theme,
                                        delete_tag, mark_duplicate, mark_review, merge_themes, ordered_tree,
-                                       retire_theme, review_of, review_queue, suggestion_or_404, tag_or_404,
+                                       retire_theme, review_of, suggestion_or_404, tag_or_404,
                                        tag_passage, theme_or_error, unassign_unit, ungroup, update_tag,
                                        update_theme)
+from search.highlight import match_spans
 
 bp = Blueprint("tagging", __name__, url_prefix="/review")
 BOARD = BOARD_ROLES
+GROUPS_PER_PAGE = 20
+COPIES_PER_PAGE = 50
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -39,12 +42,21 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(themes_cli)
     NAV.register(app, _nav)
     DEMO.register(app, tag_demo_essays)
+    ESSAY_READING_URL.register(app, _reading_url)
+
+
+def _reading_url(essay_id: int, user: User, q: str = "") -> str | None:
+    """Where a search hit or list entry opens: the reading and tagging view, for the Board."""
+    if user.role not in BOARD:
+        return None
+    return url_for("tagging.read", essay_id=essay_id, q=q or None)
 
 
 def _nav(user: User) -> list[tuple[str, str]]:
     if user.role not in BOARD:
         return []
-    return [(url_for("tagging.queue"), "Bài cần đọc"), (url_for("tagging.compilation_home"), "Tổng hợp kiến nghị"),
+    return [(url_for("tagging.queue"), "Bài cần đọc"), (url_for("tagging.triage"), "Xử lý nhanh gợi ý"),
+            (url_for("tagging.compilation_home"), "Tổng hợp kiến nghị"), (url_for("tagging.copies"), "Bài trùng nội dung"),
             (url_for("tagging.themes"), "Chủ đề")]
 
 
@@ -132,9 +144,14 @@ def read(essay_id: int):
     older = [t for t in tags if t.version_id != version.id]
     highlights = [Highlight(t.start_offset, t.end_offset, f"t{t.id}", f"hl-{t.kind}",
                             f"{KIND_LABELS[t.kind]}: {', '.join(th.name for th in t.themes)}") for t in here]
-    open_suggestions = [s for s in suggestions if s.status == "open"]
+    # Never offer a passage already tagged (tags made before suggestions were settled included).
+    open_suggestions = [s for s in suggestions if s.status == "open"
+                        and not any(t.start_offset < s.end_offset and t.end_offset > s.start_offset for t in here)]
     highlights += [Highlight(s.start_offset, s.end_offset, f"s{s.id}", "hl-suggestion", "") for s in open_suggestions]
     text = version.text
+    q = request.args.get("q", "")
+    # The words searched for, marked as the search matched them (marks honoured per word).
+    highlights += [Highlight(a, b, "q", "hl-query", "") for a, b in match_spans(text, q)] if q else []
     for s in suggestions:
         s.passage = text[s.start_offset:s.end_offset]  # type: ignore[attr-defined]
     course_tags = db.session.scalars(select(Tag).where(Tag.course_id == essay.course_id, Tag.essay_id != essay.id)
@@ -143,7 +160,7 @@ def read(essay_id: int):
         "review/read.html", essay=essay, version=version, versions=versions, is_current=is_current,
         body=render_text(text, highlights), tags=here, older_tags=older, suggestions=open_suggestions,
         themes=choosable_themes(), review=review_of(essay), kinds=KIND_LABELS, states=REVIEW_STATE_LABELS,
-        course_tags=course_tags, form=EmptyForm())
+        course_tags=course_tags, form=EmptyForm(), q=q)
 
 
 @bp.route("/essays/<int:essay_id>/state", methods=["POST"])
@@ -217,16 +234,61 @@ def dismiss_suggestion(suggestion_id: int):
 @bp.route("/queue")
 @role_required(*BOARD)
 def queue():
-    # Any Board member may also open another unit's list (a colleague is away, a unit is shared).
-    code = request.args.get("unit", "").strip()
-    other = db.session.scalar(select(Unit).where(Unit.code == code)) if code else None
-    if code and other is None:
-        abort(404)
-    rows = review_queue(current_user, unit_id=other.id if other else None)
+    """"Bài cần đọc": the reviewer's units by default; any ward (typed name, accents optional), topic,
+    state or assigned reviewer on request; paginated."""
+    from review.tagging.operations import READING_PER_PAGE, reading_list, units_matching
+
+    args = request.args
+    typed = args.get("unit", "").strip()
+    matches = units_matching(typed) if typed else []
+    topic_id, page = args.get("topic", type=int), max(1, args.get("page", 1, type=int))
+    state = args.get("state") if args.get("state") in REVIEW_STATE_LABELS else None
+    reviewer_arg = args.get("reviewer", "")
+    assigned_to = 0 if reviewer_arg == "all" else (int(reviewer_arg) if reviewer_arg.isdigit() else None)
+    rows, total = ([], 0) if typed and not matches else reading_list(
+        current_user, unit_ids=[u.id for u in matches] if typed else None, topic_id=topic_id, state=state,
+        assigned_to=assigned_to, page=page)
     units = db.session.scalars(select(Unit).join(ReviewAssignment, ReviewAssignment.unit_id == Unit.id)
                                .where(ReviewAssignment.reviewer_id == current_user.id).order_by(Unit.name)).all()
-    return render_template("review/queue.html", rows=rows, units=units, other=other, code=code,
-                           states=REVIEW_STATE_LABELS)
+    reviewers = db.session.scalars(select(User).where(User.role.in_(BOARD)).order_by(User.full_name)).all()
+    courses = db.session.scalars(select(Course).order_by(Course.id.desc())).all()
+    kept = {k: v for k, v in args.items() if k != "page"}
+    return render_template("review/queue.html", rows=rows, units=units, matches=matches, typed=typed,
+                           states=REVIEW_STATE_LABELS, total=total, page=page,
+                           pages=max(1, -(-total // READING_PER_PAGE)), reviewers=reviewers, courses=courses,
+                           selected={"topic": topic_id, "state": state, "reviewer": reviewer_arg}, kept=kept)
+
+
+@bp.route("/triage")
+@role_required(*BOARD)
+def triage():
+    """Suggested passages across essays, keyboard first (the reviewer's assigned units first)."""
+    courses = db.session.scalars(select(Course).order_by(Course.id.desc())).all()
+    course_id = request.args.get("course", type=int) or (courses[0].id if courses else None)
+    course = course_or_404(course_id) if course_id else None
+    unit = request.args.get("unit", "").strip()
+    scope = {"items": url_for("review_tagging_api.triage", course=course.id, unit=unit or None) if course else "",
+             "title": "Xử lý nhanh các đoạn kiến nghị, đề xuất được gợi ý"}
+    return render_template("review/triage.html", course=course, courses=courses, scope=scope, form=EmptyForm())
+
+
+@bp.route("/copies")
+@role_required(*BOARD)
+def copies():
+    """Pairs of essays of different trainees with the same text, as the worker found them."""
+    from sqlalchemy.orm import aliased
+
+    from review.tagging.models import EssayCopy
+
+    page = max(1, request.args.get("page", 1, type=int))
+    other = aliased(Essay)
+    base = (select(EssayCopy, Essay, other).join(Essay, Essay.id == EssayCopy.essay_id)
+            .join(other, other.id == EssayCopy.other_id).where(EssayCopy.essay_id < EssayCopy.other_id))
+    total = db.session.scalar(select(func.count()).select_from(base.subquery())) or 0
+    rows = db.session.execute(base.order_by(EssayCopy.found_at.desc(), EssayCopy.essay_id)
+                              .limit(COPIES_PER_PAGE).offset((page - 1) * COPIES_PER_PAGE)).all()
+    return render_template("review/copies.html", rows=rows, total=total, page=page,
+                           pages=max(1, -(-total // COPIES_PER_PAGE)))
 
 
 @bp.route("/assignments", methods=["GET", "POST"])
@@ -309,7 +371,8 @@ def compilation_xlsx(course_id: int):
     from review.tagging.compilation import build_xlsx, compile_course
 
     course = course_or_404(course_id)
-    data = build_xlsx(course.name, compile_course(course.id, _filters(course)))
+    filters = _filters(course)
+    data = build_xlsx(course.name, compile_course(course.id, filters), filters.describe())
     audit("compilation.exported", target=f"course={course.id}")
     db.session.commit()
     return Response(data, mimetype=XLSX, headers={
@@ -319,7 +382,7 @@ def compilation_xlsx(course_id: int):
 @bp.route("/courses/<int:course_id>/groups", methods=["GET", "POST"])
 @role_required(*BOARD)
 def groups(course_id: int):
-    from review.tagging.grouping import offered_groups
+    from review.tagging.grouping import DEFAULT_THRESHOLD, offered_groups
 
     course = course_or_404(course_id)
     if request.method == "POST":
@@ -338,14 +401,17 @@ def groups(course_id: int):
                 audit("group.confirmed", target=f"group={group.id}")
                 outcome.success = "Đã xác nhận nhóm: các đoạn này được tính là một ý."
         return redirect(url_for("tagging.groups", course_id=course.id))
-    threshold = request.args.get("nguong", 80, type=int)
-    offered = offered_groups(course.id, threshold=max(50, min(threshold, 100)))
+    threshold = max(50, min(request.args.get("nguong", DEFAULT_THRESHOLD, type=int), 100))
+    every = offered_groups(course.id, threshold=threshold)
+    page = max(1, request.args.get("trang", 1, type=int))
+    offered = every[(page - 1) * GROUPS_PER_PAGE:page * GROUPS_PER_PAGE]
     confirmed = {}
     for tag in db.session.scalars(select(Tag).where(Tag.course_id == course.id, Tag.group_id.is_not(None))
                                   .order_by(Tag.group_id, Tag.id)):
         confirmed.setdefault(tag.group_id, []).append(tag)
     return render_template("review/groups.html", course=course, offered=offered, confirmed=confirmed,
-                           threshold=threshold, form=EmptyForm())
+                           threshold=threshold, form=EmptyForm(), page=page, total=len(every),
+                           pages=max(1, -(-len(every) // GROUPS_PER_PAGE)))
 
 
 @bp.route("/tags/<int:tag_id>/duplicate", methods=["POST"])

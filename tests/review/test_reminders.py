@@ -10,6 +10,7 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from lms.db import db, utcnow
+from lms.models import topic_label
 from review.completeness.figures import trainee_states
 from review.completeness.models import Notice
 from completeness_roster import roster, hand_in  # noqa: F401  (fixtures)
@@ -56,7 +57,7 @@ def test_remind_emails_trainees_and_officers_and_keeps_notices(smtp, roster, run
         body = message.get_content()
         assert f"Kính gửi đồng chí {r.full_name}" in body
         for topic in waiting[waiting["user_id"] == r.user_id].itertuples():
-            assert f"Chủ đề {topic.topic_position}: {topic.topic_title}" in body
+            assert topic_label(topic.topic_position, topic.topic_title) in body
         assert "đã quá hạn 1 giờ" in body or "còn " in body
     # Every officer of a unit with waiting trainees gets a digest naming each of them, nobody else's.
     for code, officer in roster.officers.items():

@@ -140,9 +140,12 @@ def test_replaced_essay_keeps_tags_on_the_old_version(client, api_token, world, 
     fresh = client.post(f"/api/v1/essays/{essay.id}/tags", headers=headers, json={
         "start": s, "end": e, "kind": "proposal", "themes": [theme]}).json
     assert (fresh["version"], fresh["text"]) == (2, "mở lớp tin học cho cán bộ")
+    twice = client.post(f"/api/v1/essays/{essay.id}/tags", headers=headers, json={
+        "start": start, "end": end, "kind": "proposal", "themes": [theme], "version": 1})
+    assert twice.status_code == 409 and twice.json["error"]["tag_id"] == old["id"]  # that span is tagged
     again = client.post(f"/api/v1/essays/{essay.id}/tags", headers=headers, json={
-        "start": start, "end": end, "kind": "proposal", "themes": [theme], "version": 1}).json
-    assert (again["version"], again["text"]) == (1, PASSAGE)
+        "start": start, "end": end - 1, "kind": "proposal", "themes": [theme], "version": 1}).json
+    assert (again["version"], again["text"]) == (1, PASSAGE[:-1])
     assert client.post(f"/api/v1/essays/{essay.id}/tags", headers=headers, json={
         "start": 0, "end": 2, "kind": "proposal", "themes": [theme], "version": 7}).status_code == 422
 

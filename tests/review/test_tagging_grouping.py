@@ -1,4 +1,4 @@
-"""Near-duplicate passages: accent-folded rapidfuzz comparison, groups offered, duplicates via API."""
+"""Near-duplicate passages: MinHash LSH on folded syllables, groups offered, duplicates via API."""
 from __future__ import annotations
 
 from lms.db import db
@@ -16,7 +16,7 @@ def test_similar_passages_cluster_regardless_of_accents_and_word_order():
         "Tăng phụ cấp cho cán bộ không chuyên trách",
         "cán bộ",                                            # too short to join anything
     )]
-    assert similar_clusters(texts, threshold=85) == [[0, 1, 2]]
+    assert similar_clusters(texts, threshold=80) == [[0, 1, 2]]
 
 
 def test_offered_groups_skip_what_is_already_one(world, essay_of):

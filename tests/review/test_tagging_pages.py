@@ -143,7 +143,34 @@ def test_review_state_and_queue_of_assigned_units(client, auth, world, essay_of)
     assert world.trainee_a.full_name not in queue
     other = client.get("/review/queue?unit=31261").get_data(as_text=True)
     assert world.trainee_b.full_name in other and f"/review/essays/{essay_b.id}" in other
-    assert client.get("/review/queue?unit=khong-co").status_code == 404
+    unknown = client.get("/review/queue?unit=khong-co")
+    assert unknown.status_code == 200 and "Không có đơn vị nào khớp «khong-co»" in unknown.get_data(as_text=True)
+    # A ward by its typed name, accents optional; state and topic filters.
+    by_name = client.get("/review/queue?unit=co do").get_data(as_text=True)
+    assert world.trainee_b.full_name in by_name and "Đang xem: <strong>Xã Cờ Đỏ</strong>" in by_name
+    done = client.get("/review/queue", query_string={"unit": "Ninh Kiều", "state": "done"}).get_data(as_text=True)
+    assert world.trainee_a.full_name in done
+    other_topic = world.course.topics[1].id
+    assert world.trainee_b.full_name not in client.get(
+        "/review/queue", query_string={"unit": "co do", "topic": other_topic}).get_data(as_text=True)
+    everyone = client.get("/review/queue?reviewer=all&state=done").get_data(as_text=True)
+    assert world.trainee_a.full_name in everyone and world.trainee_b.full_name not in everyone
+
+
+def test_reading_list_is_paginated(client, auth, world, make_user, enroll):
+    from review_factories import write_essay
+    from review.tagging.operations import READING_PER_PAGE
+
+    for i in range(READING_PER_PAGE + 2):
+        trainee = make_user(Role.trainee, unit=world.ward_b, full_name=f"Học Viên Số {i:03d}")
+        enroll(trainee, world.course)
+        write_essay(trainee, world.course, "Bài thu hoạch. Kiến nghị: tăng phụ cấp cho cán bộ không chuyên trách ở xã.")
+    auth.login(world.reviewer)
+    first = client.get("/review/queue?unit=31261").get_data(as_text=True)
+    assert f"<strong>{READING_PER_PAGE + 2}</strong> bài · trang 1/2" in first
+    assert "Học Viên Số 000" in first and "Học Viên Số 051" not in first
+    second = client.get("/review/queue?unit=31261&page=2").get_data(as_text=True)
+    assert "Học Viên Số 051" in second and "Học Viên Số 000" not in second
 
 
 def test_board_assigns_units_by_page(client, auth, world):
@@ -177,7 +204,7 @@ def test_near_duplicates_are_offered_confirmed_and_counted_once(client, auth, wo
     (first, second), dup, other = same_idea
     auth.login(world.reviewer)
     offered = client.get(f"/review/courses/{world.course.id}/groups").get_data(as_text=True)
-    assert "Nhóm được gợi ý (1)" in offered
+    assert "Nhóm được gợi ý (1, nhóm lớn trước)" in offered
     assert f'name="tag_ids" value="{first.id}"' in offered and f'name="tag_ids" value="{second.id}"' in offered
 
     auth.post(f"/review/courses/{world.course.id}/groups", {"action": "confirm",
@@ -187,7 +214,7 @@ def test_near_duplicates_are_offered_confirmed_and_counted_once(client, auth, wo
     page = client.get(f"/review/courses/{world.course.id}/compilation").get_data(as_text=True)
     assert "2 phường, xã đề xuất" in page
     assert "1 ý, 3 đoạn" in page  # the group and its duplicate count once
-    assert "Nhóm được gợi ý (0)" in client.get(f"/review/courses/{world.course.id}/groups").get_data(as_text=True)
+    assert "Nhóm được gợi ý (0, nhóm lớn trước)" in client.get(f"/review/courses/{world.course.id}/groups").get_data(as_text=True)
     searched = client.get(f"/review/courses/{world.course.id}/compilation?q=TAP HUAN").get_data(as_text=True)
     assert "tập huấn kỹ năng số" in searched and "cán bộ phường, xã" not in searched
     filtered = client.get(f"/review/courses/{world.course.id}/compilation?kind=recommendation").get_data(as_text=True)
@@ -205,6 +232,20 @@ def test_xlsx_export_neutralises_formulas(client, auth, world, same_idea):
     assert "'=SUM(A1)" in values and "=SUM(A1)" not in values
     summary = [c.value for row in book["Tổng hợp"].iter_rows() for c in row]
     assert any(isinstance(v, str) and v.startswith("1 phường, xã kiến nghị") for v in summary)
+    assert summary[0].endswith("(toàn bộ lớp)")
+
+
+def test_filtered_xlsx_names_its_filters(client, auth, world, same_idea):
+    from openpyxl import load_workbook
+
+    auth.login(world.reviewer)
+    theme = world.themes["cán bộ"]
+    response = client.get(f"/review/courses/{world.course.id}/compilation.xlsx",
+                          query_string={"theme": theme.id, "kind": "proposal", "unit": "31135", "q": "phụ cấp"})
+    first = [row[0].value for row in load_workbook(io.BytesIO(response.data))["Tổng hợp"].iter_rows(max_row=6)]
+    assert first[0].endswith("(đã lọc, không phải toàn bộ)")
+    assert first[1:5] == ["Bộ lọc – Lĩnh vực: cán bộ (gồm các lĩnh vực con)", "Bộ lọc – Loại: Đề xuất",
+                          "Bộ lọc – Đơn vị: Phường Ninh Kiều", "Bộ lọc – Đoạn văn có: «phụ cấp»"]
 
 
 @pytest.mark.parametrize("role", [Role.trainee, Role.officer])
