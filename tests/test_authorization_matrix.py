@@ -113,6 +113,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("completeness.overview_download", "GET"): R(BOARD),
     ("completeness.unit_table", "GET"): R(UNIT_A),
     ("completeness.missing_download", "GET"): R(UNIT_A),
+    ("completeness.remind", "POST"): R(UNIT_A, fresh=True),
     ("completeness.essays_download", "GET"): R(UNIT_A),
     ("completeness.essays_compiled", "GET"): R(UNIT_A),
     ("completeness.attendance", "GET"): R(UNIT_A),
@@ -184,6 +185,8 @@ RULES: dict[tuple[str, str], Rule] = {
     ("lti.static", "GET"): R(EVERYONE),
     ("lti.admin_platforms", "GET"): R({"admin"}),
     ("lti.admin_platforms", "POST"): R({"admin"}),
+    ("lti.admin_links", "GET"): R({"admin"}),
+    ("lti.move_user_link", "POST"): R({"admin"}, fresh=True),
     ("lti.sync", "POST"): covered("tests/lti: roster sync needs a registered platform"),
     ("lti.scores", "POST"): covered("tests/lti: grade return needs a registered platform"),
 }

@@ -122,19 +122,40 @@ def essays_zip(table: pd.DataFrame, data_dir: Path) -> bytes:
     return out.getvalue()
 
 
-def essays_docx(table: pd.DataFrame, title: str) -> bytes:
-    """The unit's essays compiled in one .docx: a heading per topic, each essay under its author's name."""
+def _a4_document():
+    """An empty .docx on A4 with the margins of Vietnamese administrative documents (Decree 30/2020:
+    top and bottom 20 mm, left 30 mm, right 15 mm) in Times New Roman 13."""
     from docx import Document
+    from docx.shared import Mm, Pt
+
+    document = Document()
+    for section in document.sections:
+        section.page_width, section.page_height = Mm(210), Mm(297)
+        section.top_margin, section.bottom_margin = Mm(20), Mm(20)
+        section.left_margin, section.right_margin = Mm(30), Mm(15)
+    normal = document.styles["Normal"]
+    normal.font.name, normal.font.size = "Times New Roman", Pt(13)
+    return document
+
+
+def essays_docx(table: pd.DataFrame, title: str) -> bytes:
+    """The unit's essays compiled in one .docx (A4): a heading per topic, each trainee's essay on a new page."""
+    from docx.enum.text import WD_BREAK
 
     handed = table[table["version_id"].notna()]
     version_ids = [int(v) for v in handed["version_id"]]
     texts = dict(db.session.execute(select(EssayVersion.id, EssayVersion.text)
                                     .where(EssayVersion.id.in_(version_ids))).all()) if version_ids else {}
-    document = Document()
+    document = _a4_document()
     document.add_heading(title, level=0)
+    first = True
     for (position, topic_title), rows in handed.groupby(["topic_position", "topic_title"], sort=True):
-        document.add_heading(f"Chủ đề {position}: {topic_title}", level=1)
-        for r in rows.itertuples(index=False):
+        for i, r in enumerate(rows.itertuples(index=False)):
+            if not first:  # every trainee's essay starts a page (a topic's heading on its first one)
+                document.add_paragraph().add_run().add_break(WD_BREAK.PAGE)
+            first = False
+            if i == 0:
+                document.add_heading(topic_label(position, topic_title), level=1)
             document.add_heading(r.full_name, level=2)
             note = f"Nộp lúc {fmt_datetime(r.submitted_at)}" + (" (nộp muộn)" if r.state == "late" else "")
             document.add_paragraph(note).italic = True

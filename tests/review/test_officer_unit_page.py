@@ -75,3 +75,26 @@ def test_the_unit_page_links_reset_password_and_hand_in_on_behalf(client, auth, 
     assert f"/courses/{course.id}/topics/{course.topics[0].id}/trainees/{trainee.id}/submit" in page
     nav = page.split('<nav class="nav"')[1].split("</nav>")[0]
     assert "Tình hình nộp bài" in nav and "/unit-essays" not in nav and "/extensions" not in nav
+
+
+def test_the_compiled_docx_is_a4_with_a_page_per_trainee(client, auth, make_unit, make_user, make_course, enroll):
+    from docx import Document
+
+    from essays.operations import submit_essay
+
+    course, unit, officer, trainee, _ = _ward(make_unit, make_user, make_course, enroll)
+    classmate = make_user(Role.trainee, unit=unit, full_name="Trần Văn Đức")
+    enroll(classmate, course)
+    text = "Qua lớp bồi dưỡng, tôi nhận thức rõ hơn trách nhiệm của cán bộ cơ sở trong việc đưa nghị quyết vào cuộc sống."
+    for who in (trainee, classmate):
+        submit_essay(who, course.topics[0], data=None, filename=None, text=text + who.full_name, uploaded_by=who)
+    db.session.commit()
+    auth.login(officer)
+    doc = Document(io.BytesIO(client.get(f"/completeness/{course.id}/units/{unit.code}/essays.docx").data))
+    section = doc.sections[0]
+    assert (round(section.page_width.mm), round(section.page_height.mm)) == (210, 297)
+    assert (round(section.left_margin.mm), round(section.right_margin.mm)) == (30, 15)
+    breaks = doc.element.body.xml.count('w:type="page"')
+    assert breaks == 1  # two trainees: the second starts a new page
+    headings = [p.text for p in doc.paragraphs if p.style.name.startswith("Heading")]
+    assert "Chủ đề 1: Điểm mới" in headings and "Trần Văn Đức" in headings
