@@ -150,6 +150,8 @@ def _tesseract(args: list[str], options: ScanOptions, number: int) -> subprocess
     # One thread: the web process's cores are shared, and Tesseract's OpenMP threads were
     # measured to cost more CPU per page than they save in time.
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "OMP_THREAD_LIMIT": "1", "LC_ALL": "C"}
+    if os.environ.get("TESSDATA_PREFIX"):  # a model folder of a Tesseract installed by hand
+        env["TESSDATA_PREFIX"] = os.environ["TESSDATA_PREFIX"]
     try:
         return subprocess.run([options.tesseract, *args], capture_output=True, env=env, check=False,
                               timeout=options.page_timeout_s,

@@ -14,10 +14,12 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("essay_version", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("ocr", sa.Boolean(), server_default=sa.false(), nullable=False))
-        batch_op.add_column(sa.Column("ocr_confidence", sa.Float(), nullable=True))
-        batch_op.add_column(sa.Column("needs_reading", sa.Boolean(), server_default=sa.false(), nullable=False))
+    # Plain ADD COLUMN, not batch mode: on SQLite a batch copy of essay_version would drop the
+    # completeness triggers review's migration 0006 put on it.
+    op.add_column("essay_version", sa.Column("ocr", sa.Boolean(), server_default=sa.false(), nullable=False))
+    op.add_column("essay_version", sa.Column("ocr_confidence", sa.Float(), nullable=True))
+    op.add_column("essay_version", sa.Column("needs_reading", sa.Boolean(), server_default=sa.false(),
+                                             nullable=False))
     op.create_table(
         "essay_version_file",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -34,13 +36,13 @@ def upgrade() -> None:
         sa.UniqueConstraint("version_id", "role", "position",
                             name=op.f("uq_essay_version_file_version_id_role_position")),
     )
-    with op.batch_alter_table("essay_version_file", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_essay_version_file_version_id"), ["version_id"], unique=False)
-        batch_op.create_index(batch_op.f("ix_essay_version_file_sha256"), ["sha256"], unique=False)
+    op.create_index(op.f("ix_essay_version_file_version_id"), "essay_version_file", ["version_id"], unique=False)
+    op.create_index(op.f("ix_essay_version_file_sha256"), "essay_version_file", ["sha256"], unique=False)
 
 
 def downgrade() -> None:
     op.drop_table("essay_version_file")
+    # SQLite: the batch copy drops review's completeness triggers; re-run review's 0006 after this.
     with op.batch_alter_table("essay_version", schema=None) as batch_op:
         batch_op.drop_column("needs_reading")
         batch_op.drop_column("ocr_confidence")
