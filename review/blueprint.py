@@ -13,11 +13,13 @@ def init_app(app: Flask) -> None:
     from review.report import views as report_views
     from review.tagging import search_themes
     from review.tagging import views as tagging_views
+    from review.wards import views as wards_views
 
     tagging_views.init_app(app)
     search_themes.init_app(app)
     completeness_views.init_app(app)
     report_views.init_app(app)
+    wards_views.init_app(app)
     LTI_INSTRUCTOR_TARGET.register(app, _lti_instructor_target)
     COURSE_CHANGED.register(app, _notify_course_changed)
 

@@ -5,6 +5,8 @@ from review.completeness.models import Attendance, CompletenessRevision, Exempti
 from review.report.models import ReportSettings
 from review.tagging.models import (EssayReview, PassageGroup, ReviewAssignment, Suggestion, SuggestionScan, Tag,
                                    TagTheme, Theme)
+from review.wards.models import WardReport, WardReportPassage
 
 __all__ = ["Attendance", "CompletenessRevision", "Exemption", "Notice", "ReportSettings", "EssayReview",
-           "PassageGroup", "ReviewAssignment", "Suggestion", "SuggestionScan", "Tag", "TagTheme", "Theme"]
+           "PassageGroup", "ReviewAssignment", "Suggestion", "SuggestionScan", "Tag", "TagTheme", "Theme",
+           "WardReport", "WardReportPassage"]

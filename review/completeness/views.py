@@ -17,7 +17,7 @@ from lms.hooks import HOME, NAV
 from lms.models import BOARD_ROLES, STAFF_ROLES, Enrollment, Role, Unit, User
 from lms.params import id_field, parse_id
 from lms.security import audit, audit_read, course_or_404, role_required, unit_or_404
-from lms.text import vn_name_key
+from lms.text import vn_name_key, vn_sort_key
 from lms.timefmt import fmt_datetime, to_local
 from essays.operations import ExtensionError, grant_extension
 from review.completeness import operations as attendance_ops
@@ -26,6 +26,7 @@ from review.completeness.figures import (SORT_KEYS, STATE_CSS, STATE_LABELS, com
 from review.completeness.exports import (bar_chart_svg, essays_docx, essays_zip, missing_xlsx,
                                          overview_rows_html, overview_xlsx, safe_file_name)
 from review.completeness.models import Notice
+from review.wards.queries import sent_by_unit
 from review.completeness.reminders import REMIND_EVERY, last_unit_reminder, send_reminders
 from review.web import as_of_from_request, download_response, parse_as_of
 
@@ -123,8 +124,11 @@ def overview(course_id: int):
     head, _, tail = url_for("completeness.unit_table", course_id=course.id, code=_CODE_MARK,
                             as_of=as_of_text or None).partition(_CODE_MARK)
     rows = overview_rows_html(figures, units, threshold, lambda code: head + quote(code, safe="") + tail)
+    sent = sent_by_unit(course.id)
+    unsent = [u["name"] for u in units.to_dict("records") if u["unit_id"] not in sent]
     return render_template(
         "completeness/overview.html", course=course, figures=figures, n_units=len(units), rows=rows,
+        sent=sorted(sent.values(), key=lambda r: vn_sort_key(r.unit.name)), unsent=unsent,
         totals=figures.totals(), topic_totals=figures.topic_totals().to_dict("records"),
         sort=sort if sort in SORT_KEYS else "name", descending=descending, threshold=threshold,
         as_of_text=as_of_text, chart=bar_chart_svg(units, threshold), day_column=day_column,

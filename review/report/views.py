@@ -130,13 +130,15 @@ def _settings(course: Course, unit: Unit | None):
             else url_for("report.course_report", course_id=course.id))
     prose = report_prose(course.id, unit)
     if request.method == "POST":
-        values = {name: request.form.get(name, "") for name in ReportProse.FIELDS}
+        values: dict = {name: request.form.get(name, "") for name in ReportProse.FIELDS}
+        if unit is not None:
+            values["cite_names"] = request.form.get("cite_names") == "1"
         try:
             save_prose(course.id, unit, values, current_user._get_current_object())
         except ReportError as exc:
             db.session.rollback()
             flash(str(exc), "danger")
-            prose = ReportProse(**values)
+            prose = ReportProse(**values)  # cite_names included for a unit
         else:
             audit("report.settings_saved", target=report_target(course, unit))
             db.session.commit()

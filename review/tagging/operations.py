@@ -16,7 +16,7 @@ from lms.security import audit
 from lms.text import fold
 from review.tagging.search_themes import reindex_essays, reindex_theme
 from review.tagging.models import (KIND_LABELS, REVIEW_STATES, TAG_KINDS, EssayReview, PassageGroup,
-                                   ReviewAssignment, Suggestion, Tag, TagTheme, Theme)
+                                   ReviewAssignment, Suggestion, Tag, TagTheme, Theme, can_tag)
 
 logger = logging.getLogger(__name__)
 NAME_MAX = 200
@@ -222,7 +222,9 @@ def theme_with_descendants(theme_id: int) -> set[int]:
 
 # --- tags ------------------------------------------------------------------------------------
 
-def _themes_for_tag(theme_ids: object, keep: Iterable[int] = ()) -> list[Theme]:
+def _themes_for_tag(theme_ids: object, keep: Iterable[int] = (), optional: bool = False) -> list[Theme]:
+    if optional and (theme_ids is None or theme_ids == []):
+        return []  # a ward's tag: the Board adds the themes later
     if not isinstance(theme_ids, list) or not theme_ids:
         raise TaggingError("Chọn ít nhất một chủ đề.")
     if not all(isinstance(i, int) and parse_id(i) is not None for i in theme_ids):
@@ -287,19 +289,25 @@ def essay_version(essay: Essay, number: int | None = None) -> EssayVersion:
 
 
 def tag_passage(essay: Essay, *, start: object, end: object, kind: object, theme_ids: object,
-                note: object = None, by: User, version_number: int | None = None) -> Tag:
-    """Tag text[start:end] of one version (the current one unless a number is given)."""
+                note: object = None, by: User, version_number: int | None = None,
+                by_ward: bool | None = None) -> Tag:
+    """Tag text[start:end] of one version (the current one unless a number is given).
+
+    A ward's tag (an officer's, or one made on the ward's page) is marked `by_ward` and needs no theme.
+    """
     version = essay_version(essay, version_number)
     text = version.text
     start, end = _check_span(text, start, end)
-    kind, note, themes = _check_kind(kind), _check_note(note), _themes_for_tag(theme_ids)
+    by_ward = not can_tag(by) if by_ward is None else by_ward
+    kind, note, themes = _check_kind(kind), _check_note(note), _themes_for_tag(theme_ids, optional=by_ward)
     # Only a request that is otherwise valid is told the span is taken.
     _refuse_same_span(version.id, start, end)
-    tag = Tag(essay_id=essay.id, version_id=version.id, course_id=essay.course_id, unit_id=essay.unit_id,
-              start_offset=start, end_offset=end, text=text[start:end], folded=fold(text[start:end]), kind=kind,
-              note=note, created_by_id=by.id, themes=themes)
+    tag = Tag(by_ward=by_ward, essay_id=essay.id, version_id=version.id, course_id=essay.course_id,
+              unit_id=essay.unit_id, start_offset=start, end_offset=end, text=text[start:end],
+              folded=fold(text[start:end]), kind=kind, note=note, created_by_id=by.id, themes=themes)
     db.session.add(tag)
-    mark_review(essay, "in_progress", by, only_if_new=True)
+    if not by_ward:  # the Board's reading state is the Board's
+        mark_review(essay, "in_progress", by, only_if_new=True)
     reindex_essays([essay.id])
     db.session.flush()
     settle_suggestions(tag, by)
@@ -408,6 +416,7 @@ def tag_json(tag: Tag) -> dict:
         "trainee": essay.trainee.full_name,
         "unit": {"code": tag.unit.code, "name": tag.unit.name},
         "topic_id": essay.topic_id,
+        "by_ward": tag.by_ward,
     }
 
 
@@ -451,6 +460,16 @@ def unassign_unit(assignment: ReviewAssignment) -> None:
     """Take a unit back from a reviewer."""
     db.session.delete(assignment)
     db.session.flush()
+
+
+def ward_accepted_tags(unit_id: int | None = None, limit: int = 200) -> list[Tag]:
+    """Passages wards accepted for their compilation that have no theme yet: the Board starts from these."""
+    themed = select(TagTheme.tag_id).where(TagTheme.tag_id == Tag.id)
+    query = (select(Tag).where(Tag.by_ward.is_(True), ~themed.exists())
+             .order_by(Tag.unit_id, Tag.essay_id, Tag.start_offset).limit(limit))
+    if unit_id is not None:
+        query = query.where(Tag.unit_id == unit_id)
+    return list(db.session.scalars(query))
 
 
 def review_queue(reviewer: User, course_id: int | None = None, limit: int = 500,

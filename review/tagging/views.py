@@ -21,7 +21,7 @@ from review.tagging.models import (KIND_LABELS, REVIEW_STATE_LABELS, PassageGrou
 from review.tagging.operations import (TaggingError, assign_unit, choosable_themes, confirm_group, create_theme,
                                        delete_tag, mark_duplicate, mark_review, merge_themes, ordered_tree,
                                        retire_theme, review_of, suggestion_or_404, tag_or_404,
-                                       tag_passage, theme_or_error, unassign_unit, ungroup, update_tag,
+                                       tag_passage, theme_or_error, unassign_unit, ward_accepted_tags, ungroup, update_tag,
                                        update_theme)
 from search.highlight import match_spans
 
@@ -257,7 +257,8 @@ def queue():
     return render_template("review/queue.html", rows=rows, units=units, matches=matches, typed=typed,
                            states=REVIEW_STATE_LABELS, total=total, page=page,
                            pages=max(1, -(-total // READING_PER_PAGE)), reviewers=reviewers, courses=courses,
-                           selected={"topic": topic_id, "state": state, "reviewer": reviewer_arg}, kept=kept)
+                           selected={"topic": topic_id, "state": state, "reviewer": reviewer_arg}, kept=kept,
+                           ward_tags=ward_accepted_tags(matches[0].id if len(matches) == 1 else None))
 
 
 @bp.route("/triage")
