@@ -7,6 +7,7 @@ Run: .venv/bin/python bench/extract.py         (PDF figures need LibreOffice to 
 
 from __future__ import annotations
 
+import argparse
 import io
 import random
 import shutil
@@ -74,6 +75,7 @@ def to_pdf(data: bytes) -> bytes | None:
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     print(f"python {sys.version.split()[0]}, {sys.executable}")
     small_txt = ("Bài thu hoạch ngắn về học tập nghị quyết của Đảng. " * 5).encode()
     bare = median_of(lambda: subprocess.run([sys.executable, "-I", "-S", "-c", "pass"], check=True))

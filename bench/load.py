@@ -1,5 +1,6 @@
 """Load test as on the night before the deadline: gunicorn (4 workers) + the worker process on loopback,
-N trainees log in and upload a ~100 KB .docx each, twice, while a reviewer searches.
+N trainees log in and upload a ~100 KB .docx each, twice, while a reviewer searches and the Board and a
+ward officer download the report (.xlsx, .docx) and the ward's essays .zip again and again.
 
 Prints uploads/s, p50/p95/p99 latency, errors, then checks that every essay and every version is in
 the database and in the search index. Run for SQLite (default) and PostgreSQL:
@@ -117,11 +118,13 @@ def setup_database(env: dict[str, str], trainees: int) -> dict:
         db.session.execute(insert(Enrollment), [{"course_id": course.id, "user_id": u.id, "unit_id": u.unit_id,
                                                  "created_at": now} for u in users])
         reviewer = User(username="bantochuc", password_hash=pw, role=Role.reviewer, full_name="Ban Tổ chức")
-        db.session.add(reviewer)
+        officer = User(username="canbo", password_hash=pw, role=Role.officer, full_name="Cán bộ đơn vị",
+                       unit_id=units[0].id)
+        db.session.add_all([reviewer, officer])
         db.session.flush()
         token = create_api_token(reviewer)
         db.session.commit()
-        info = {"course_id": course.id, "topic_id": course.topics[0].id, "token": token}
+        info = {"course_id": course.id, "topic_id": course.topics[0].id, "token": token, "unit_code": units[0].code}
     db.engine(app).dispose()
     return info
 
@@ -194,7 +197,8 @@ def main() -> int:
     else:
         database_url = f"sqlite:///{tmp / 'load.db'}"
     env = dict(os.environ, DATABASE_URL=database_url, THUHOACH_DATA_DIR=str(tmp / "data"),
-               SECRET_KEY="load-test-secret", THUHOACH_INDEXER_IN_PROCESS="0")
+               SECRET_KEY="load-test-secret", THUHOACH_INDEXER_IN_PROCESS="0",
+               THUHOACH_SEARCH_RATE="100000/1")  # the reviewer here searches 5 times a second on purpose
     print(f"database: {args.db}; data: {tmp}")
     t0 = time.perf_counter()
     info = setup_database(env, args.trainees)
@@ -251,14 +255,43 @@ def main() -> int:
                 else:
                     errors.append(f"upload {t.username}#{attempt}: {status} {payload}")
 
+        download_latencies: dict[str, list[float]] = {"report.xlsx": [], "report.docx": [], "essays.zip": []}
+
+        def downloader() -> None:
+            # Reads that write an audit row: they must never fail because uploads are writing.
+            officer = Trainee(base, "canbo")
+            officer.login()
+            urls = {"report.xlsx": f"{base}/api/v1/courses/{info['course_id']}/report.xlsx",
+                    "report.docx": f"{base}/api/v1/courses/{info['course_id']}/report.docx",
+                    "essays.zip": f"{base}/completeness/{info['course_id']}/units/{info['unit_code']}/essays.zip"}
+            i = 0
+            while not stop.is_set():
+                name = list(urls)[i % 3]
+                start = time.perf_counter()
+                try:
+                    if name == "essays.zip":
+                        officer.opener.open(urls[name], timeout=120).read()
+                    else:
+                        urllib.request.urlopen(urllib.request.Request(
+                            urls[name], headers={"Authorization": f"Bearer {info['token']}"}), timeout=120).read()
+                    download_latencies[name].append(time.perf_counter() - start)
+                except urllib.error.HTTPError as exc:
+                    errors.append(f"download {name}: {exc.code} ")
+                except OSError as exc:
+                    errors.append(f"download {name}: {exc}")
+                i += 1
+
         search_thread = threading.Thread(target=reviewer, daemon=True)
         search_thread.start()
+        download_thread = threading.Thread(target=downloader, daemon=True)
+        download_thread.start()
         start = time.perf_counter()
         with ThreadPoolExecutor(args.concurrency) as pool:
             list(pool.map(trainee, range(args.trainees)))
         wall = time.perf_counter() - start
         stop.set()
         search_thread.join(10)
+        download_thread.join(120)
 
         n = len(latencies)
         five_xx = sum(1 for e in errors if re.search(r": 5\d\d ", e))
@@ -266,6 +299,9 @@ def main() -> int:
         print(f"upload latency ms: p50 {pct(latencies, 50):.0f}  p95 {pct(latencies, 95):.0f}  p99 {pct(latencies, 99):.0f}")
         print(f"search latency ms during load: p50 {pct(search_latencies, 50):.0f}  p95 {pct(search_latencies, 95):.0f}"
               f" ({len(search_latencies)} queries)")
+        for name, values in download_latencies.items():
+            print(f"{name} during the burst: {len(values)} downloads, p50 {pct(values, 50):.0f} ms, "
+                  f"p95 {pct(values, 95):.0f} ms")
         print(f"errors: {len(errors)} (5xx: {five_xx})")
         for e in errors[:10]:
             print("  ", e)

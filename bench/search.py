@@ -1,6 +1,7 @@
 """Print search figures: indexing throughput, index size, query p50/p95, against SQLite FTS5.
 
 Run: .venv/bin/python bench/search.py [--sizes 15000,150000] [--quick] [--workdir DIR] [--limitmb MB]
+     [--backend whoosh|postgres|all] [--pg-url URL] [--pg-index gin|rum|both]
 
 Essays of ~1,500 words are made by concatenating Vietnamese Wikipedia articles from
 ../shared/data/viwiki_essays.jsonl.gz (CC BY-SA, Wikipedia contributors), or from the 360-article
@@ -37,6 +38,7 @@ from whoosh.filedb.filestore import FileStorage  # noqa: E402
 from whoosh.index import open_dir  # noqa: E402
 
 from search import EssayIndex  # noqa: E402
+from search_pg import bench_postgres  # noqa: E402
 from search.storage import memory_of  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "data" / "viwiki_essays.jsonl.gz"
@@ -347,6 +349,13 @@ def main() -> None:
     parser.add_argument("--corpus", type=Path, help="articles as .jsonl.gz (default: ../shared, else tests/data)")
     parser.add_argument("--searcher", help=argparse.SUPPRESS)  # child role of the memory figures
     parser.add_argument("--storage", default="shared", help=argparse.SUPPRESS)
+    # PostgreSQL (bench/search_pg.py): the same essays and queries through search.pg.
+    parser.add_argument("--backend", choices=("whoosh", "postgres", "all"), default="whoosh",
+                        help="whoosh (with FTS5), postgres, or all in one run")
+    parser.add_argument("--pg-url", default="postgresql://thuhoach@127.0.0.1:55432/thuhoach_bench",
+                        help="database for --backend postgres/all (schema search_bench_<kind> is replaced)")
+    parser.add_argument("--pg-index", choices=("gin", "rum", "both"), default="both")
+    parser.add_argument("--pg-reuse", action="store_true", help="keep a PostgreSQL table of the same size")
     args = parser.parse_args()
     if args.searcher:
         searcher_process(args.searcher, args.storage)
@@ -360,7 +369,13 @@ def main() -> None:
         workdir = Path(args.workdir) if args.workdir else Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)
         for n in sizes:
-            bench_size(articles, n, workdir, rounds, args.limitmb)
+            if args.backend in ("whoosh", "all"):
+                bench_size(articles, n, workdir, rounds, args.limitmb)
+            if args.backend in ("postgres", "all"):
+                kinds = ("gin", "rum") if args.pg_index == "both" else (args.pg_index,)
+                for kind in kinds:
+                    bench_postgres(lambda k: essays(articles, k), n, args.pg_url, kind, QUERIES, UNITS[:4],
+                                   rounds, time_queries, reuse=args.pg_reuse)
 
 
 if __name__ == "__main__":

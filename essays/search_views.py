@@ -1,10 +1,11 @@
 """The search page and `GET /api/v1/search`: Whoosh finds ids, SQL applies permissions and loads rows."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, Flask, abort, jsonify, render_template, request, url_for
+from flask import Blueprint, Flask, abort, current_app, jsonify, render_template, request, url_for
 from flask_login import current_user, login_required
 from markupsafe import Markup
 from sqlalchemy import select
@@ -12,10 +13,12 @@ from sqlalchemy import select
 from essays.access import essay_or_404, record_view
 from essays.indexing import get_index, has_marks, highlight_all, pending_count, unmarked_query
 from essays.models import Essay
-from lms.api import ApiError, add_openapi_paths, register_api_blueprint, std_responses
+from lms.api import ApiError, add_openapi_paths, error_response, register_api_blueprint, std_responses
 from lms.db import db
 from lms.hooks import ESSAY_READING_URL, NAV, THEME_CHOICES
 from lms.models import Course, Role, Unit, User
+from lms.params import parse_id
+from lms.throttle import RateLimit
 
 bp = Blueprint("essay_search", __name__)
 api_bp = Blueprint("essay_search_api", __name__, url_prefix="/api/v1")
@@ -111,9 +114,19 @@ def _int_arg(name: str) -> int | None:
     value = request.args.get(name, "").strip()
     if not value:
         return None
-    if not value.isdigit():
+    number = parse_id(value)
+    if number is None:
         raise ValueError(name)
-    return int(value)
+    return number
+
+
+def _rate_limited(user: User) -> float | None:
+    """Seconds this user must wait before searching again, or None (SEARCH_RATE_LIMIT: count, seconds)."""
+    limiter = current_app.extensions.get("thuhoach.search_rate")
+    if limiter is None:
+        count, per = current_app.config.get("SEARCH_RATE_LIMIT", (30, 30))
+        limiter = current_app.extensions.setdefault("thuhoach.search_rate", RateLimit(count, per))
+    return limiter.hit(user.id)
 
 
 @bp.route("/search")
@@ -129,6 +142,11 @@ def search():
         course_id, topic_id, page = _int_arg("course"), _int_arg("topic"), _int_arg("page") or 1
     except ValueError:
         abort(400)
+    wait = _rate_limited(user) if q else None
+    if wait is not None:
+        return render_template("errors/error.html", code=429, message=(
+            f"Bạn tìm kiếm quá nhanh. Vui lòng thử lại sau {max(1, math.ceil(wait))} giây.")), 429, {
+            "Retry-After": str(max(1, math.ceil(wait)))}
     unit_code = request.args.get("unit", "").strip() or None
     state = request.args.get("state") if request.args.get("state") in STATES else None
     theme = request.args.get("theme", "").strip() or None
@@ -181,11 +199,17 @@ def api_search():
         course_id, topic_id, page = _int_arg("course"), _int_arg("topic"), _int_arg("page") or 1
     except ValueError as exc:
         raise ApiError(400, f"Tham số {exc.args[0]} phải là số nguyên.") from exc
+    state = request.args.get("state") or None
+    if state is not None and state not in STATES:
+        raise ApiError(422, "Tham số state phải là một trong: " + ", ".join(STATES) + ".")
+    wait = _rate_limited(user)
+    if wait is not None:
+        return error_response(429, f"Bạn tìm kiếm quá nhanh. Vui lòng thử lại sau {max(1, math.ceil(wait))} giây.")[0], \
+            429, {"Retry-After": str(max(1, math.ceil(wait)))}
     try:
         result = run_search(user, request.args.get("q", ""), course_id=course_id, topic_id=topic_id,
                             unit_code=request.args.get("unit") or None, page=page,
-                            state=request.args.get("state") or None, theme=request.args.get("theme") or None,
-                            with_counts=True)
+                            state=state, theme=request.args.get("theme") or None, with_counts=True)
     except SearchDenied as exc:
         raise ApiError(403, "Học viên không dùng được chức năng tìm kiếm.") from exc
     return jsonify({
@@ -209,12 +233,12 @@ _OPENAPI_PATHS = {
                             "vị trí dấu thanh: hoà = hòa); từ gõ không dấu khớp mọi dạng có dấu (so: số, sở, sổ…). "
                             "Nhiều từ: các bài có đủ các từ, bài có các từ liền nhau xếp trước; \"…\" tìm các từ "
                             "liền nhau; OR, NOT, -từ, tiền tố*"},
-            {"name": "course", "in": "query", "schema": {"type": "integer"}},
-            {"name": "topic", "in": "query", "schema": {"type": "integer"}},
+            {"name": "course", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}},
+            {"name": "topic", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}},
             {"name": "unit", "in": "query", "schema": {"type": "string"}},
             {"name": "state", "in": "query", "schema": {"type": "string", "enum": list(STATES)}},
             {"name": "theme", "in": "query", "schema": {"type": "string"}},
-            {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+            {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}},
         ],
         "responses": std_responses({"type": "object", "required": ["total", "phrase_total", "hits"], "properties": {
             "total": {"type": "integer", "description": "Số bài có đủ mọi từ như đã gõ (trong phạm vi được xem)"},
@@ -227,6 +251,6 @@ _OPENAPI_PATHS = {
                 "essay_id": {"type": "integer"}, "trainee": {"type": "string"}, "unit_code": {"type": "string"},
                 "topic_id": {"type": "integer"}, "score": {"type": "number"},
                 "snippet": {"type": "string", "description": "HTML đã thoát ký tự, từ khớp trong <mark>"}}}}}},
-            400, 401, 403),
+            400, 401, 403, 422, 429),
     }},
 }

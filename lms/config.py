@@ -55,6 +55,8 @@ def build_config(instance_path: Path, overrides: dict[str, Any] | None = None) -
         "TIMEZONE": "Asia/Ho_Chi_Minh",
         # How many reverse proxies (nginx) stand in front of the app and set X-Forwarded-For.
         "PROXIES": int(env.get("THUHOACH_PROXIES", "0")),
+        # Searches per user: "count/seconds", counted per worker process.
+        "SEARCH_RATE_LIMIT": tuple(int(x) for x in env.get("THUHOACH_SEARCH_RATE", "30/30").split("/", 1)),
         # A trainee may spend hours writing: the CSRF token lives as long as the session.
         "WTF_CSRF_TIME_LIMIT": None,
         "WTF_CSRF_SSL_STRICT": True,

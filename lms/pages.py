@@ -346,13 +346,13 @@ def admin_end_sessions(user_id: int):
 THROTTLE_KINDS = {"pair": "Tài khoản từ một địa chỉ", "user": "Tài khoản", "addr": "Địa chỉ"}
 
 
-@bp.route("/admin/logins")
+@bp.route("/admin/blocked-logins")
 @role_required(Role.admin)
 def admin_throttle():
     return render_template("admin/throttle.html", blocked=throttle.blocked_now(), kinds=THROTTLE_KINDS)
 
 
-@bp.route("/admin/logins/release", methods=["POST"])
+@bp.route("/admin/blocked-logins/release", methods=["POST"])
 @role_required(Role.admin)
 def admin_release_login():
     form = EmptyForm()

@@ -16,7 +16,9 @@ Three counters, each a row of `login_throttle`:
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
+from collections import deque
 from dataclasses import dataclass
 from typing import cast
 
@@ -156,3 +158,31 @@ def _purge_task(app: Flask) -> int:
         if purge_expired():
             db.session.commit()
     return 0
+
+
+class RateLimit:
+    """At most `count` events per `per` seconds for each key, counted in this process.
+
+    For costly reads (search): kept in memory, so no read writes to the database. With N
+    worker processes a user gets at most N × count; that bounds the cost all the same.
+    """
+
+    def __init__(self, count: int, per: float) -> None:
+        self.count, self.per = count, per
+        self._events: dict[object, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def hit(self, key: object, now: float | None = None) -> float | None:
+        """Record an event; None when allowed, else the seconds to wait (the event is not recorded)."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            events = self._events.setdefault(key, deque())
+            while events and events[0] <= now - self.per:
+                events.popleft()
+            if len(events) >= self.count:
+                return events[0] + self.per - now
+            events.append(now)
+            if len(self._events) > 10_000:  # forget idle keys
+                for stale in [k for k, v in self._events.items() if not v or v[-1] <= now - self.per]:
+                    del self._events[stale]
+            return None

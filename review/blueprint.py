@@ -11,6 +11,7 @@ from review.completeness import views as completeness_views
 from review.completeness.models import Notice
 from review.report import views as report_views
 from review.tagging import search_themes, views as tagging_views
+from review.wards import views as wards_views
 
 
 def init_app(app: Flask) -> None:
@@ -20,6 +21,7 @@ def init_app(app: Flask) -> None:
     search_themes.init_app(app)
     completeness_views.init_app(app)
     report_views.init_app(app)
+    wards_views.init_app(app)
     LTI_INSTRUCTOR_TARGET.register(app, _lti_instructor_target)
     COURSE_CHANGED.register(app, _notify_course_changed)
 

@@ -13,6 +13,8 @@ from review.tagging.models import (
                                    TagTheme,
                                    Theme,
 )
+from review.wards.models import WardReport, WardReportPassage
 
 __all__ = ["Attendance", "CompletenessRevision", "Exemption", "Notice", "ReportSettings", "EssayReview",
-           "PassageGroup", "ReviewAssignment", "Suggestion", "SuggestionScan", "Tag", "TagTheme", "Theme"]
+           "PassageGroup", "ReviewAssignment", "Suggestion", "SuggestionScan", "Tag", "TagTheme", "Theme",
+           "WardReport", "WardReportPassage"]

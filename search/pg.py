@@ -254,6 +254,8 @@ class PgEssayIndex:
 
     def write_many(self, cur: Any, docs: Iterable[dict]) -> int:
         """Add or replace essays with the caller's cursor, in the caller's transaction."""
+        if not self._schema_ready:
+            self.ensure_schema()
         n = 0
         for chunk in _chunks(docs, _WRITE_CHUNK):
             cur.executemany(_UPSERT.format(table=self.table), chunk)
@@ -264,6 +266,14 @@ class PgEssayIndex:
         """Add or replace essays in one transaction; returns once it has committed."""
         with self._cursor(write=True) as cur:
             return self.write_many(cur, docs)
+
+    def delete_with(self, cur: Any, essay_ids: Iterable[object]) -> int:
+        """Remove essays with the caller's cursor, in the caller's transaction."""
+        ids = [str(i) for i in essay_ids]
+        if not ids:
+            return 0
+        cur.execute(f"DELETE FROM {self.table} WHERE essay_id = ANY(%s)", (ids,))
+        return int(cur.rowcount)
 
     def delete_many(self, essay_ids: Iterable[object]) -> int:
         """Remove essays; returns how many rows were deleted."""
@@ -401,10 +411,11 @@ class PgEssayIndex:
     ) -> list[tuple[str, float]]:
         cond, params = where
         exclude = " AND NOT (essay_id = ANY(%s))" if seen else ""
-        order = "terms <=> q.q" if self.index_kind == "rum" else "rank DESC"
+        # RUM walks its index in distance order only when that is the whole ORDER BY.
+        order = "terms <=> q.q" if self.index_kind == "rum" else "rank DESC, essay_id"
         cur.execute(
             f"SELECT essay_id, {self._rank()} AS rank FROM {self.table}, (SELECT %s::tsquery AS q) q "
-            f"WHERE terms @@ q.q{cond}{exclude} ORDER BY {order}, essay_id LIMIT %s",
+            f"WHERE terms @@ q.q{cond}{exclude} ORDER BY {order} LIMIT %s",
             [tsq, *params, *([seen] if seen else []), limit],
         )
         return [(essay_id, float(rank or 0.0)) for essay_id, rank in cur.fetchall()]

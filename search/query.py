@@ -26,6 +26,10 @@ from search.analysis import bigram_terms, exact_bigram_terms, fold, syllables
 MAX_QUERY_CHARS = 500
 # Prefixes shorter than this would expand to a large part of the vocabulary.
 MIN_PREFIX_CHARS = 2
+# Cost bounds: each prefix expands to many terms and each syllable to a posting list. Before,
+# `ch* ` × 125 took 3 s (and held the index lock that every search of the process waits on).
+MAX_PREFIXES = 3
+MAX_SYLLABLES = 32
 # Which token a query word matches: 0 the exact one, 1 the folded one (as analysis._forms).
 EXACT, FOLDED = 0, 1
 
@@ -165,7 +169,11 @@ def _item_queries(item: _Item, exact_bigrams: bool) -> tuple[wq.Query, wq.Query,
     strict = _phrase(item.syls, exact_bigrams)
     if item.kind != "run":
         return strict, strict, strict
-    loose = wq.And([_term(_word(e, f)) for e, f in item.syls])
+    # A word typed twice is looked up once.
+    distinct = [_term(w) for w in dict.fromkeys(_word(e, f) for e, f in item.syls)]
+    loose = wq.And(distinct)
+    if len(distinct) == 1:
+        return strict, distinct[0], distinct[0]
     partial: wq.Query = loose
     if len(item.syls) > 2:
         # Between the phrase and scattered words: some adjacent pair of it, e.g. "chuyển đổi".
@@ -216,6 +224,38 @@ def _note_item(parsed: ParsedQuery, item: _Item) -> None:
         parsed.phrases.append(words)
 
 
+def _bounded(clauses: list[list[_Item]]) -> list[list[_Item]]:
+    """The same clauses with repeats collapsed (an item, a whole clause), at most MAX_PREFIXES
+    prefixes and MAX_SYLLABLES syllables in all; what is beyond is ignored, as an over-long query is."""
+    out: list[list[_Item]] = []
+    seen_clauses: set[tuple] = set()
+    prefixes = syllable_count = 0
+    for clause in clauses:
+        kept: list[_Item] = []
+        seen: set[tuple] = set()
+        for item in clause:
+            key = (item.kind, tuple(item.syls), item.negated)
+            if key in seen:
+                continue
+            if item.kind == "prefix":
+                if prefixes >= MAX_PREFIXES:
+                    continue
+                prefixes += 1
+            room = MAX_SYLLABLES - syllable_count
+            if room <= 0:
+                continue
+            if len(item.syls) > room:
+                item = _Item(item.kind, item.syls[:room], item.negated)
+            syllable_count += len(item.syls)
+            seen.add(key)
+            kept.append(item)
+        seen_key = tuple(sorted(seen))
+        if seen_key not in seen_clauses or not kept:
+            seen_clauses.add(seen_key)
+            out.append(kept)
+    return out
+
+
 def parse_query(text: str, exact_bigrams: bool = True) -> ParsedQuery:
     """Parse a user query; malformed input yields a sensible reading or an empty one.
 
@@ -231,6 +271,7 @@ def parse_query(text: str, exact_bigrams: bool = True) -> ParsedQuery:
             clauses[-1].append(item)
         # "AND" only ends a run: words are required anyway.
 
+    clauses = _bounded(clauses)
     parsed = ParsedQuery(None, None, False)
     levels: list[list[wq.Query]] = [[], [], []]
     for clause in clauses:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -112,6 +113,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("completeness.overview_download", "GET"): R(BOARD),
     ("completeness.unit_table", "GET"): R(UNIT_A),
     ("completeness.missing_download", "GET"): R(UNIT_A),
+    ("completeness.remind", "POST"): R(UNIT_A, fresh=True),
     ("completeness.essays_download", "GET"): R(UNIT_A),
     ("completeness.essays_compiled", "GET"): R(UNIT_A),
     ("completeness.attendance", "GET"): R(UNIT_A),
@@ -143,15 +145,17 @@ RULES: dict[tuple[str, str], Rule] = {
     ("tagging.groups", "POST"): R(BOARD),
     # Officers read the tags of their own unit (the course list is filtered to it); only the Board tags.
     ("review_tagging_api.themes", "GET"): R(STAFF),
-    ("review_tagging_api.create_tag", "POST"): R(BOARD),
+    # The officer of the essay's unit tags it for the ward's compilation (another unit's essay: 404).
+    ("review_tagging_api.create_tag", "POST"): R(BOARD | {"officer_a"}),
     ("review_tagging_api.essay_tags", "GET"): R(BOARD | {"officer_a"}),
     ("review_tagging_api.course_tags", "GET"): R(STAFF),
     ("review_tagging_api.patch_tag", "PATCH"): R(BOARD),
     ("review_tagging_api.remove_tag", "DELETE"): R(BOARD, fresh=True),
-    ("review_tagging_api.suggestions", "GET"): R(BOARD),
+    # The officer of the essay's unit works on its suggestions for the ward's compilation (issue 20).
+    ("review_tagging_api.suggestions", "GET"): R(BOARD | {"officer_a"}),
     ("review_tagging_api.triage", "GET"): R(BOARD),
-    ("review_tagging_api.dismiss", "POST"): R(BOARD, fresh=True),
-    ("review_tagging_api.reopen", "POST"): R(BOARD),
+    ("review_tagging_api.dismiss", "POST"): R(BOARD | {"officer_a"}, fresh=True),
+    ("review_tagging_api.reopen", "POST"): R(BOARD | {"officer_a"}),
     # report
     ("report.index", "GET"): R(STAFF),
     ("report.course_report", "GET"): R(BOARD),
@@ -164,6 +168,13 @@ RULES: dict[tuple[str, str], Rule] = {
     ("report.unit_settings", "POST"): R(UNIT_A),
     ("report_api.api_report_xlsx", "GET"): R(BOARD),
     ("report_api.api_report_docx", "GET"): R(BOARD),
+    # wards: the unit's officer compiles and sends (an admin may for them); the Board reads what was sent
+    ("wards.compile_unit", "GET"): R(UNIT_A),
+    ("wards.decide", "POST"): R({"officer_a", "admin"}, fresh=True),
+    ("wards.send", "POST"): R({"officer_a", "admin"}),
+    ("wards_api.send", "POST"): R({"officer_a", "admin"}),
+    ("wards_api.sent", "GET"): R(UNIT_A),
+    ("wards_api.sent_download", "GET"): R(UNIT_A),
     # LTI: the platform's signed id_token is the credential; tests/lti checks every rejection
     ("lti.login", "GET"): covered("tests/lti: OIDC login initiation"),
     ("lti.login", "POST"): covered("tests/lti: OIDC login initiation"),
@@ -174,6 +185,8 @@ RULES: dict[tuple[str, str], Rule] = {
     ("lti.static", "GET"): R(EVERYONE),
     ("lti.admin_platforms", "GET"): R({"admin"}),
     ("lti.admin_platforms", "POST"): R({"admin"}),
+    ("lti.admin_links", "GET"): R({"admin"}),
+    ("lti.move_user_link", "POST"): R({"admin"}, fresh=True),
     ("lti.sync", "POST"): covered("tests/lti: roster sync needs a registered platform"),
     ("lti.scores", "POST"): covered("tests/lti: grade return needs a registered platform"),
 }
@@ -228,16 +241,29 @@ def build_world(app, make_unit, make_user, make_course, enroll, api_token):
         tag = tagging.tag_passage(essay, start=0, end=12, kind="recommendation", theme_ids=[theme.id],
                                   by=people["reviewer"])
         suggestions = suggestions_for(version)
+        sent = _sent_report(app, course, unit_a, people["officer_a"])
         job = enqueue_job("noop", {}, people["reviewer"])
         result = jobs_dir(app) / f"ket-qua-{job.id}.txt"
         result.write_text("xong", encoding="utf-8")
         job.status, job.result_path, job.result_name = "done", str(result), "kết quả.txt"
         db.session.commit()
         return {"people": people, "unit": unit_a, "course": course, "topic": course.topics[0], "essay": essay,
-                "version": version, "tag": tag, "theme": theme, "job": job,
+                "version": version, "tag": tag, "theme": theme, "job": job, "sent": sent,
                 "suggestion": suggestions[0] if suggestions else None}
 
     return build
+
+
+def _sent_report(app, course, unit, officer):
+    """A sending of unit A (files stored as they would be), without building the report."""
+    from essays.storage import store_bytes
+    from review.wards.models import WardReport
+
+    stored = store_bytes(app.config["DATA_DIR"], b"PK sent report")
+    report = WardReport(course_id=course.id, unit_id=unit.id, version=1, sent_by_id=officer.id,
+                        docx_sha256=stored.sha256, xlsx_sha256=stored.sha256, cite_names=True, passage_count=0)
+    db.session.add(report)
+    return report
 
 
 def _unit(code):
@@ -253,7 +279,7 @@ def _url(rule: str, world: dict) -> str:
         "theme_id": world["theme"].id, "job_id": world["job"].id, "code": world["unit"].code,
         "unit_code": world["unit"].code, "user_id": world["people"]["peer"].id,
         "suggestion_id": world["suggestion"].id if world["suggestion"] else 999999,
-        "filename": "app.css",
+        "filename": "app.css", "action": "dismiss", "fmt": "docx",
     }
 
     def fill(match: re.Match) -> str:
@@ -272,19 +298,39 @@ def _login(client, user) -> str:
     """Put the user in the session (as Flask-Login does) and return a CSRF token for it."""
     from tests.conftest import csrf_token_from
 
+    token = _session_token(user) if user is not None else None
     with client.session_transaction() as session:
         session.clear()
-        if user is not None:
-            session["_user_id"] = str(user.id)
+        if token is not None:
+            # The cookie names a server-side login session (lms/sessions.py), not the user.
+            session["_user_id"] = token
             session["_fresh"] = True
     page = client.get("/password" if user is not None else "/login")
     return csrf_token_from(page.get_data(as_text=True))
 
 
+def _session_token(user) -> str:
+    """A live server-side login session of the user, as lms.sessions.start_session makes it."""
+    import datetime as dt
+    import secrets
+
+    from lms.db import utcnow
+    from lms.models import LoginSession
+    from lms.security import token_digest
+
+    token, now = secrets.token_urlsafe(32), utcnow()
+    db.session.add(LoginSession(user_id=user.id, token_sha256=token_digest(token), created_at=now,
+                                expires_at=now + dt.timedelta(hours=1)))
+    db.session.commit()
+    return token
+
+
 def _denied(response) -> bool:
     if response.status_code in (401, 403, 404):
         return True
-    return response.status_code in (301, 302, 303) and "/login" in response.headers.get("Location", "")
+    # The login page itself, not any path holding "/login" (/admin/logins is an admin page).
+    path = urlsplit(response.headers.get("Location", "")).path
+    return response.status_code in (301, 302, 303) and path == "/login"
 
 
 def _call(client, method: str, url: str, token: str):

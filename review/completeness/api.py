@@ -10,6 +10,7 @@ from lms.db import db
 from lms.models import Course, Role, Unit
 from lms.timefmt import iso
 from review.completeness.figures import completeness, day_column
+from review.wards.queries import sent_by_unit
 
 bp = Blueprint("completeness_api", __name__, url_prefix="/api/v1")
 
@@ -49,11 +50,14 @@ def course_completeness(course_id: int):
     for unit_id, topic_id, *values in zip(*(cells[c].tolist() for c in ("unit_id", "topic_id", *counts))):
         topics.setdefault(unit_id, []).append({"topic_id": topic_id, **dict(zip(counts, values))})
     days = [(d.isoformat(), day_column(d)) for d in figures.days]
+    sent = sent_by_unit(course.id)
     units = [{"code": u["code"], "name": u["name"], "enrolled": u["enrolled"], "attended": u["attended"],
               "attendance_recorded": bool(u["attendance_recorded"]),
               "attended_per_day": {day: u[column] for day, column in days},
               "percent": None if u["percent"] != u["percent"] else u["percent"],  # NaN: nothing expected
-              "topics": topics.get(u["unit_id"], [])}
+              "topics": topics.get(u["unit_id"], []),
+              "sent_at": iso(sent[u["unit_id"]].sent_at) if u["unit_id"] in sent else None,
+              "sent_version": sent[u["unit_id"]].version if u["unit_id"] in sent else None}
              for u in figures.units.to_dict("records")]
     return jsonify({"course_id": course.id, "as_of": iso(figures.as_of), "units": units})
 
@@ -72,6 +76,10 @@ _SCHEMAS = {
                           "«chưa ghi nhận điểm danh», not nobody present)")},
                       "attended_per_day": {"type": "object", "additionalProperties": _COUNT},
                       "percent": {"type": "number", "nullable": True},
+                      "sent_at": {"type": "string", "format": "date-time", "nullable": True,
+                                  "description": "When the unit last sent its compilation to the Board; null if never"},
+                      "sent_version": {"type": "integer", "nullable": True,
+                                       "description": "Which sending that was (1, 2, …); null if never"},
                       "topics": {"type": "array", "items": {"type": "object", "required": [
                           "topic_id", "submitted", "on_time", "late", "extension", "missing", "exempt"],
                           "properties": {"topic_id": {"type": "integer"}, "submitted": _COUNT, "on_time": _COUNT,

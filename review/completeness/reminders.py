@@ -25,6 +25,7 @@ from lms.security import audit
 from lms.timefmt import fmt_datetime
 from review.completeness.figures import STATE_LABELS, trainee_states
 from review.completeness.models import Notice
+from review.wards.queries import sent_by_unit
 
 logger = logging.getLogger(__name__)
 
@@ -87,9 +88,12 @@ def build_reminders(course: Course, now: dt.datetime | None = None,
                                   .join(Unit, Unit.id == User.unit_id)
                                   .where(User.role == Role.officer, User.unit_id.in_(unit_ids),
                                          User.is_active_account.is_(True))).all()
+    sent = sent_by_unit(course.id)
     for officer_id, email, full_name, unit_id, unit_name in officers:
         rows = table[table["unit_id"] == unit_id]
         if not len(rows):
+            if unit_id not in sent:
+                messages.append(_unsent_only(course, officer_id, email, full_name, unit_name))
             continue
         people = rows.groupby("user_id", sort=False)
         lines = []
@@ -101,9 +105,21 @@ def build_reminders(course: Course, now: dt.datetime | None = None,
                 f"Tính đến {fmt_datetime(now)}, đơn vị {unit_name} còn {people.ngroups} học viên chưa nộp đủ "
                 f"bài thu hoạch lớp \"{course.name}\" (hạn nộp {fmt_datetime(course.essay_due_at)}, "
                 f"{time_left(course.essay_due_at, now)}):\n" + "\n".join(lines)
-                + "\n\nĐề nghị đồng chí đôn đốc học viên nộp bài.\n\nBan Tổ chức lớp học")
+                + "\n\nĐề nghị đồng chí đôn đốc học viên nộp bài."
+                + ("" if unit_id in sent else "\n" + UNSENT_LINE) + "\n\nBan Tổ chức lớp học")
         messages.append(Outgoing(officer_id, email, f"Danh sách học viên chưa nộp bài — {unit_name}", body))
     return messages
+
+
+UNSENT_LINE = ("Đơn vị chưa gửi báo cáo tổng hợp kiến nghị, đề xuất của học viên (theo chủ đề) cho Ban Tổ chức: "
+               "đề nghị đồng chí tổng hợp và gửi trên hệ thống (mục “Tổng hợp kiến nghị”).")
+
+
+def _unsent_only(course: Course, officer_id: int, email: str | None, full_name: str, unit_name: str) -> Outgoing:
+    """Every essay is in, but the ward has not sent its compilation: “chưa gửi báo cáo”."""
+    body = (f"Kính gửi đồng chí {full_name},\n\nĐơn vị {unit_name} (lớp \"{course.name}\") chưa gửi báo cáo.\n"
+            f"{UNSENT_LINE}\n\nBan Tổ chức lớp học")
+    return Outgoing(officer_id, email, f"Đơn vị chưa gửi báo cáo — {unit_name}", body)
 
 
 def send_reminders(course: Course, now: dt.datetime | None = None, unit: Unit | None = None) -> tuple[int, int]:

@@ -15,8 +15,9 @@ from lms.courses import visible_courses
 from lms.db import db, utcnow
 from lms.hooks import HOME, NAV
 from lms.models import BOARD_ROLES, STAFF_ROLES, Enrollment, Role, Unit, User
-from lms.security import audit, course_or_404, role_required, unit_or_404
-from lms.text import vn_name_key
+from lms.params import id_field, parse_id
+from lms.security import audit_read, course_or_404, role_required, unit_or_404
+from lms.text import vn_name_key, vn_sort_key
 from lms.timefmt import fmt_datetime, to_local
 from review.completeness import api as completeness_api, operations as attendance_ops, reminders
 from review.completeness.exports import (
@@ -39,6 +40,7 @@ from review.completeness.figures import (
 )
 from review.completeness.models import Notice
 from review.completeness.reminders import REMIND_EVERY, last_unit_reminder, send_reminders
+from review.wards.queries import sent_by_unit
 from review.web import as_of_from_request, download_response, parse_as_of
 
 bp = Blueprint("completeness", __name__, url_prefix="/completeness")
@@ -133,8 +135,11 @@ def overview(course_id: int):
     head, _, tail = url_for("completeness.unit_table", course_id=course.id, code=_CODE_MARK,
                             as_of=as_of_text or None).partition(_CODE_MARK)
     rows = overview_rows_html(figures, units, threshold, lambda code: head + quote(code, safe="") + tail)
+    sent = sent_by_unit(course.id)
+    unsent = [u["name"] for u in units.to_dict("records") if u["unit_id"] not in sent]
     return render_template(
         "completeness/overview.html", course=course, figures=figures, n_units=len(units), rows=rows,
+        sent=sorted(sent.values(), key=lambda r: vn_sort_key(r.unit.name)), unsent=unsent,
         totals=figures.totals(), topic_totals=figures.topic_totals().to_dict("records"),
         sort=sort if sort in SORT_KEYS else "name", descending=descending, threshold=threshold,
         as_of_text=as_of_text, chart=bar_chart_svg(units, threshold), day_column=day_column,
@@ -220,8 +225,7 @@ def essays_download(course_id: int, code: str):
     unit = unit_or_404(code)
     as_of, _ = as_of_from_request()
     table = trainee_states(course, [unit.id], as_of)
-    audit("essays.exported", target=f"unit:{unit.code}", detail=f"course={course.id} format=zip")
-    db.session.commit()
+    audit_read("essays.exported", target=f"unit:{unit.code}", detail=f"course={course.id} format=zip")
     data = essays_zip(table, current_app.config["DATA_DIR"])
     return download_response(data, f"bai-thu-hoach-{safe_file_name(unit.name)}.zip", "application/zip")
 
@@ -252,7 +256,8 @@ def attendance(course_id: int, code: str):
         for value in request.form.getlist("present"):
             try:
                 enrollment_id, day = value.split(":", 1)
-                present.add((int(enrollment_id), dt.date.fromisoformat(day)))
+                present.add((id_field("enrollment", {"enrollment": enrollment_id}, required=True) or 0,
+                             dt.date.fromisoformat(day)))
             except ValueError:
                 abort(400)
         try:
@@ -302,7 +307,7 @@ def attendance_import(course_id: int, code: str):
 def exemption(course_id: int, code: str):
     course = course_or_404(course_id)
     unit = managed_unit_or_404(code)
-    enrollment_id = request.form.get("enrollment_id", type=int) or 0
+    enrollment_id = parse_id(request.form.get("enrollment_id")) or 0
     try:
         if request.form.get("remove") == "1":
             attendance_ops.remove_exemption(course, unit, enrollment_id, by=current_user._get_current_object())
@@ -353,7 +358,7 @@ def extension(course_id: int, code: str):
     who = request.form.get("trainee", "")
     if who != "unit":
         enrollment = db.session.scalar(select(Enrollment).where(
-            Enrollment.id == (int(who) if who.isdigit() else 0), Enrollment.course_id == course.id,
+            Enrollment.id == (parse_id(who) or 0), Enrollment.course_id == course.id,
             Enrollment.unit_id == unit.id))
         if enrollment is None:
             flash("Vui lòng chọn học viên được gia hạn.", "danger")

@@ -10,7 +10,8 @@ from sqlalchemy import select
 from lms.api import ApiError, add_openapi_paths, as_of_arg, register_api_blueprint, std_responses
 from lms.db import db
 from lms.models import Course, Unit
-from lms.security import audit
+from lms.params import parse_id
+from lms.security import audit_read
 from review.report.data import MIMETYPES
 from review.report.operations import build_file, filters_detail, report_target
 from review.web import download_response
@@ -41,13 +42,13 @@ def _api_report(course_id: int, fmt: str):
     theme_ids = None
     raw_themes = [t.strip() for t in request.args.get("themes", "").split(",") if t.strip()]
     if raw_themes:
-        if not all(t.isdigit() for t in raw_themes):
+        parsed = [parse_id(t) for t in raw_themes]
+        if None in parsed:
             raise ApiError(422, "Tham số themes là danh sách mã chủ đề (số), cách nhau bởi dấu phẩy.")
-        theme_ids = sorted({int(t) for t in raw_themes})
+        theme_ids = sorted({t for t in parsed if t is not None})
     content, name, _data = build_file(course, fmt, as_of, unit_ids, theme_ids)
-    audit("report.exported", target=report_target(course, None), detail=filters_detail(fmt, as_of, unit_ids, theme_ids,
-                                                                                   "api"))
-    db.session.commit()
+    audit_read("report.exported", target=report_target(course, None),
+               detail=filters_detail(fmt, as_of, unit_ids, theme_ids, "api"))
     return download_response(content, name, MIMETYPES[fmt], fallback=f"bao-cao.{fmt}")
 
 

@@ -8,6 +8,7 @@ passages are aggregated next to it by `theme_figures`. The builders (`xlsx.py`, 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
@@ -59,7 +60,8 @@ class ThemeFigures:
 
 
 _PASSAGE_COLUMNS = ["tag_id", "cluster", "is_duplicate", "kind", "text", "essay_id", "unit_id", "unit_code",
-                    "unit_name", "unit_kind", "trainee", "topic_position", "topic_title", "themes", "theme_ids"]
+                    "unit_name", "unit_kind", "trainee", "topic_position", "topic_title", "themes", "theme_ids",
+                    "topic_id", "version_id", "version_number", "start", "end"]
 
 
 def _cluster_keys(course_id: int) -> dict[int, str]:
@@ -89,7 +91,9 @@ def theme_figures(course: Course, as_of: dt.datetime | None = None, unit_ids: It
     as_of = (as_of or utcnow()).astimezone(dt.timezone.utc)
     trainee = User.__table__.alias("trainee")
     query = (select(Tag.id, Tag.kind, Tag.text, Tag.essay_id, Tag.unit_id, Tag.duplicate_of_id, Unit.code,
-                    Unit.name, Unit.kind.label("unit_kind"), trainee.c.full_name, Topic.position, Topic.title)
+                    Unit.name, Unit.kind.label("unit_kind"), trainee.c.full_name, Topic.position, Topic.title,
+                    Topic.id.label("topic_id"), Tag.version_id, EssayVersion.number.label("version_number"),
+                    Tag.start_offset, Tag.end_offset)
              .join(EssayVersion, EssayVersion.id == Tag.version_id)
              .join(Essay, Essay.id == Tag.essay_id)
              .join(Topic, Topic.id == Essay.topic_id)
@@ -118,7 +122,8 @@ def theme_figures(course: Course, as_of: dt.datetime | None = None, unit_ids: It
         themes = sorted(per_tag_themes.get(r.id, []), key=lambda t: rank[t[0]])
         records.append((r.id, keys.get(r.id, f"t{r.id}"), r.duplicate_of_id is not None, r.kind, r.text, r.essay_id,
                         r.unit_id, r.code, r.name, r.unit_kind, r.full_name, r.position, r.title,
-                        ", ".join(t[1] for t in themes), [t[0] for t in themes]))
+                        ", ".join(t[1] for t in themes), [t[0] for t in themes], r.topic_id, r.version_id,
+                        r.version_number, r.start_offset, r.end_offset))
     passages = pd.DataFrame.from_records(records, columns=_PASSAGE_COLUMNS)
     passages = passages.sort_values(["unit_code", "topic_position", "tag_id"], kind="stable").reset_index(drop=True)
 
@@ -130,6 +135,28 @@ def theme_figures(course: Course, as_of: dt.datetime | None = None, unit_ids: It
     clusters = _clusters(pairs)
     themes = _themes(pairs)
     return ThemeFigures(passages=passages, pairs=pairs, clusters=clusters, themes=themes)
+
+
+_TOPIC_PREFIX = re.compile(r"^\s*(?:chủ\s*đề|chuyên\s*đề)\s*(?:số\s*)?[0-9IVXivx]+\s*(?:[:.\-–—)]\s*|$)",
+                           re.IGNORECASE)
+
+
+def topic_label(position: int, title: str) -> str:
+    """“Chủ đề 2: Chuyển đổi số”, never “Chủ đề 2: Chuyên đề 2: Chuyển đổi số” (nor “Chủ đề 1: Chủ đề 1”)."""
+    bare = _TOPIC_PREFIX.sub("", title or "", count=1).strip()
+    return f"Chủ đề {position}: {bare}" if bare else f"Chủ đề {position}"
+
+
+def distinct_passages(passages: pd.DataFrame) -> pd.DataFrame:
+    """Each passage once, by class topic: a cluster's lead (the original, then the oldest tag) with how many
+    tags repeat it (`repeats`); the same span of the same version tagged twice is one passage too."""
+    if passages.empty:
+        return passages.assign(repeats=pd.Series(dtype="int64"))
+    ordered = passages.sort_values(["is_duplicate", "tag_id"], kind="stable")
+    ordered = ordered.drop_duplicates(["version_id", "start", "end"])
+    repeats = ordered.groupby("cluster")["tag_id"].transform("size")
+    leads = ordered.assign(repeats=repeats).drop_duplicates("cluster")
+    return leads.sort_values(["topic_position", "essay_id", "start", "tag_id"], kind="stable").reset_index(drop=True)
 
 
 def _unit_list(frame: pd.DataFrame) -> tuple[list[str], bool]:

@@ -10,7 +10,7 @@ from lms.text import vn_sort_key
 from lms.timefmt import fmt_date, fmt_datetime, to_local
 from review.completeness.figures import day_column
 from review.report.charts import _short, completeness_chart_png, themes_chart_png
-from review.report.data import ReportData
+from review.report.data import ReportData, distinct_passages
 from review.report.formatting import date_line, share, vn_int, vn_pct
 from review.report.prose import ReportProse
 from review.tagging.models import KIND_LABELS, TAG_KINDS
@@ -305,18 +305,10 @@ def report_docx(data: ReportData, prose: ReportProse) -> bytes:  # noqa: C901  (
                          + _unit_names([f"{u['name']} ({vn_pct(u['percent'])})" for u in below], 15) + ".")
         _para(doc, "(Tỉ lệ hoàn thành của từng đơn vị: xem Phụ lục và Biểu đồ 2 kèm theo.)", italic=True, indent=True)
 
-    # IV. Recommendations by theme
-    totals = data.themes.totals()
-    _heading(doc, "IV. KIẾN NGHỊ, ĐỀ XUẤT CỦA HỌC VIÊN (TỔNG HỢP THEO LĨNH VỰC)")
-    if totals["tags"] == 0:
-        _para(doc, "Đến thời điểm báo cáo, chưa có kiến nghị, đề xuất nào được tổng hợp từ bài thu hoạch.", indent=True)
+    if data.unit is not None:
+        _ward_recommendations(doc, data, prose.cite_names)
     else:
-        _para(doc, (f"Qua nghiên cứu các bài thu hoạch, Ban Tổ chức đã tổng hợp {vn_int(totals['passages'])} ý kiến "
-                    f"kiến nghị, đề xuất (các ý kiến trùng lặp được tính một lần; {vn_int(totals['tags'])} đoạn trích) "
-                    f"từ {vn_int(totals['essays'])} bài thu hoạch của {vn_int(totals['units'])} {place}, "
-                    f"tập trung vào các nhóm vấn đề sau (xếp theo số ý kiến, nhiều nhất trước):"), indent=True)
-        _recommendations(doc, data)
-        _picture(doc, themes_chart_png(data.themes.themes), "Biểu đồ 1. Số ý kiến kiến nghị, đề xuất theo lĩnh vực")
+        _city_recommendations(doc, data, place)
 
     _para(doc, (f"Trên đây là báo cáo kết quả tổ chức lớp bồi dưỡng và tổng hợp bài thu hoạch, kiến nghị, "
                 f"đề xuất của học viên{' ' + data.unit.name if data.unit else ''}./."), indent=True, before=6, after=12,
@@ -345,6 +337,45 @@ def report_docx(data: ReportData, prose: ReportProse) -> bytes:  # noqa: C901  (
     out = io.BytesIO()
     doc.save(out)
     return out.getvalue()
+
+
+def _city_recommendations(doc, data: ReportData, place: str) -> None:
+    """Section IV of the Board's report: by the Board's themes (lĩnh vực), most frequent first."""
+    totals = data.themes.totals()
+    _heading(doc, "IV. KIẾN NGHỊ, ĐỀ XUẤT CỦA HỌC VIÊN (TỔNG HỢP THEO LĨNH VỰC)")
+    if totals["tags"] == 0:
+        _para(doc, "Đến thời điểm báo cáo, chưa có kiến nghị, đề xuất nào được tổng hợp từ bài thu hoạch.", indent=True)
+        return
+    _para(doc, (f"Qua nghiên cứu các bài thu hoạch, {_issuer(data)} đã tổng hợp {vn_int(totals['passages'])} ý kiến "
+                f"kiến nghị, đề xuất (các ý kiến trùng lặp được tính một lần; {vn_int(totals['tags'])} đoạn trích) "
+                f"từ {vn_int(totals['essays'])} bài thu hoạch của {vn_int(totals['units'])} {place}, "
+                f"tập trung vào các nhóm vấn đề sau (xếp theo số ý kiến, nhiều nhất trước):"), indent=True)
+    _recommendations(doc, data)
+    _picture(doc, themes_chart_png(data.themes.themes), "Biểu đồ 1. Số ý kiến kiến nghị, đề xuất theo lĩnh vực")
+
+
+def _ward_recommendations(doc, data: ReportData, cite_names: bool) -> None:
+    """Section IV of a ward's report, in the ward committee's voice: by class topic, each passage once."""
+    passages = distinct_passages(data.themes.passages)
+    _heading(doc, "IV. KIẾN NGHỊ, ĐỀ XUẤT CỦA HỌC VIÊN (TỔNG HỢP THEO CHỦ ĐỀ)")
+    if passages.empty:
+        _para(doc, "Đến thời điểm báo cáo, chưa có kiến nghị, đề xuất nào được tổng hợp từ bài thu hoạch.", indent=True)
+        return
+    _para(doc, (f"Qua nghiên cứu các bài thu hoạch của học viên, {_issuer(data)} đã tổng hợp "
+                f"{vn_int(len(passages))} ý kiến kiến nghị, đề xuất (các ý kiến trùng lặp được tính một lần) từ "
+                f"{vn_int(passages['essay_id'].nunique())} bài thu hoạch, theo từng chủ đề như sau:"), indent=True)
+    for i, (_position, part) in enumerate(passages.groupby("topic_position", sort=True), start=1):
+        first = part.iloc[0]
+        counts = part["kind"].value_counts()
+        parts = [f"{vn_int(counts[k])} {KIND_LABELS[k].lower()}" for k in TAG_KINDS if counts.get(k)]
+        _para(doc, f"{i}. {topic_label(int(first['topic_position']), first['topic_title'])} ({', '.join(parts)})",
+              bold=True, italic=True, indent=True, keep_next=True)
+        for r in part.itertuples(index=False):
+            verb = "kiến nghị" if r.kind == "recommendation" else "đề xuất"
+            text = _short(" ".join(str(r.text).split()).rstrip(" .;"), 600)
+            who = f"Đồng chí {r.trainee} {verb}" if cite_names else verb[0].upper() + verb[1:]
+            also = f" ({vn_int(r.repeats)} học viên cùng ý kiến)" if r.repeats > 1 else ""
+            _bullet(doc, f"{who}: “{text}”{also}.")
 
 
 def _participation(doc, data: ReportData) -> None:

@@ -29,6 +29,8 @@ class ReportProse:
     signer_name: str = ""
     recipients: str = ""
     intro: str = ""
+    # Quote trainees by name in section IV (a ward's choice; the city's report never does).
+    cite_names: bool = True
 
     FIELDS = ("parent_org", "org_name", "number", "place", "signer_for", "signer_title", "signer_name",
               "recipients", "intro")
@@ -41,7 +43,7 @@ def default_prose(unit: Unit | None = None) -> ReportProse:
             parent_org="ĐẢNG BỘ THÀNH PHỐ CẦN THƠ", org_name="BAN TỔ CHỨC THÀNH ỦY", number="     -BC/BTCTU",
             place="Cần Thơ", signer_for="T/M BAN TỔ CHỨC THÀNH ỦY", signer_title="TRƯỞNG BAN",
             recipients="Thường trực Thành ủy (để báo cáo),\nCác đồng chí Thành ủy viên,\n"
-                       "Các đảng bộ phường, xã, đặc khu,\nLưu Văn phòng Ban.")
+                       "Các đảng bộ phường, xã, đặc khu,\nLưu Văn phòng Ban.", cite_names=False)
     return ReportProse(
         parent_org="ĐẢNG BỘ THÀNH PHỐ CẦN THƠ", org_name=f"ĐẢNG ỦY {unit.name.upper()}", number="     -BC/ĐU",
         place=unit.name.split(" ", 1)[-1] if unit.kind in WARD_KINDS else "Cần Thơ",
@@ -61,7 +63,8 @@ def report_prose(course_id: int, unit: Unit | None = None) -> ReportProse:
     row = settings_row(course_id, unit.id if unit else None)
     if row is None:
         return default_prose(unit)
-    return ReportProse(**{name: getattr(row, name) or "" for name in ReportProse.FIELDS})
+    return ReportProse(**{name: getattr(row, name) or "" for name in ReportProse.FIELDS},
+                       cite_names=bool(row.cite_names) if unit is not None else False)
 
 
 _LIMITS = {"parent_org": 200, "org_name": 200, "number": 60, "place": 100, "signer_for": 200, "signer_title": 200,
@@ -69,7 +72,7 @@ _LIMITS = {"parent_org": 200, "org_name": 200, "number": 60, "place": 100, "sign
 _REQUIRED = ("parent_org", "org_name", "place", "signer_for", "signer_title")
 
 
-def save_prose(course_id: int, unit: Unit | None, values: dict[str, str], by: User) -> ReportSettings:
+def save_prose(course_id: int, unit: Unit | None, values: dict, by: User) -> ReportSettings:
     """Store a report's prose (flushes; the caller commits)."""
     clean: dict[str, str] = {}
     for name in ReportProse.FIELDS:
@@ -86,6 +89,8 @@ def save_prose(course_id: int, unit: Unit | None, values: dict[str, str], by: Us
         db.session.add(row)
     for name, value in clean.items():
         setattr(row, name, value)
+    if "cite_names" in values:
+        row.cite_names = values["cite_names"] in (True, "1", "on", "true")
     row.updated_by_id = by.id
     db.session.flush()
     logger.info("report settings of course %s unit %s saved by %s", course_id, unit.id if unit else "-",

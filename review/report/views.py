@@ -8,11 +8,12 @@ from flask_login import current_user
 from sqlalchemy import func, select
 
 from lms.courses import visible_courses
-from lms.db import db
+from lms.db import db, reads_first, write_transaction
 from lms.hooks import NAV
 from lms.jobs import enqueue_job, register_handler
 from lms.models import BOARD_ROLES, STAFF_ROLES, Course, Enrollment, Role, Unit, User
-from lms.security import audit, course_or_404, role_required, unit_or_404
+from lms.params import parse_id
+from lms.security import audit, audit_read, course_or_404, role_required, unit_or_404
 from lms.text import vn_sort_key
 from lms.timefmt import iso
 from review.report import api as report_api
@@ -48,7 +49,7 @@ def _download(content: bytes, name: str, fmt: str) -> Response:
 
 
 def _int_list(values: Iterable[str]) -> list[int] | None:
-    ids = sorted({int(v) for v in values if str(v).strip().isdigit()})
+    ids = sorted({i for i in (parse_id(v) for v in values) if i is not None})
     return ids or None
 
 
@@ -107,17 +108,19 @@ def _build(course: Course, unit: Unit | None):
     user = current_user._get_current_object()
     limit = int(current_app.config.get("REPORT_SYNC_MAX_TRAINEES", DEFAULT_SYNC_MAX_TRAINEES))
     if _enrolled(course, unit_ids) > limit:
-        job = enqueue_job(JOB_KIND, {"course_id": course.id, "unit_id": unit.id if unit else None, "format": fmt,
-                                     "as_of": iso(as_of) if as_of else None, "unit_ids": unit_ids,
-                                     "theme_ids": theme_ids}, user)
-        audit("report.exported", target=report_target(course, unit),
-              detail=filters_detail(fmt, as_of, unit_ids, theme_ids, f"job:{job.id}"))
-        db.session.commit()
+        db.session.commit()  # end the read transaction: the job is queued in a write transaction
+        with write_transaction():
+            job = enqueue_job(JOB_KIND, {"course_id": course.id, "unit_id": unit.id if unit else None, "format": fmt,
+                                         "as_of": iso(as_of) if as_of else None, "unit_ids": unit_ids,
+                                         "theme_ids": theme_ids}, user)
+            audit("report.exported", target=report_target(course, unit),
+                  detail=filters_detail(fmt, as_of, unit_ids, theme_ids, f"job:{job.id}"))
+            db.session.commit()
         return redirect(url_for("pages.job", job_id=job.id))
+    # Built in a read transaction (the view is reads_first): uploads are not held up meanwhile.
     content, name, _data = build_file(course, fmt, as_of, unit_ids, theme_ids, unit)
-    audit("report.exported", target=report_target(course, unit), detail=filters_detail(fmt, as_of, unit_ids, theme_ids,
-                                                                                   "page"))
-    db.session.commit()
+    audit_read("report.exported", target=report_target(course, unit),
+               detail=filters_detail(fmt, as_of, unit_ids, theme_ids, "page"))
     return _download(content, name, fmt)
 
 
@@ -126,13 +129,15 @@ def _settings(course: Course, unit: Unit | None):
             else url_for("report.course_report", course_id=course.id))
     prose = report_prose(course.id, unit)
     if request.method == "POST":
-        values = {name: request.form.get(name, "") for name in ReportProse.FIELDS}
+        values: dict = {name: request.form.get(name, "") for name in ReportProse.FIELDS}
+        if unit is not None:
+            values["cite_names"] = request.form.get("cite_names") == "1"
         try:
             save_prose(course.id, unit, values, current_user._get_current_object())
         except ReportError as exc:
             db.session.rollback()
             flash(str(exc), "danger")
-            prose = ReportProse(**values)
+            prose = ReportProse(**values)  # cite_names included for a unit
         else:
             audit("report.settings_saved", target=report_target(course, unit))
             db.session.commit()
@@ -149,6 +154,7 @@ def course_report(course_id: int):
 
 @bp.route("/<int:course_id>/build", methods=["POST"])
 @role_required(*BOARD)
+@reads_first
 def course_build(course_id: int):
     return _build(course_or_404(course_id), None)
 
@@ -167,6 +173,7 @@ def unit_report(course_id: int, code: str):
 
 @bp.route("/<int:course_id>/units/<code>/build", methods=["POST"])
 @role_required(*STAFF)
+@reads_first
 def unit_build(course_id: int, code: str):
     return _build(course_or_404(course_id), unit_or_404(code))
 

@@ -9,7 +9,7 @@ import pandas as pd
 from lms.spreadsheets import safe_cell
 from lms.timefmt import fmt_date, fmt_datetime
 from review.completeness.figures import day_column
-from review.report.data import ReportData
+from review.report.data import ReportData, distinct_passages
 from review.tagging.models import KIND_LABELS
 
 SHEETS = ("Tổng hợp", "Theo đơn vị", "Theo chủ đề", "Lĩnh vực kiến nghị – đề xuất", "Kiến nghị – đề xuất",
@@ -68,7 +68,7 @@ def _num(value: Any) -> Any:
 
 
 # long: one sheet after another, in the workbook's order
-def report_xlsx(data: ReportData) -> bytes:
+def report_xlsx(data: ReportData, cite_names: bool = True) -> bytes:
     """The report's workbook: summary, per unit, per topic, per theme × kind, every passage, who has not handed in."""
     from openpyxl import Workbook
 
@@ -139,10 +139,12 @@ def report_xlsx(data: ReportData) -> bytes:
            [[r.theme, r.kind_label, r.passages, r.tags, r.essays, r.units, ", ".join(r.unit_names)]
             for r in data.themes.themes.itertuples(index=False)], wrap=[6], max_width=80)
 
+    # A ward's workbook lists each passage once, as its report does; the Board's every tag.
+    passages = distinct_passages(data.themes.passages) if data.unit is not None else data.themes.passages
     _sheet(book, SHEETS[4], ["Mã thẻ", "Mã đơn vị", "Đơn vị", "Học viên", "Chủ đề bài", "Lĩnh vực kiến nghị", "Loại",
                              "Nội dung", "Nhóm"],
-           [[r.tag_id, r.unit_code, r.unit_name, r.trainee, f"{r.topic_position}. {r.topic_title}", r.themes,
-             KIND_LABELS[r.kind], r.text, r.cluster] for r in data.themes.passages.itertuples(index=False)],
+           [[r.tag_id, r.unit_code, r.unit_name, r.trainee if cite_names else "", f"{r.topic_position}. {r.topic_title}",
+             r.themes, KIND_LABELS[r.kind], r.text, r.cluster] for r in passages.itertuples(index=False)],
            wrap=[7], max_width=90)
 
     codes = dict(zip(f.units["unit_id"], f.units["code"]))

@@ -20,7 +20,16 @@ from lms.models import Course, Role, Unit
 from lms.transaction import api_committed
 from review.tagging.compilation import CompilationFilter, tags_query
 from review.tagging.copies import can_see_copies, find_copies, same_content_as
-from review.tagging.models import TAG_KINDS, Suggestion, Tag, Theme, can_read_compilation, can_tag
+from review.tagging.models import (
+    TAG_KINDS,
+    Suggestion,
+    Tag,
+    Theme,
+    can_edit_tag,
+    can_read_compilation,
+    can_tag,
+    can_tag_essay,
+)
 from review.tagging.operations import (
     DuplicateTag,
     TaggingError,
@@ -54,15 +63,15 @@ def _copies_field(essay, user) -> dict:
 
 
 def _essay_for_tagging(essay_id: int):
-    essay = essay_or_404(essay_id, current_user)
-    if not can_tag(current_user):
+    essay = essay_or_404(essay_id, current_user)  # another unit's essay: 404 for an officer
+    if not can_tag_essay(current_user, essay):
         raise ApiError(403)
     return essay
 
 
 def _tag_for_tagging(tag_id: int) -> Tag:
     tag = tag_or_404(tag_id, current_user)
-    if not can_tag(current_user):
+    if not can_edit_tag(current_user, tag):
         raise ApiError(403)
     return tag
 
@@ -186,7 +195,9 @@ def essay_tags(essay_id: int):
 def patch_tag(tag_id: int):
     tag = _tag_for_tagging(tag_id)
     body = json_body()
-    allowed = {"kind", "themes", "note", "start", "end", "duplicate_of"}
+    # A ward edits its own tags' span, kind and note; themes and duplicates are the Board's.
+    allowed = ({"kind", "themes", "note", "start", "end", "duplicate_of"} if can_tag(current_user)
+               else {"kind", "note", "start", "end"})
     unknown = set(body) - allowed
     if unknown:
         raise ApiError(422, f"Trường không được phép sửa: {', '.join(sorted(unknown))}.")
@@ -265,11 +276,13 @@ _SCHEMAS: dict[str, Any] = {
                 "updated_at": {"type": "string", "format": "date-time"},
                 "trainee": {"type": "string"},
                 "unit": {"type": "object", "properties": {"code": {"type": "string"}, "name": {"type": "string"}}},
-                "topic_id": {"type": "integer"}}},
-    "TagInput": {"type": "object", "required": ["start", "end", "kind", "themes"], "properties": {
+                "topic_id": {"type": "integer"},
+                "by_ward": {"type": "boolean", "description": "Accepted by the ward's officer for the ward's compilation"}}},
+    "TagInput": {"type": "object", "required": ["start", "end", "kind"], "properties": {
         "start": {"type": "integer"}, "end": {"type": "integer"},
         "kind": {"type": "string", "enum": list(TAG_KINDS)},
-        "themes": {"type": "array", "items": {"type": "integer"}, "minItems": 1},
+        "themes": {"type": "array", "items": {"type": "integer"},
+                   "description": "Theme ids: at least one from the Board; optional for a ward officer"},
         "note": {"type": "string", "nullable": True},
         "version": {"type": "integer", "description": "Version number; default the current version"}}},
     "Theme": {"type": "object", "required": ["id", "name", "parent_id"], "properties": {
@@ -295,7 +308,7 @@ _TAG_ID = {"name": "tag_id", "in": "path", "required": True, "schema": {"type": 
 _COURSE_ID = {"name": "course_id", "in": "path", "required": True, "schema": {"type": "integer"}}
 _PATHS: dict[str, Any] = {
     "/api/v1/essays/{essay_id}/tags": {
-        "post": {"summary": "Tag a passage of the essay (reviewers, admins)", "parameters": [_ESSAY_ID],
+        "post": {"summary": "Tag a passage of the essay (reviewers, admins; the officer of the essay's unit, themes optional)", "parameters": [_ESSAY_ID],
                  "requestBody": {"required": True, "content": {"application/json": {
                      "schema": {"$ref": "#/components/schemas/TagInput"}}}},
                  "responses": {**std_responses(_TAG_SCHEMA, 400, 401, 403, 404, 422), **_CONFLICT,
@@ -333,7 +346,7 @@ _PATHS: dict[str, Any] = {
         "post": {"summary": "Undo a dismissal (reviewers, admins)", "parameters": [_SUGGESTION_ID],
                  "responses": std_responses(_DECISION, 401, 403, 404, 409)}},
     "/api/v1/tags/{tag_id}": {
-        "patch": {"summary": "Edit a tag: kind, themes, note, start/end (same version), duplicate_of",
+        "patch": {"summary": "Edit a tag: kind, themes, note, start/end (same version), duplicate_of (a ward officer: their ward's own tags, kind/note/start/end only)",
                   "parameters": [_TAG_ID],
                   "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
                   "responses": {**std_responses(_TAG_SCHEMA, 400, 401, 403, 404, 422), **_CONFLICT}},

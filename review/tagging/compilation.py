@@ -11,6 +11,7 @@ from sqlalchemy.orm import selectinload
 from essays.models import Essay
 from lms.db import db
 from lms.models import Topic, Unit
+from lms.params import parse_id
 from lms.spreadsheets import safe_cell as _safe_cell
 from lms.text import fold, vn_sort_key
 from review.tagging.models import KIND_LABELS, TAG_KINDS, Tag, TagTheme, Theme
@@ -36,9 +37,10 @@ class CompilationFilter:
             raw = (args.get(name) or "").strip()
             if not raw:
                 return None
-            if not raw.isdigit():
+            value = parse_id(raw)
+            if value is None:
                 raise ValueError(f"Tham số {name} phải là số.")
-            return int(raw)
+            return value
 
         kind = (args.get("kind") or "").strip() or None
         if kind is not None and kind not in TAG_KINDS:

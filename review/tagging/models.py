@@ -14,6 +14,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -30,6 +31,22 @@ REVIEW_STATE_LABELS = {"new": "Chưa xem", "in_progress": "Đang xem", "done": "
 def can_tag(user: User) -> bool:
     """Only the Board (reviewers, administrators) tags passages and keeps the codebook."""
     return user.is_authenticated and user.is_board
+
+
+def can_tag_essay(user: User, essay: Essay) -> bool:
+    """The Board tags every essay; a ward officer those of their own unit (the ward's own compilation)."""
+    if can_tag(user):
+        return True
+    return (user.is_authenticated and user.role == Role.officer and essay.unit_id is not None
+            and essay.unit_id == user.unit_id)
+
+
+def can_edit_tag(user: User, tag: "Tag") -> bool:
+    """The Board edits every tag; a ward officer only the ward's own tags in their unit."""
+    if can_tag(user):
+        return True
+    return (user.is_authenticated and user.role == Role.officer and tag.by_ward
+            and tag.unit_id == user.unit_id)
 
 
 def can_read_compilation(user: User, unit_id: int | None) -> bool:
@@ -108,6 +125,9 @@ class Tag(Base):
     group_id: Mapped[int | None] = mapped_column(ForeignKey("passage_group.id", ondelete="SET NULL"),
                                                  index=True)
     duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("tag.id", ondelete="SET NULL"))
+    # Accepted by the ward's officer for the ward's own compilation (maybe without a theme yet):
+    # the Board's queue starts from these.
+    by_ward: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_by_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

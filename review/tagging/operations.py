@@ -12,6 +12,7 @@ from essays.access import essay_or_404
 from essays.models import Essay, EssayVersion
 from lms.db import db, rows_changed, utcnow
 from lms.models import Unit, User
+from lms.params import parse_id
 from lms.security import audit
 from lms.text import fold, vn_sort_key
 from lms.timefmt import iso
@@ -26,6 +27,7 @@ from review.tagging.models import (
     Tag,
     TagTheme,
     Theme,
+    can_tag,
 )
 from review.tagging.search_themes import reindex_essays, reindex_theme
 
@@ -231,11 +233,13 @@ def theme_with_descendants(theme_id: int) -> set[int]:
 
 # --- tags ------------------------------------------------------------------------------------
 
-def _themes_for_tag(theme_ids: object, keep: Iterable[int] = ()) -> list[Theme]:
+def _themes_for_tag(theme_ids: object, keep: Iterable[int] = (), optional: bool = False) -> list[Theme]:
+    if optional and (theme_ids is None or theme_ids == []):
+        return []  # a ward's tag: the Board adds the themes later
     if not isinstance(theme_ids, list) or not theme_ids:
         raise TaggingError("Chọn ít nhất một chủ đề.")
-    if not all(isinstance(i, int) and not isinstance(i, bool) for i in theme_ids):
-        raise TaggingError("Mã chủ đề phải là số nguyên.")
+    if not all(isinstance(i, int) and parse_id(i) is not None for i in theme_ids):
+        raise TaggingError("Mã chủ đề phải là số nguyên dương.")
     wanted = set(theme_ids)
     themes = db.session.scalars(select(Theme).where(Theme.id.in_(wanted))).all()
     if len(themes) != len(wanted):
@@ -286,8 +290,8 @@ def essay_version(essay: Essay, number: int | None = None) -> EssayVersion:
         if version is None:
             raise TaggingError("Bài chưa có phiên bản nào để gắn thẻ.")
         return version
-    if not isinstance(number, int) or isinstance(number, bool):
-        raise TaggingError("Phiên bản phải là số nguyên.")
+    if not isinstance(number, int) or parse_id(number) is None:
+        raise TaggingError("Phiên bản phải là số nguyên dương.")
     version = db.session.scalar(select(EssayVersion).where(
         EssayVersion.essay_id == essay.id, EssayVersion.number == number))
     if version is None:
@@ -296,19 +300,25 @@ def essay_version(essay: Essay, number: int | None = None) -> EssayVersion:
 
 
 def tag_passage(essay: Essay, *, start: object, end: object, kind: object, theme_ids: object,
-                note: object = None, by: User, version_number: int | None = None) -> Tag:
-    """Tag text[start:end] of one version (the current one unless a number is given)."""
+                note: object = None, by: User, version_number: int | None = None,
+                by_ward: bool | None = None) -> Tag:
+    """Tag text[start:end] of one version (the current one unless a number is given).
+
+    A ward's tag (an officer's, or one made on the ward's page) is marked `by_ward` and needs no theme.
+    """
     version = essay_version(essay, version_number)
     text = version.text
     start, end = _check_span(text, start, end)
-    kind, note, themes = _check_kind(kind), _check_note(note), _themes_for_tag(theme_ids)
+    by_ward = not can_tag(by) if by_ward is None else by_ward
+    kind, note, themes = _check_kind(kind), _check_note(note), _themes_for_tag(theme_ids, optional=by_ward)
     # Only a request that is otherwise valid is told the span is taken.
     _refuse_same_span(version.id, start, end)
-    tag = Tag(essay_id=essay.id, version_id=version.id, course_id=essay.course_id, unit_id=essay.unit_id,
-              start_offset=start, end_offset=end, text=text[start:end], folded=fold(text[start:end]), kind=kind,
-              note=note, created_by_id=by.id, themes=themes)
+    tag = Tag(by_ward=by_ward, essay_id=essay.id, version_id=version.id, course_id=essay.course_id,
+              unit_id=essay.unit_id, start_offset=start, end_offset=end, text=text[start:end],
+              folded=fold(text[start:end]), kind=kind, note=note, created_by_id=by.id, themes=themes)
     db.session.add(tag)
-    mark_review(essay, "in_progress", by, only_if_new=True)
+    if not by_ward:  # the Board's reading state is the Board's
+        mark_review(essay, "in_progress", by, only_if_new=True)
     reindex_essays([essay.id])
     db.session.flush()
     settle_suggestions(tag, by)
@@ -353,8 +363,8 @@ def mark_duplicate(tag: Tag, original_id: object) -> None:
     if original_id is None:
         tag.duplicate_of_id = None
         return
-    if not isinstance(original_id, int) or isinstance(original_id, bool):
-        raise TaggingError("Mã thẻ gốc phải là số nguyên.")
+    if not isinstance(original_id, int) or parse_id(original_id) is None:
+        raise TaggingError("Mã thẻ gốc phải là số nguyên dương.")
     original = db.session.get(Tag, original_id)
     if original is None or original.course_id != tag.course_id or original.id == tag.id:
         raise TaggingError("Thẻ gốc không hợp lệ.")
@@ -416,6 +426,7 @@ def tag_json(tag: Tag) -> dict:
         "trainee": essay.trainee.full_name,
         "unit": {"code": tag.unit.code, "name": tag.unit.name},
         "topic_id": essay.topic_id,
+        "by_ward": tag.by_ward,
     }
 
 
@@ -459,6 +470,16 @@ def unassign_unit(assignment: ReviewAssignment) -> None:
     """Take a unit back from a reviewer."""
     db.session.delete(assignment)
     db.session.flush()
+
+
+def ward_accepted_tags(unit_id: int | None = None, limit: int = 200) -> list[Tag]:
+    """Passages wards accepted for their compilation that have no theme yet: the Board starts from these."""
+    themed = select(TagTheme.tag_id).where(TagTheme.tag_id == Tag.id)
+    query = (select(Tag).where(Tag.by_ward.is_(True), ~themed.exists())
+             .order_by(Tag.unit_id, Tag.essay_id, Tag.start_offset).limit(limit))
+    if unit_id is not None:
+        query = query.where(Tag.unit_id == unit_id)
+    return list(db.session.scalars(query))
 
 
 def review_queue(reviewer: User, course_id: int | None = None, limit: int = 500,

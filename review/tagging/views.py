@@ -14,7 +14,8 @@ from lms.db import db, utcnow
 from lms.forms import EmptyForm
 from lms.hooks import DEMO, ESSAY_READING_URL, NAV
 from lms.models import BOARD_ROLES, Course, Unit, User
-from lms.security import audit, course_or_404, role_required
+from lms.params import parse_id, parse_int
+from lms.security import audit, audit_read, course_or_404, role_required
 from lms.transaction import committed, write_after_reads
 from review.tagging import api as tagging_api
 from review.tagging.cli import themes_cli
@@ -55,6 +56,7 @@ from review.tagging.operations import (
     units_matching,
     update_tag,
     update_theme,
+    ward_accepted_tags,
 )
 from review.tagging.reading import Highlight, render_text
 from review.tagging.suggestions import suggestions_for
@@ -99,7 +101,7 @@ def _back(default: str) -> ResponseReturnValue:
 
 
 def _int_list(values: list[str]) -> list[int]:
-    return [int(v) for v in values if v.strip().isdigit()]
+    return [i for i in (parse_id(v) for v in values) if i is not None]
 
 
 # --- codebook ----------------------------------------------------------------------------------
@@ -126,12 +128,12 @@ def _theme_error(exc: BaseException) -> str:
 
 def _theme_action(action: str | None) -> str:
     form = request.form
-    parent = int(form["parent_id"]) if form.get("parent_id", "").isdigit() else None
+    parent = parse_id(form.get("parent_id", ""))
     if action == "add":
         theme = create_theme(form.get("name", ""), parent_id=parent, description=form.get("description"))
         audit("theme.created", target=f"theme={theme.id}", detail=theme.name)
         return f"Đã thêm chủ đề “{theme.name}”."
-    theme = theme_or_error(int(form.get("theme_id", "")))
+    theme = theme_or_error(parse_id(form.get("theme_id", "")) or 0)
     if action == "edit":
         update_theme(theme, name=form.get("name", theme.name), description=form.get("description", ""),
                      parent_id=parent)
@@ -142,7 +144,7 @@ def _theme_action(action: str | None) -> str:
         audit("theme.retired" if theme.is_retired else "theme.restored", target=f"theme={theme.id}")
         return f"Đã {'ngừng sử dụng' if theme.is_retired else 'dùng lại'} chủ đề “{theme.name}”."
     if action == "merge":
-        target = theme_or_error(int(form.get("into_id", "")))
+        target = theme_or_error(parse_id(form.get("into_id", "")) or 0)
         moved = merge_themes(theme, target)
         return f"Đã gộp “{theme.name}” vào “{target.name}” ({moved} thẻ)."
     raise TaggingError("Thao tác không hợp lệ.")
@@ -213,7 +215,7 @@ def edit_tag(tag_id: int):
                         "note": request.form.get("note", "")}
         if "duplicate_of" in request.form:
             raw = request.form["duplicate_of"].strip().lstrip("#")
-            fields["duplicate_of"] = int(raw) if raw.isdigit() else None
+            fields["duplicate_of"] = parse_id(raw)
         with committed(TaggingError, success="Đã lưu thẻ."):
             update_tag(tag, fields)
     return _back(url_for("tagging.read", essay_id=tag.essay_id))
@@ -272,10 +274,10 @@ def queue():
     args = request.args
     typed = args.get("unit", "").strip()
     matches = units_matching(typed) if typed else []
-    topic_id, page = args.get("topic", type=int), max(1, args.get("page", 1, type=int))
+    topic_id, page = parse_id(args.get("topic", "")), parse_int(args.get("page", "1"), low=1, high=100_000) or 1
     state = args.get("state") if args.get("state") in REVIEW_STATE_LABELS else None
     reviewer_arg = args.get("reviewer", "")
-    assigned_to = 0 if reviewer_arg == "all" else (int(reviewer_arg) if reviewer_arg.isdigit() else None)
+    assigned_to = 0 if reviewer_arg == "all" else parse_id(reviewer_arg)
     rows, total = ([], 0) if typed and not matches else reading_list(
         current_user, unit_ids=[u.id for u in matches] if typed else None, topic_id=topic_id, state=state,
         assigned_to=assigned_to, page=page)
@@ -287,7 +289,8 @@ def queue():
     return render_template("review/queue.html", rows=rows, units=units, matches=matches, typed=typed,
                            states=REVIEW_STATE_LABELS, total=total, page=page,
                            pages=max(1, -(-total // READING_PER_PAGE)), reviewers=reviewers, courses=courses,
-                           selected={"topic": topic_id, "state": state, "reviewer": reviewer_arg}, kept=kept)
+                           selected={"topic": topic_id, "state": state, "reviewer": reviewer_arg}, kept=kept,
+                           ward_tags=ward_accepted_tags(matches[0].id if len(matches) == 1 else None))
 
 
 @bp.route("/triage")
@@ -295,7 +298,7 @@ def queue():
 def triage():
     """Suggested passages across essays, keyboard first (the reviewer's assigned units first)."""
     courses = db.session.scalars(select(Course).order_by(Course.id.desc())).all()
-    course_id = request.args.get("course", type=int) or (courses[0].id if courses else None)
+    course_id = parse_id(request.args.get("course", "")) or (courses[0].id if courses else None)
     course = course_or_404(course_id) if course_id else None
     unit = request.args.get("unit", "").strip()
     scope = {"items": url_for("review_tagging_api.triage", course=course.id, unit=unit or None) if course else "",
@@ -310,7 +313,7 @@ def copies():
     from sqlalchemy.orm import aliased
 
 
-    page = max(1, request.args.get("page", 1, type=int))
+    page = parse_int(request.args.get("page", "1"), low=1, high=100_000) or 1
     other = aliased(Essay)
     base = (select(EssayCopy, Essay, other).join(Essay, Essay.id == EssayCopy.essay_id)
             .join(other, other.id == EssayCopy.other_id).where(EssayCopy.essay_id < EssayCopy.other_id))
@@ -329,7 +332,7 @@ def assignments():
             abort(400)
         with committed(TaggingError, success="Đã cập nhật phân công."):
             if request.form.get("action") == "remove":
-                assignment_id = request.form.get("assignment_id", type=int)
+                assignment_id = parse_id(request.form.get("assignment_id"))
                 assignment = db.session.get(ReviewAssignment, assignment_id) if assignment_id else None
                 if assignment is None:
                     abort(404)
@@ -337,7 +340,7 @@ def assignments():
                       detail=f"reviewer={assignment.reviewer.username}")
                 unassign_unit(assignment)
             else:
-                reviewer_id = request.form.get("reviewer_id", type=int)
+                reviewer_id = parse_id(request.form.get("reviewer_id"))
                 reviewer = db.session.get(User, reviewer_id) if reviewer_id else None
                 codes = [c.strip() for c in request.form.get("units", "").replace(";", ",").split(",") if c.strip()]
                 found = db.session.scalars(select(Unit).where(Unit.code.in_(codes))).all()
@@ -400,8 +403,7 @@ def compilation_xlsx(course_id: int):
     course = course_or_404(course_id)
     filters = _filters(course)
     data = build_xlsx(course.name, compile_course(course.id, filters), filters.describe())
-    audit("compilation.exported", target=f"course={course.id}")
-    db.session.commit()
+    audit_read("compilation.exported", target=f"course={course.id}")
     return Response(data, mimetype=XLSX, headers={
         "Content-Disposition": f'attachment; filename="tong-hop-kien-nghi-lop-{course.id}.xlsx"'})
 
@@ -416,7 +418,7 @@ def groups(course_id: int):
             abort(400)
         with committed(TaggingError) as outcome:
             if request.form.get("action") == "ungroup":
-                group_id = request.form.get("group_id", type=int)
+                group_id = parse_id(request.form.get("group_id"))
                 group = db.session.get(PassageGroup, group_id) if group_id else None
                 if group is None or group.course_id != course.id:
                     abort(404)
@@ -429,7 +431,7 @@ def groups(course_id: int):
         return redirect(url_for("tagging.groups", course_id=course.id))
     threshold = max(50, min(request.args.get("nguong", DEFAULT_THRESHOLD, type=int), 100))
     every = offered_groups(course.id, threshold=threshold)
-    page = max(1, request.args.get("trang", 1, type=int))
+    page = parse_int(request.args.get("trang", "1"), low=1, high=100_000) or 1
     offered = every[(page - 1) * GROUPS_PER_PAGE:page * GROUPS_PER_PAGE]
     confirmed: dict[int | None, list[Tag]] = {}
     for tag in db.session.scalars(select(Tag).where(Tag.course_id == course.id, Tag.group_id.is_not(None))
@@ -447,6 +449,6 @@ def duplicate(tag_id: int):
     if EmptyForm().validate_on_submit():
         raw = request.form.get("duplicate_of", "").strip().lstrip("#")
         with committed(TaggingError) as outcome:
-            mark_duplicate(tag, int(raw) if raw.isdigit() else None)
+            mark_duplicate(tag, parse_id(raw))
             outcome.success = "Đã đánh dấu đoạn trùng." if tag.duplicate_of_id else "Đã bỏ đánh dấu trùng."
     return _back(url_for("tagging.read", essay_id=tag.essay_id))

@@ -81,4 +81,6 @@ class TestOnPhone:
             page.get_by_role("button", name="Đăng nhập").tap()
 
         expect(page.locator(".who")).to_contain_text("Lê Văn Phúc")
+        # On a phone the account links are in the menu button's panel.
+        page.get_by_role("button", name="Menu").tap()
         expect(page.get_by_role("button", name="Đăng xuất")).to_be_in_viewport()

@@ -7,7 +7,7 @@ import unicodedata
 import zipfile
 
 import pytest
-from openpyxl import load_workbook
+from openpyxl import Workbook, load_workbook
 from sqlalchemy import event, func, select
 
 from lms.db import db
@@ -420,3 +420,26 @@ def test_imports_are_audited(client, auth, wards, course, make_user):
     _upload(auth, course.id, xlsx([person(2, name="")]))
     actions = db.session.scalars(select(AuditEvent.action).where(AuditEvent.action.like("roster.%"))).all()
     assert actions == ["roster.imported", "roster.rejected"]
+
+
+def test_xlsx_table_away_from_a1_keeps_spreadsheet_row_numbers(app, wards, course):
+    # calamine reads the sheet: blank leading rows and columns must still count.
+    wb = Workbook()
+    ws = wb.active
+    ws["C4"], ws["D4"], ws["E4"], ws["F4"] = "Họ và tên", "Ngày sinh", "Đơn vị", "Email"
+    ws.append([None, None, "Lê Văn A", dt.datetime(1980, 2, 1), "31135", "a@x.vn"])  # row 5
+    ws.append([None, None, "Lê Văn B", "31/02/1980", "31135", "b@x.vn"])  # row 6
+    out = io.BytesIO()
+    wb.save(out)
+    assert rejected(out.getvalue(), "a.xlsx", course.id) == [(6, "Ngày sinh “31/02/1980” không hợp lệ (cần dạng dd/mm/yyyy).")]
+
+
+def test_initial_passwords_are_random_and_verify_against_their_hashes(app, wards, course):
+    import_roster(xlsx([person(n) for n in range(1, 41)]), "a.xlsx", course.id)
+    db.session.commit()
+    users = list(db.session.scalars(select(User)))
+    passwords = {u.initial_password for u in users}
+    assert len(passwords) == 40
+    assert all(len(p) == 10 and set(p) <= set("abcdefghjkmnpqrstuvwxyz23456789") for p in passwords)
+    assert all(verify_password(u, u.initial_password) for u in users[:2])
+    assert not verify_password(users[0], users[1].initial_password)

@@ -213,7 +213,7 @@ def test_theme_figures_count_groups_once_and_respect_the_time(report_world):
 def test_xlsx_figures_match_an_independent_count(report_world):
     w = report_world
     data = build_report_data(w.course, w.as_of)
-    book = pd.read_excel(io.BytesIO(report_xlsx(data)), sheet_name=None)
+    book = pd.read_excel(io.BytesIO(report_xlsx(data)), sheet_name=None, engine="openpyxl")
     assert list(book) == list(SHEETS)
     want = expected_units(w, w.as_of)
 
@@ -358,14 +358,14 @@ def test_unit_report_shows_only_that_unit(report_world):
     doc = Document(io.BytesIO(report_docx(data, default_prose(unit))))
     left = doc.tables[0].rows[0].cells[0]
     assert [p.text for p in left.paragraphs][:2] == ["ĐẢNG BỘ THÀNH PHỐ CẦN THƠ", "ĐẢNG ỦY XÃ THỚI LAI"]
-    book = pd.read_excel(io.BytesIO(report_xlsx(data)), sheet_name="Theo đơn vị")
+    book = pd.read_excel(io.BytesIO(report_xlsx(data)), sheet_name="Theo đơn vị", engine="openpyxl")
     assert book["Mã đơn vị"].dropna().tolist() == ["X02"]
 
 
 def test_empty_course_gives_a_valid_report_with_zeros(app, make_course):
     course = make_course(name="Lớp chưa có học viên")
     data = build_report_data(course)
-    book = pd.read_excel(io.BytesIO(report_xlsx(data)), sheet_name=None)
+    book = pd.read_excel(io.BytesIO(report_xlsx(data)), sheet_name=None, engine="openpyxl")
     assert list(book) == list(SHEETS)
     summary = dict(zip(book["Tổng hợp"]["Chỉ tiêu"], book["Tổng hợp"]["Giá trị"]))
     assert summary["Học viên ghi danh"] == 0 and summary["Số bài đã nộp"] == 0

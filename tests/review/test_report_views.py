@@ -30,7 +30,7 @@ def test_api_gives_the_board_the_files_and_audits_the_filters(report_world, clie
     assert response.status_code == 200
     assert "attachment" in response.headers["Content-Disposition"]
     if fmt == "xlsx":
-        book = pd.read_excel(io.BytesIO(response.data), sheet_name="Tổng hợp")
+        book = pd.read_excel(io.BytesIO(response.data), sheet_name="Tổng hợp", engine="openpyxl")
         assert dict(zip(book["Chỉ tiêu"], book["Giá trị"]))["Học viên ghi danh"] == 9
     else:
         assert "BÁO CÁO" in "\n".join(p.text for p in Document(io.BytesIO(response.data)).paragraphs)
@@ -60,7 +60,7 @@ def test_api_answers_404_and_422(report_world, client, api_token):
 def test_api_filters_units(report_world, client, api_token):
     w = report_world
     response = client.get(f"/api/v1/courses/{w.course.id}/report.xlsx?units=P01,X02", headers=api_token(w.admin))
-    units = pd.read_excel(io.BytesIO(response.data), sheet_name="Theo đơn vị")
+    units = pd.read_excel(io.BytesIO(response.data), sheet_name="Theo đơn vị", engine="openpyxl")
     assert sorted(units["Mã đơn vị"].dropna()) == ["P01", "X02"]
     assert "units=" in _audits()[-1].detail
 
@@ -73,7 +73,7 @@ def test_board_page_previews_and_downloads(report_world, client, auth):
     assert page.status_code == 200 and 'id="report-totals"' in html and "Chuyển đổi số" in html
     response = auth.post(f"/report/{w.course.id}/build", {"format": "xlsx", "unit": [str(w.units["P01"].id)]})
     assert response.status_code == 200 and response.mimetype == XLSX
-    units = pd.read_excel(io.BytesIO(response.data), sheet_name="Theo đơn vị")
+    units = pd.read_excel(io.BytesIO(response.data), sheet_name="Theo đơn vị", engine="openpyxl")
     assert units["Mã đơn vị"].dropna().tolist() == ["P01"]
     assert "via=page" in _audits()[-1].detail
 
@@ -151,7 +151,7 @@ def test_cli_builds_both_formats(report_world, runner, tmp_path):
     result = runner.invoke(args=["report", "build", "--course", str(w.course.id), "--as-of", w.as_of.isoformat(),
                                  "--out", str(out)])
     assert result.exit_code == 0, result.output
-    summary = pd.read_excel(out, sheet_name="Tổng hợp")
+    summary = pd.read_excel(out, sheet_name="Tổng hợp", engine="openpyxl")
     assert dict(zip(summary["Chỉ tiêu"], summary["Giá trị"]))["Học viên ghi danh"] == 9
     docx_out = tmp_path / "bao-cao.docx"
     assert runner.invoke(args=["report", "build", "--course", str(w.course.id), "--out", str(docx_out)]).exit_code == 0

@@ -197,13 +197,18 @@ class TestPermissions:
             assert client.get(f"/api/v1/essays/{essay.id}/tags", headers=headers).status_code == 404
         assert client.get("/api/v1/essays/999999/tags", headers=api_token(world.reviewer)).status_code == 404
 
-    def test_officer_reads_own_unit_tags_but_cannot_tag(self, client, api_token, world, essay_of):
+    def test_officer_tags_own_unit_but_not_the_boards_tags(self, client, api_token, world, essay_of):
         essay = essay_of(world.trainee_a, world.course, ESSAY)
         tag = client.post(f"/api/v1/essays/{essay.id}/tags", headers=api_token(world.reviewer),
                           json=self.tag_payload(world)).json
         headers = api_token(world.officer_a)
-        assert client.post(f"/api/v1/essays/{essay.id}/tags", headers=headers,
-                           json=self.tag_payload(world)).status_code == 403
+        # Issue 20: the ward compiles its own unit (a by_ward tag); the Board's tags stay the Board's.
+        own = client.post(f"/api/v1/essays/{essay.id}/tags", headers=headers,
+                          json={**self.tag_payload(world), "start": 5, "end": 9})
+        assert own.status_code == 201 and own.json["by_ward"] is True
+        assert client.patch(f"/api/v1/tags/{own.json['id']}", headers=headers,
+                            json={"themes": [world.themes["cán bộ"].id]}).status_code == 422
+        assert client.patch(f"/api/v1/tags/{own.json['id']}", headers=headers, json={"note": "x"}).status_code == 200
         assert client.patch(f"/api/v1/tags/{tag['id']}", headers=headers, json={"note": "x"}).status_code == 403
         assert client.delete(f"/api/v1/tags/{tag['id']}", headers=headers).status_code == 403
         assert client.get(f"/api/v1/essays/{essay.id}/tags", headers=headers).status_code == 200
