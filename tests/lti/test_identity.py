@@ -80,6 +80,10 @@ def test_the_admin_sees_the_links_and_moves_one(auth, client, runner, platform, 
     platform.members = [SYNCED_AN]
     sync(runner, context)
     link_id = link_of("31").id
+    auth.login(make_user(Role.officer, unit=lti_unit))
+    assert auth.post(f"/lti/links/{link_id}/move", data={"username": "an.excel"}).status_code == 403
+    assert client.get("/lti/links").status_code == 403
+    auth.post("/logout")
     auth.login(make_user(Role.admin))
     page = client.get("/lti/links").get_data(as_text=True)
     assert "tạo mới" in page and platform.url in page

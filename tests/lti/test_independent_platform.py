@@ -59,7 +59,6 @@ def test_deep_linking_then_a_learner_hands_in_and_the_score_survives_an_outage(
     (item,) = lms.deep_link_items
     assert item["type"] == "ltiResourceLink" and item["custom"] == {"topic_id": str(topic.id)}
 
-    client.get("/logout")
     landed = launch(client, lms, LEARNER, custom=item["custom"])
     assert landed.headers["Location"] == f"/courses/{course.id}/topics/{topic.id}/submit"
     page = client.get(landed.headers["Location"]).get_data(as_text=True)
