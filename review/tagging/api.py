@@ -320,7 +320,7 @@ _PATHS: dict[str, Any] = {
                     "tags": {"type": "array", "items": _TAG_SCHEMA}}}, 401, 403, 404)}},
     "/api/v1/essays/{essay_id}/suggestions": {
         "get": {"summary": "Suggested passages of the current version not yet tagged or dismissed, with ranked "
-                           "themes learned from the course's tags (reviewers, admins)",
+                           "themes learned from the course's tags (reviewers, admins, and the officer of the essay's unit)",
                 "parameters": [_ESSAY_ID],
                 "responses": std_responses({"type": "object", "required": ["suggestions"], "properties": {
                     "suggestions": {"type": "array", "items": _SUGGESTION}}}, 401, 403, 404)}},

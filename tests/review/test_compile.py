@@ -53,9 +53,10 @@ def test_suggestions_never_offer_a_tagged_passage(client, api_token, world, essa
     assert page.status_code in (200, 302)
 
 
-def test_suggestions_are_for_the_board_only(client, api_token, world, essay_of):
+def test_suggestions_are_for_the_board_and_the_essays_own_ward(client, api_token, world, essay_of):
     essay = essay_of(world.trainee_a, world.course, ESSAY)
-    assert client.get(f"/api/v1/essays/{essay.id}/suggestions", headers=api_token(world.officer_a)).status_code == 403
+    # Issue 20: the officer of the essay's unit compiles their ward's recommendations too.
+    assert client.get(f"/api/v1/essays/{essay.id}/suggestions", headers=api_token(world.officer_a)).status_code == 200
     assert client.get(f"/api/v1/essays/{essay.id}/suggestions", headers=api_token(world.trainee_a)).status_code == 403
     assert client.get(f"/api/v1/essays/{essay.id}/suggestions", headers=api_token(world.officer_b)).status_code == 404
 
