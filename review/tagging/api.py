@@ -17,6 +17,7 @@ from lms.db import db, utcnow
 from lms.hooks import ESSAY_API_FIELDS
 from lms.jobs import register_task
 from lms.models import Course, Role, Unit
+from lms.params import parse_id
 from lms.transaction import api_committed
 from review.tagging.compilation import CompilationFilter, tags_query
 from review.tagging.copies import can_see_copies, find_copies, same_content_as
@@ -125,8 +126,8 @@ def triage():
 
     if not can_tag(current_user):
         raise ApiError(403)
-    course_id = request.args.get("course", type=int)
-    if course_id is None or not 0 < course_id < 2**63 or db.session.get(Course, course_id) is None:
+    course_id = parse_id(request.args.get("course"))
+    if course_id is None or db.session.get(Course, course_id) is None:
         raise ApiError(422, "Cần chọn lớp (tham số course).")
     unit_ids = None
     if request.args.get("unit"):
