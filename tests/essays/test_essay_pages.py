@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from lms.db import db
 from lms.models import AuditEvent
+from lms.timefmt import fmt_datetime
 from essays.models import Essay, EssayVersion, Extension
 
 from tests.essays.essay_files import ESSAY, HEADER, TABLE, TITLE, build_docx
@@ -204,6 +205,9 @@ def test_before_and_after_the_due_time_the_pages_say_what_will_happen(make_unit,
     assert "còn 2 ngày 3 giờ" in client.get("/essays").get_data(as_text=True)
     html = client.get(submit_url(world)).get_data(as_text=True)
     assert "còn 2 ngày 3 giờ" in html and "nộp muộn" not in html
+    # The submit page states the due time once (in its dates line), not again beside the time left.
+    due_text = fmt_datetime(world.course.essay_due_at)
+    assert html.count(due_text) == 1, due_text
     world.course.essay_due_at = now - dt.timedelta(hours=1)
     db.session.commit()
     html = client.get(submit_url(world)).get_data(as_text=True)
