@@ -44,7 +44,7 @@ def _api_report(course_id: int, fmt: str):
     if raw_themes:
         parsed = [parse_id(t) for t in raw_themes]
         if None in parsed:
-            raise ApiError(422, "Tham số themes là danh sách mã chủ đề (số), cách nhau bởi dấu phẩy.")
+            raise ApiError(422, "Tham số themes là danh sách mã lĩnh vực (số), cách nhau bởi dấu phẩy.")
         theme_ids = sorted({t for t in parsed if t is not None})
     content, name, _data = build_file(course, fmt, as_of, unit_ids, theme_ids)
     audit_read("report.exported", target=report_target(course, None),

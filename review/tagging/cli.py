@@ -31,7 +31,7 @@ def _fail(message: str) -> NoReturn:
 
 @themes_cli.command("add")
 @click.argument("name")
-@click.option("--parent", "parent_id", type=int, default=None, help="Mã chủ đề cha.")
+@click.option("--parent", "parent_id", type=int, default=None, help="Mã lĩnh vực cha.")
 @click.option("--description", default=None)
 def themes_add(name: str, parent_id: int | None, description: str | None) -> None:
     """Add a theme; prints its id."""
@@ -69,7 +69,7 @@ def themes_rename(theme_id: int, name: str) -> None:
         _fail(str(exc))
     audit("theme.renamed", target=f"theme={theme.id}", detail=theme.name)
     db.session.commit()
-    click.echo(f"Đã đổi tên chủ đề {theme.id} thành “{theme.name}”.")
+    click.echo(f"Đã đổi tên lĩnh vực {theme.id} thành “{theme.name}”.")
 
 
 @themes_cli.command("retire")
@@ -82,11 +82,11 @@ def themes_retire(theme_id: int) -> None:
         _fail(str(exc))
     audit("theme.retired", target=f"theme={theme.id}")
     db.session.commit()
-    click.echo(f"Đã ngừng sử dụng chủ đề “{theme.name}”.")
+    click.echo(f"Đã ngừng sử dụng lĩnh vực “{theme.name}”.")
 
 
 @themes_cli.command("list")
-@click.option("--all", "show_all", is_flag=True, help="Cả chủ đề đã ngừng sử dụng hoặc đã gộp.")
+@click.option("--all", "show_all", is_flag=True, help="Cả lĩnh vực đã ngừng sử dụng hoặc đã gộp.")
 def themes_list(show_all: bool) -> None:
     """List themes as a tree: id, name, (retired)."""
     from sqlalchemy import select

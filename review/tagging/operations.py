@@ -93,9 +93,9 @@ def suggestion_or_404(suggestion_id: int, user: User) -> tuple[Suggestion, Essay
 def _clean_name(name: str) -> str:
     name = " ".join((name or "").split())
     if not name:
-        raise TaggingError("Vui lòng nhập tên chủ đề.")
+        raise TaggingError("Vui lòng nhập tên lĩnh vực.")
     if len(name) > NAME_MAX:
-        raise TaggingError(f"Tên chủ đề không quá {NAME_MAX} ký tự.")
+        raise TaggingError(f"Tên lĩnh vực không quá {NAME_MAX} ký tự.")
     return name
 
 
@@ -110,7 +110,7 @@ def theme_or_error(theme_id: int) -> Theme:
     """The theme with this id or a TaggingError."""
     theme = db.session.get(Theme, theme_id)
     if theme is None:
-        raise TaggingError(f"Không có chủ đề số {theme_id}.")
+        raise TaggingError(f"Không có lĩnh vực số {theme_id}.")
     return theme
 
 
@@ -122,7 +122,7 @@ def _check_parent(theme: Theme | None, parent_id: int | None) -> Theme | None:
     node: Theme | None = parent
     while node is not None:
         if theme is not None and node.id == theme.id:
-            raise TaggingError("Không thể đặt chủ đề làm con của chính nó hoặc của chủ đề con của nó.")
+            raise TaggingError("Không thể đặt lĩnh vực làm con của chính nó hoặc của lĩnh vực con của nó.")
         node = node.parent
     return parent
 
@@ -131,7 +131,7 @@ def create_theme(name: str, *, parent_id: int | None = None, description: str | 
     """Add a theme to the codebook."""
     name = _clean_name(name)
     if _live_name_taken(name):
-        raise TaggingError(f"Đã có chủ đề “{name}”.")
+        raise TaggingError(f"Đã có lĩnh vực “{name}”.")
     parent = _check_parent(None, parent_id)
     theme = Theme(name=name, parent=parent, description=(description or "").strip() or None)
     db.session.add(theme)
@@ -146,7 +146,7 @@ def update_theme(theme: Theme, *, name: str | None = None, description: str | No
     if name is not None:
         name = _clean_name(name)
         if _live_name_taken(name, except_id=theme.id):
-            raise TaggingError(f"Đã có chủ đề “{name}”.")
+            raise TaggingError(f"Đã có lĩnh vực “{name}”.")
         theme.name = name
     if description is not None:
         theme.description = description.strip() or None
@@ -168,9 +168,9 @@ def retire_theme(theme: Theme, retired: bool = True) -> Theme:
 def merge_themes(source: Theme, target: Theme) -> int:
     """Move every tag of `source` to `target` and retire `source`; returns how many tags it had."""
     if source.id == target.id:
-        raise TaggingError("Không thể gộp một chủ đề vào chính nó.")
+        raise TaggingError("Không thể gộp một lĩnh vực vào chính nó.")
     if target.merged_into_id is not None:
-        raise TaggingError(f"Chủ đề “{target.name}” đã được gộp vào chủ đề khác.")
+        raise TaggingError(f"Lĩnh vực “{target.name}” đã được gộp vào lĩnh vực khác.")
     reindex_theme(source.id)  # the search index filters by theme: these essays change
     # Tags that carry both keep a single link to the target.
     already = select(TagTheme.tag_id).where(TagTheme.theme_id == target.id)
@@ -237,13 +237,13 @@ def _themes_for_tag(theme_ids: object, keep: Iterable[int] = (), optional: bool 
     if optional and (theme_ids is None or theme_ids == []):
         return []  # a ward's tag: the Board adds the themes later
     if not isinstance(theme_ids, list) or not theme_ids:
-        raise TaggingError("Chọn ít nhất một chủ đề.")
+        raise TaggingError("Chọn ít nhất một lĩnh vực.")
     if not all(isinstance(i, int) and parse_id(i) is not None for i in theme_ids):
-        raise TaggingError("Mã chủ đề phải là số nguyên dương.")
+        raise TaggingError("Mã lĩnh vực phải là số nguyên dương.")
     wanted = set(theme_ids)
     themes = db.session.scalars(select(Theme).where(Theme.id.in_(wanted))).all()
     if len(themes) != len(wanted):
-        raise TaggingError("Có chủ đề không tồn tại.")
+        raise TaggingError("Có lĩnh vực không tồn tại.")
     # A retired theme already on the tag may stay; it cannot be newly chosen.
     retired = [t.name for t in themes if t.is_retired and t.id not in set(keep)]
     if retired:

@@ -132,17 +132,17 @@ def _theme_action(action: str | None) -> str:
     if action == "add":
         theme = create_theme(form.get("name", ""), parent_id=parent, description=form.get("description"))
         audit("theme.created", target=f"theme={theme.id}", detail=theme.name)
-        return f"Đã thêm chủ đề “{theme.name}”."
+        return f"Đã thêm lĩnh vực “{theme.name}”."
     theme = theme_or_error(parse_id(form.get("theme_id", "")) or 0)
     if action == "edit":
         update_theme(theme, name=form.get("name", theme.name), description=form.get("description", ""),
                      parent_id=parent)
         audit("theme.updated", target=f"theme={theme.id}", detail=theme.name)
-        return f"Đã lưu chủ đề “{theme.name}”."
+        return f"Đã lưu lĩnh vực “{theme.name}”."
     if action == "retire":
         retire_theme(theme, retired=form.get("retired", "1") == "1")
         audit("theme.retired" if theme.is_retired else "theme.restored", target=f"theme={theme.id}")
-        return f"Đã {'ngừng sử dụng' if theme.is_retired else 'dùng lại'} chủ đề “{theme.name}”."
+        return f"Đã {'ngừng sử dụng' if theme.is_retired else 'dùng lại'} lĩnh vực “{theme.name}”."
     if action == "merge":
         target = theme_or_error(parse_id(form.get("into_id", "")) or 0)
         moved = merge_themes(theme, target)

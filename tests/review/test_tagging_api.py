@@ -87,7 +87,7 @@ def test_end_equal_to_length_is_allowed(client, api_token, world, essay_of):
 
 @pytest.mark.parametrize("body, message", [
     ({"kind": "idea"}, "Loại"),
-    ({"themes": []}, "ít nhất một chủ đề"),
+    ({"themes": []}, "ít nhất một lĩnh vực"),
     ({"themes": [99999]}, "không tồn tại"),
 ])
 def test_kind_and_themes_are_checked(client, api_token, world, essay_of, body, message):

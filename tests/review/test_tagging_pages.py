@@ -89,7 +89,7 @@ def test_accepting_without_a_theme_keeps_the_suggestion_open(client, auth, world
     client.get(f"/review/essays/{essay.id}")
     first = db.session.scalars(select(Suggestion)).first()
     response = auth.post(f"/review/suggestions/{first.id}/accept", {}, follow_redirects=True)
-    assert "Chọn ít nhất một chủ đề." in response.get_data(as_text=True)
+    assert "Chọn ít nhất một lĩnh vực." in response.get_data(as_text=True)
     db.session.expire_all()
     assert db.session.get(Suggestion, first.id).status == "open"
 

@@ -23,9 +23,9 @@ def test_cli_adds_nested_themes_prints_ids_and_lists_a_tree(runner, app):
     listing = runner.invoke(args=["themes", "list"]).output.splitlines()
     assert listing == [f"{parent_id:>5}  chuyển đổi số", f"{child_id:>5}    hạ tầng số"]
     duplicate = runner.invoke(args=["themes", "add", "chuyển đổi số"])
-    assert duplicate.exit_code == 1 and "Đã có chủ đề" in duplicate.output
+    assert duplicate.exit_code == 1 and "Đã có lĩnh vực" in duplicate.output
     missing_parent = runner.invoke(args=["themes", "add", "x", "--parent", "999"])
-    assert missing_parent.exit_code == 1 and "Không có chủ đề số 999" in missing_parent.output
+    assert missing_parent.exit_code == 1 and "Không có lĩnh vực số 999" in missing_parent.output
 
 
 def test_cli_merge_moves_tags_keeps_one_link_and_is_audited(runner, world, essay_of):
