@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import logging
 import threading
+import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -40,6 +41,26 @@ def register_handler(app: Flask, kind: str, handler: Handler) -> None:
 def register_task(app: Flask, task: Callable[[Flask], int]) -> None:
     """A task the worker loop calls repeatedly; it returns how much it did (0 = idle)."""
     app.extensions.setdefault("thuhoach.worker_tasks", []).append(task)
+
+
+def register_hourly(app: Flask, name: str, purge: Callable[[], int]) -> None:
+    """A worker task that runs `purge` (in an app context, committed when it changed rows) once an hour.
+
+    For housekeeping (spent login counters, dead sessions): it returns 0 to the loop, so it never
+    counts as the loop's main work.
+    """
+    key = f"thuhoach.hourly.{name}"
+
+    def task(app: Flask) -> int:
+        if time.monotonic() - app.extensions.get(key, -3600.0) < 3600:
+            return 0
+        app.extensions[key] = time.monotonic()
+        with app.app_context():
+            if purge():
+                db.session.commit()
+        return 0
+
+    register_task(app, task)
 
 
 def enqueue_job(kind: str, params: dict[str, Any], user: User | None) -> Job:

@@ -12,9 +12,10 @@ import secrets
 
 from flask import Flask, current_app, g, request, session
 from flask_login import login_user
-from sqlalchemy import select, update
+from sqlalchemy import delete, or_, select, update
 
 from lms.db import db, rows_changed, utcnow, write_transaction
+from lms.jobs import register_hourly
 from lms.models import LoginSession, User
 from lms.security import client_address, token_digest
 
@@ -23,9 +24,11 @@ REMEMBER_DAYS = 30
 
 
 def init_app(app: Flask) -> None:
-    """Resume remembered sessions before each request and write the rotated cookie after it."""
+    """Resume remembered sessions before each request and write the rotated cookie after it; the
+    worker deletes dead sessions once an hour, so `login_session` does not only grow."""
     app.before_request(_resume_remembered)
     app.after_request(_set_remember_cookie)
+    register_hourly(app, "sessions", purge_sessions)
 
 
 def start_session(user: User, remember: bool = False) -> LoginSession:
@@ -72,8 +75,6 @@ def end_sessions(user: User, *, keep_current: bool = False) -> int:
 
 def purge_sessions(now: dt.datetime | None = None) -> int:
     """Delete rows that can no longer be used (revoked, or past both expiries)."""
-    from sqlalchemy import delete, or_
-
     now = now or utcnow()
     dead = or_(LoginSession.revoked_at.is_not(None),
                (LoginSession.expires_at < now) & ((LoginSession.remember_expires_at.is_(None))

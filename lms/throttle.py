@@ -27,7 +27,7 @@ from sqlalchemy import Table, case, delete, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from lms.db import db, rows_changed, utcnow
-from lms.jobs import register_task
+from lms.jobs import register_hourly
 from lms.models import LoginThrottle
 
 WINDOW = dt.timedelta(minutes=15)
@@ -146,18 +146,7 @@ def purge_expired(now: dt.datetime | None = None) -> int:
 
 def init_app(app: Flask) -> None:
     """Clear spent counters from the worker loop, so `login_throttle` does not only grow."""
-    register_task(app, _purge_task)
-
-
-def _purge_task(app: Flask) -> int:
-    """Once an hour: `purge_expired` (a worker task; returns 0, it is never the loop's main work)."""
-    if time.monotonic() - app.extensions.get("thuhoach.throttle_sweep", -3600.0) < 3600:
-        return 0
-    app.extensions["thuhoach.throttle_sweep"] = time.monotonic()
-    with app.app_context():
-        if purge_expired():
-            db.session.commit()
-    return 0
+    register_hourly(app, "throttle", purge_expired)
 
 
 class RateLimit:

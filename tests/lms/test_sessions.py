@@ -94,3 +94,28 @@ def test_admin_ends_all_sessions_of_a_user(app, client, auth, make_user):
     other = app.test_client()
     Auth(other).login(make_user(Role.reviewer))
     assert Auth(other).post(f"/admin/users/{user.id}/end-sessions").status_code == 403
+
+
+def test_the_worker_deletes_dead_sessions_and_keeps_live_ones(app, client, make_user):
+    """Before: purge_sessions existed but nothing called it, so login_session only grew."""
+    import datetime as dt
+
+    from sqlalchemy import func, select, update
+
+    from lms.db import db, utcnow
+    from lms.models import LoginSession
+
+    user = make_user(Role.trainee)
+    for _ in range(3):
+        _login(app.test_client(), user)
+    _login(client, user)
+    rows = db.session.scalars(select(LoginSession.id).order_by(LoginSession.id)).all()
+    db.session.execute(update(LoginSession).where(LoginSession.id == rows[0]).values(revoked_at=utcnow()))
+    db.session.execute(update(LoginSession).where(LoginSession.id == rows[1]).values(
+        expires_at=utcnow() - dt.timedelta(minutes=1)))
+    db.session.commit()
+    for task in app.extensions["thuhoach.worker_tasks"]:  # one turn of the worker loop
+        task(app)
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count(LoginSession.id))) == 2
+    assert _me(client) == 200
