@@ -8,6 +8,23 @@ from typing import Any
 
 DEFAULT_FEATURES = ("essays", "review")
 
+# Who issues the Board's report and where (review/report/prose.py): the defaults a report starts
+# from before anyone edits its prose. Setting -> (environment variable, default for Cần Thơ).
+# THUHOACH_REPORT_RECIPIENTS separates its lines with "|".
+REPORT_SETTINGS = {
+    # The Party organisation above the issuing body: the header's first line.
+    "REPORT_ISSUER": ("THUHOACH_REPORT_ISSUER", "ĐẢNG BỘ THÀNH PHỐ CẦN THƠ"),
+    # The place in the date line ("Cần Thơ, ngày … tháng … năm …"), also of non-ward units' reports.
+    "REPORT_PLACE": ("THUHOACH_REPORT_PLACE", "Cần Thơ"),
+    # The Board as the body that issues the whole course's report (capitalised in the header and
+    # signature) and receives the wards' reports.
+    "REPORT_BOARD": ("THUHOACH_REPORT_BOARD", "Ban Tổ chức Thành ủy"),
+    "REPORT_BOARD_NUMBER": ("THUHOACH_REPORT_NUMBER", "     -BC/BTCTU"),
+    "REPORT_BOARD_RECIPIENTS": ("THUHOACH_REPORT_RECIPIENTS",
+                                "Thường trực Thành ủy (để báo cáo),\nCác đồng chí Thành ủy viên,\n"
+                                "Các đảng bộ phường, xã, đặc khu,\nLưu Văn phòng Ban."),
+}
+
 
 def _secret_key(instance_path: Path) -> str:
     """Read the key kept in the instance folder, creating it once so restarts keep sessions."""
@@ -73,6 +90,9 @@ def build_config(instance_path: Path, overrides: dict[str, Any] | None = None) -
         # LTI: also match an LMS person by lis_person_sourcedid = thuhoach username (after e-mail).
         "LTI_MATCH_SOURCEDID": env.get("THUHOACH_LTI_MATCH_SOURCEDID", "0") == "1",
     }
+    for key, (variable, default) in REPORT_SETTINGS.items():
+        config[key] = env.get(variable, default)
+    config["REPORT_BOARD_RECIPIENTS"] = config["REPORT_BOARD_RECIPIENTS"].replace("|", "\n")
     config.update(overrides)
     config["DATA_DIR"] = Path(config["DATA_DIR"])
     config["DATABASE_URL"] = normalize_database_url(config["DATABASE_URL"])

@@ -207,11 +207,6 @@ def _signature_block(doc, prose: ReportProse) -> None:
     _cell_para(right, prose.signer_name, bold=True, align="center", after=0)
 
 
-def _issuer(data: ReportData) -> str:
-    """Who reports, in running text (the header's capitals do not lower-case reliably)."""
-    return f"Đảng ủy {data.unit.name}" if data.unit is not None else "Ban Tổ chức Thành ủy"
-
-
 def _heading(doc, text: str) -> None:
     _para(doc, text, bold=True, before=6, indent=True, keep_next=True, align="left")
 
@@ -232,16 +227,34 @@ def _who(n_units: int, names: list[str], all_wards: bool) -> str:
     return f"{vn_int(n_units)} {'phường, xã' if all_wards else 'đơn vị'}"
 
 
-# long: the report's sections I–IV written in document order
-def report_docx(data: ReportData, prose: ReportProse) -> bytes:  # noqa: C901  (sections I–IV in order, each optional)
+def report_docx(data: ReportData, prose: ReportProse) -> bytes:
     """The report as a Party body's report (Hướng dẫn 36-HD/VPTW): header, sections I–IV, signature, appendix."""
-    from docx.enum.section import WD_ORIENT, WD_SECTION
-    from docx.shared import Mm
-
-    f, t = data.figures, data.totals
     doc = _setup_document()
     _header_block(doc, prose, data.as_of)
+    _title(doc, data)
+    _intro(doc, data, prose)
+    _heading(doc, "I. TÌNH HÌNH TỔ CHỨC LỚP BỒI DƯỠNG")
+    _organisation(doc, data)
+    _heading(doc, "II. TÌNH HÌNH THAM GIA HỌC TẬP TẠI CÁC ĐIỂM CẦU")
+    _participation(doc, data)
+    _heading(doc, "III. KẾT QUẢ NỘP BÀI THU HOẠCH")
+    _hand_ins(doc, data)
+    if data.unit is not None:
+        _ward_recommendations(doc, data, prose)
+    else:
+        _city_recommendations(doc, data, prose)
+    _para(doc, (f"Trên đây là báo cáo kết quả tổ chức lớp bồi dưỡng và tổng hợp bài thu hoạch, kiến nghị, "
+                f"đề xuất của học viên{' ' + data.unit.name if data.unit else ''}./."), indent=True, before=6, after=12,
+          keep_next=True)
+    _signature_block(doc, prose)
+    _appendix(doc, data, prose)
+    out = io.BytesIO()
+    doc.save(out)
+    return out.getvalue()
 
+
+def _title(doc, data: ReportData) -> None:
+    """“BÁO CÁO” and the subject, of the unit when the report is a unit's."""
     _para(doc, "BÁO CÁO", size=16, bold=True, align="center", before=18, after=0)
     title = _para(doc, "Kết quả tổ chức lớp bồi dưỡng và tổng hợp bài thu hoạch,", bold=True, align="center",
                   after=0)
@@ -252,22 +265,25 @@ def report_docx(data: ReportData, prose: ReportProse) -> bytes:  # noqa: C901  (
         _para(doc, f"của {data.unit.name}", bold=True, align="center", after=0)
     _para(doc, "-----", align="center", after=12)
 
-    place = data.place_word
-    who = _issuer(data)
+
+def _intro(doc, data: ReportData, prose: ReportProse) -> None:
+    """The edited opening paragraph(s), or the default sentence."""
+    as_of = to_local(data.as_of)
     intro = prose.intro.strip() or (
-        f"Thực hiện chương trình bồi dưỡng năm {to_local(data.as_of).year}, {who} báo cáo "
+        f"Thực hiện chương trình bồi dưỡng năm {as_of.year}, {prose.body} báo cáo "
         f"kết quả tổ chức lớp “{data.course.name}” và tổng hợp bài thu hoạch, kiến nghị, đề xuất của học viên "
-        f"(số liệu tính đến {to_local(data.as_of):%H} giờ {to_local(data.as_of):%M} ngày "
-        f"{fmt_date(to_local(data.as_of).date())}) như sau:")
+        f"(số liệu tính đến {as_of:%H} giờ {as_of:%M} ngày {fmt_date(as_of.date())}) như sau:")
     for line in intro.splitlines():
         if line.strip():
             _para(doc, line.strip(), indent=True)
 
-    # I. Organisation
-    _heading(doc, "I. TÌNH HÌNH TỔ CHỨC LỚP BỒI DƯỠNG")
+
+def _organisation(doc, data: ReportData) -> None:
+    """Section I: dates, connection points, trainees called, topics and deadlines."""
+    f, t = data.figures, data.totals
     _para(doc, (f"Lớp được tổ chức từ ngày {fmt_date(data.course.starts_on)} đến ngày {fmt_date(data.course.ends_on)} "
                 f"theo hình thức trực tuyến, kết nối tới {vn_int(t['units'])} điểm cầu "
-                f"{'phường, xã, đặc khu' if place == 'phường, xã' else ''}".rstrip() +
+                f"{'phường, xã, đặc khu' if data.place_word == 'phường, xã' else ''}".rstrip() +
                 f"; tổng số học viên được triệu tập là {vn_int(t['enrolled'])} đồng chí."), indent=True)
     if data.course.description:
         _para(doc, data.course.description.strip(), indent=True)
@@ -277,12 +293,10 @@ def report_docx(data: ReportData, prose: ReportProse) -> bytes:  # noqa: C901  (
     for r in data.topic_rows():
         _bullet(doc, f"{topic_label(r['position'], r['title'])}.")
 
-    # II. Participation
-    _heading(doc, "II. TÌNH HÌNH THAM GIA HỌC TẬP TẠI CÁC ĐIỂM CẦU")
-    _participation(doc, data)
 
-    # III. Essays
-    _heading(doc, "III. KẾT QUẢ NỘP BÀI THU HOẠCH")
+def _hand_ins(doc, data: ReportData) -> None:
+    """Section III: essays expected, handed in, on time and late, per topic and (several units) per unit."""
+    f, t = data.figures, data.totals
     _para(doc, (f"Tổng số bài phải nộp: {vn_int(t['expected'])} bài ({vn_int(t['enrolled'])} học viên × "
                 f"{vn_int(len(f.topic_list))} chủ đề, trừ {vn_int(t['exempt'])} bài được miễn nộp). "
                 f"Đã nộp {vn_int(t['submitted'])} bài, đạt {vn_pct(t['percent'])}; trong đó nộp đúng hạn "
@@ -293,75 +307,70 @@ def report_docx(data: ReportData, prose: ReportProse) -> bytes:  # noqa: C901  (
         _bullet(doc, f"Chủ đề {r['position']}: đã nộp {vn_int(r['submitted'])}/{vn_int(r['expected'])} bài "
                      f"({vn_pct(r['percent'])}), đúng hạn {vn_int(r['on_time'])}, muộn {vn_int(r['late'])}, "
                      f"chưa nộp {vn_int(r['missing'] + r['extension'])}.")
-    if t["units"] > 1:
-        records = [u for u in f.units.to_dict("records") if u["expected"]]
-        done = [u["name"] for u in records if u["percent"] == 100.0]
-        below = sorted([u for u in records if u["percent"] is not None and u["percent"] < 80],
-                       key=lambda u: (u["percent"], vn_sort_key(u["name"])))
-        if done:
-            _bullet(doc, f"{vn_int(len(done))} điểm cầu đã hoàn thành 100% bài thu hoạch.")
-        if below:
-            _bullet(doc, f"{vn_int(len(below))} điểm cầu đạt dưới 80%: "
-                         + _unit_names([f"{u['name']} ({vn_pct(u['percent'])})" for u in below], 15) + ".")
-        _para(doc, "(Tỉ lệ hoàn thành của từng đơn vị: xem Phụ lục và Biểu đồ 2 kèm theo.)", italic=True, indent=True)
+    if t["units"] <= 1:
+        return
+    records = [u for u in f.units.to_dict("records") if u["expected"]]
+    done = [u["name"] for u in records if u["percent"] == 100.0]
+    below = sorted([u for u in records if u["percent"] is not None and u["percent"] < 80],
+                   key=lambda u: (u["percent"], vn_sort_key(u["name"])))
+    if done:
+        _bullet(doc, f"{vn_int(len(done))} điểm cầu đã hoàn thành 100% bài thu hoạch.")
+    if below:
+        _bullet(doc, f"{vn_int(len(below))} điểm cầu đạt dưới 80%: "
+                     + _unit_names([f"{u['name']} ({vn_pct(u['percent'])})" for u in below], 15) + ".")
+    _para(doc, "(Tỉ lệ hoàn thành của từng đơn vị: xem Phụ lục và Biểu đồ 2 kèm theo.)", italic=True, indent=True)
 
-    if data.unit is not None:
-        _ward_recommendations(doc, data, prose.cite_names)
-    else:
-        _city_recommendations(doc, data, place)
 
-    _para(doc, (f"Trên đây là báo cáo kết quả tổ chức lớp bồi dưỡng và tổng hợp bài thu hoạch, kiến nghị, "
-                f"đề xuất của học viên{' ' + data.unit.name if data.unit else ''}./."), indent=True, before=6, after=12,
-          keep_next=True)
-    _signature_block(doc, prose)
+def _page_section(doc, landscape: bool) -> None:
+    """A new A4 section on a new page: landscape for the appendix table, portrait with the text's margins."""
+    from docx.enum.section import WD_ORIENT, WD_SECTION
+    from docx.shared import Mm
 
-    # Appendix: one row per unit, on landscape pages.
     section = doc.add_section(WD_SECTION.NEW_PAGE)
-    section.orientation = WD_ORIENT.LANDSCAPE
-    section.page_width, section.page_height = Mm(297), Mm(210)
+    section.orientation = WD_ORIENT.LANDSCAPE if landscape else WD_ORIENT.PORTRAIT
+    section.page_width, section.page_height = (Mm(297), Mm(210)) if landscape else (Mm(210), Mm(297))
     section.top_margin, section.bottom_margin = Mm(20), Mm(20)
-    section.left_margin, section.right_margin = Mm(20), Mm(15)
+    section.left_margin, section.right_margin = (Mm(20) if landscape else Mm(30)), Mm(15)
+
+
+def _appendix(doc, data: ReportData, prose: ReportProse) -> None:
+    """Appendix: one row per unit on landscape pages, then (several units) the per-unit chart."""
+    _page_section(doc, landscape=True)
     _para(doc, "PHỤ LỤC", bold=True, align="center", after=0)
     _para(doc, "SỐ LIỆU THAM GIA HỌC TẬP VÀ NỘP BÀI THU HOẠCH THEO ĐƠN VỊ", bold=True, align="center", after=0)
-    _para(doc, (f"(Kèm theo Báo cáo số {prose.number.strip()} của {_issuer(data)}; "
+    _para(doc, (f"(Kèm theo Báo cáo số {prose.number.strip()} của {prose.body}; "
                 f"số liệu tính đến {fmt_datetime(data.as_of)})"), italic=True, align="center", after=6)
     _appendix_table(doc, data)
-    if t["units"] > 1:
+    if data.totals["units"] > 1:
         # The per-unit chart on its own portrait page after the table: 103 bars need a full page.
-        chart = doc.add_section(WD_SECTION.NEW_PAGE)
-        chart.orientation = WD_ORIENT.PORTRAIT
-        chart.page_width, chart.page_height = Mm(210), Mm(297)
-        chart.top_margin, chart.bottom_margin = Mm(20), Mm(20)
-        chart.left_margin, chart.right_margin = Mm(30), Mm(15)
-        _picture(doc, completeness_chart_png(f.units), "Biểu đồ 2. Tỉ lệ hoàn thành bài thu hoạch theo đơn vị")
-    out = io.BytesIO()
-    doc.save(out)
-    return out.getvalue()
+        _page_section(doc, landscape=False)
+        _picture(doc, completeness_chart_png(data.figures.units),
+                 "Biểu đồ 2. Tỉ lệ hoàn thành bài thu hoạch theo đơn vị")
 
 
-def _city_recommendations(doc, data: ReportData, place: str) -> None:
+def _city_recommendations(doc, data: ReportData, prose: ReportProse) -> None:
     """Section IV of the Board's report: by the Board's themes (lĩnh vực), most frequent first."""
     totals = data.themes.totals()
     _heading(doc, "IV. KIẾN NGHỊ, ĐỀ XUẤT CỦA HỌC VIÊN (TỔNG HỢP THEO LĨNH VỰC)")
     if totals["tags"] == 0:
         _para(doc, "Đến thời điểm báo cáo, chưa có kiến nghị, đề xuất nào được tổng hợp từ bài thu hoạch.", indent=True)
         return
-    _para(doc, (f"Qua nghiên cứu các bài thu hoạch, {_issuer(data)} đã tổng hợp {vn_int(totals['passages'])} ý kiến "
+    _para(doc, (f"Qua nghiên cứu các bài thu hoạch, {prose.body} đã tổng hợp {vn_int(totals['passages'])} ý kiến "
                 f"kiến nghị, đề xuất (các ý kiến trùng lặp được tính một lần; {vn_int(totals['tags'])} đoạn trích) "
-                f"từ {vn_int(totals['essays'])} bài thu hoạch của {vn_int(totals['units'])} {place}, "
+                f"từ {vn_int(totals['essays'])} bài thu hoạch của {vn_int(totals['units'])} {data.place_word}, "
                 f"tập trung vào các nhóm vấn đề sau (xếp theo số ý kiến, nhiều nhất trước):"), indent=True)
     _recommendations(doc, data)
     _picture(doc, themes_chart_png(data.themes.themes), "Biểu đồ 1. Số ý kiến kiến nghị, đề xuất theo lĩnh vực")
 
 
-def _ward_recommendations(doc, data: ReportData, cite_names: bool) -> None:
+def _ward_recommendations(doc, data: ReportData, prose: ReportProse) -> None:
     """Section IV of a ward's report, in the ward committee's voice: by class topic, each passage once."""
     passages = distinct_passages(data.themes.passages)
     _heading(doc, "IV. KIẾN NGHỊ, ĐỀ XUẤT CỦA HỌC VIÊN (TỔNG HỢP THEO CHỦ ĐỀ)")
     if passages.empty:
         _para(doc, "Đến thời điểm báo cáo, chưa có kiến nghị, đề xuất nào được tổng hợp từ bài thu hoạch.", indent=True)
         return
-    _para(doc, (f"Qua nghiên cứu các bài thu hoạch của học viên, {_issuer(data)} đã tổng hợp "
+    _para(doc, (f"Qua nghiên cứu các bài thu hoạch của học viên, {prose.body} đã tổng hợp "
                 f"{vn_int(len(passages))} ý kiến kiến nghị, đề xuất (các ý kiến trùng lặp được tính một lần) từ "
                 f"{vn_int(passages['essay_id'].nunique())} bài thu hoạch, theo từng chủ đề như sau:"), indent=True)
     for i, (_position, part) in enumerate(passages.groupby("topic_position", sort=True), start=1):
@@ -373,7 +382,7 @@ def _ward_recommendations(doc, data: ReportData, cite_names: bool) -> None:
         for r in part.itertuples(index=False):
             verb = "kiến nghị" if r.kind == "recommendation" else "đề xuất"
             text = _short(" ".join(str(r.text).split()).rstrip(" .;"), 600)
-            who = f"Đồng chí {r.trainee} {verb}" if cite_names else verb[0].upper() + verb[1:]
+            who = f"Đồng chí {r.trainee} {verb}" if prose.cite_names else verb[0].upper() + verb[1:]
             also = f" ({vn_int(r.repeats)} học viên cùng ý kiến)" if r.repeats > 1 else ""
             _bullet(doc, f"{who}: “{text}”{also}.")
 

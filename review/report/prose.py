@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from flask import current_app
 from sqlalchemy import select
 
 from lms.db import db
@@ -31,24 +32,36 @@ class ReportProse:
     intro: str = ""
     # Quote trainees by name in section IV (a ward's choice; the city's report never does).
     cite_names: bool = True
+    # Who reports, in running text (not stored: the header's capitals do not lower-case reliably).
+    body: str = ""
 
     FIELDS = ("parent_org", "org_name", "number", "place", "signer_for", "signer_title", "signer_name",
               "recipients", "intro")
 
 
 def default_prose(unit: Unit | None = None) -> ReportProse:
-    """What a report says before anyone edits it: the City Organisation Board's, or the ward committee's."""
+    """What a report says before anyone edits it: the Board's, or the ward committee's.
+
+    The issuing body, the place and the Board's name come from the configuration
+    (`REPORT_*` in lms/config.py), not from here.
+    """
+    config = current_app.config
+    board = config["REPORT_BOARD"]
     if unit is None:
         return ReportProse(
-            parent_org="ĐẢNG BỘ THÀNH PHỐ CẦN THƠ", org_name="BAN TỔ CHỨC THÀNH ỦY", number="     -BC/BTCTU",
-            place="Cần Thơ", signer_for="T/M BAN TỔ CHỨC THÀNH ỦY", signer_title="TRƯỞNG BAN",
-            recipients="Thường trực Thành ủy (để báo cáo),\nCác đồng chí Thành ủy viên,\n"
-                       "Các đảng bộ phường, xã, đặc khu,\nLưu Văn phòng Ban.", cite_names=False)
+            parent_org=config["REPORT_ISSUER"], org_name=board.upper(), number=config["REPORT_BOARD_NUMBER"],
+            place=config["REPORT_PLACE"], signer_for=f"T/M {board.upper()}", signer_title="TRƯỞNG BAN",
+            recipients=config["REPORT_BOARD_RECIPIENTS"], cite_names=False, body=_body(None))
     return ReportProse(
-        parent_org="ĐẢNG BỘ THÀNH PHỐ CẦN THƠ", org_name=f"ĐẢNG ỦY {unit.name.upper()}", number="     -BC/ĐU",
-        place=unit.name.split(" ", 1)[-1] if unit.kind in WARD_KINDS else "Cần Thơ",
+        parent_org=config["REPORT_ISSUER"], org_name=f"ĐẢNG ỦY {unit.name.upper()}", number="     -BC/ĐU",
+        place=unit.name.split(" ", 1)[-1] if unit.kind in WARD_KINDS else config["REPORT_PLACE"],
         signer_for="T/M ĐẢNG ỦY", signer_title="BÍ THƯ",
-        recipients="Ban Tổ chức Thành ủy (để báo cáo),\nThường trực Đảng ủy,\nLưu Văn phòng Đảng ủy.")
+        recipients=f"{board} (để báo cáo),\nThường trực Đảng ủy,\nLưu Văn phòng Đảng ủy.", body=_body(unit))
+
+
+def _body(unit: Unit | None) -> str:
+    """Who reports, in running text: the unit's Party committee, or the Board."""
+    return f"Đảng ủy {unit.name}" if unit is not None else current_app.config["REPORT_BOARD"]
 
 
 def settings_row(course_id: int, unit_id: int | None) -> ReportSettings | None:
@@ -64,7 +77,7 @@ def report_prose(course_id: int, unit: Unit | None = None) -> ReportProse:
     if row is None:
         return default_prose(unit)
     return ReportProse(**{name: getattr(row, name) or "" for name in ReportProse.FIELDS},
-                       cite_names=bool(row.cite_names) if unit is not None else False)
+                       cite_names=bool(row.cite_names) if unit is not None else False, body=_body(unit))
 
 
 _LIMITS = {"parent_org": 200, "org_name": 200, "number": 60, "place": 100, "signer_for": 200, "signer_title": 200,

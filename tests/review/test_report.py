@@ -374,3 +374,33 @@ def test_empty_course_gives_a_valid_report_with_zeros(app, make_course):
     text = "\n".join(p.text for p in doc.paragraphs)
     assert "chưa có kiến nghị, đề xuất nào" in text
     assert doc.tables[2].rows[-1].cells[1].text == "Tổng cộng"
+
+
+def test_issuing_body_and_place_come_from_the_configuration(app, make_unit, make_course):
+    app.config.update(REPORT_ISSUER="ĐẢNG BỘ TỈNH AN GIANG", REPORT_PLACE="Long Xuyên",
+                      REPORT_BOARD="Ban Tổ chức Tỉnh ủy", REPORT_BOARD_NUMBER="-BC/BTCTU",
+                      REPORT_BOARD_RECIPIENTS="Thường trực Tỉnh ủy (để báo cáo),\nLưu Văn phòng Ban.")
+    course = make_course(name="Lớp bồi dưỡng Nghị quyết 2026")
+    board = default_prose()
+    assert (board.parent_org, board.org_name, board.place, board.signer_for) == (
+        "ĐẢNG BỘ TỈNH AN GIANG", "BAN TỔ CHỨC TỈNH ỦY", "Long Xuyên", "T/M BAN TỔ CHỨC TỈNH ỦY")
+    school = default_prose(make_unit(code="TCT", name="Trường Chính trị tỉnh", kind="khác"))
+    assert school.place == "Long Xuyên" and school.recipients.startswith("Ban Tổ chức Tỉnh ủy (để báo cáo)")
+    doc = Document(io.BytesIO(report_docx(build_report_data(course), board)))
+    assert [p.text for p in doc.tables[0].rows[0].cells[0].paragraphs][:2] == ["ĐẢNG BỘ TỈNH AN GIANG",
+                                                                              "BAN TỔ CHỨC TỈNH ỦY"]
+    assert doc.tables[0].rows[0].cells[1].paragraphs[-1].text.startswith("Long Xuyên, ngày ")
+    text = "\n".join(p.text for p in doc.paragraphs)
+    assert "Ban Tổ chức Tỉnh ủy báo cáo" in text and "Thành ủy" not in text and "Cần Thơ" not in text
+    assert "Thường trực Tỉnh ủy" in doc.tables[1].rows[0].cells[0].text
+
+
+def test_report_settings_read_the_environment(monkeypatch, tmp_path):
+    from lms.config import build_config
+
+    monkeypatch.setenv("THUHOACH_REPORT_PLACE", "Long Xuyên")
+    monkeypatch.setenv("THUHOACH_REPORT_RECIPIENTS", "Thường trực Tỉnh ủy (để báo cáo),|Lưu Văn phòng Ban.")
+    config = build_config(tmp_path, {"SECRET_KEY": "x"})
+    assert config["REPORT_PLACE"] == "Long Xuyên"
+    assert config["REPORT_BOARD_RECIPIENTS"] == "Thường trực Tỉnh ủy (để báo cáo),\nLưu Văn phòng Ban."
+    assert config["REPORT_ISSUER"] == "ĐẢNG BỘ THÀNH PHỐ CẦN THƠ"
