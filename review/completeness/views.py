@@ -44,7 +44,6 @@ from review.wards.queries import sent_by_unit
 from review.web import as_of_from_request, download_response, parse_as_of
 
 bp = Blueprint("completeness", __name__, url_prefix="/completeness")
-BOARD = BOARD_ROLES
 STAFF = STAFF_ROLES
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -120,7 +119,7 @@ def index():
 
 
 @bp.route("/<int:course_id>")
-@role_required(*BOARD)
+@role_required(*BOARD_ROLES)
 def overview(course_id: int):
     course = course_or_404(course_id)
     as_of, as_of_text = as_of_from_request()
@@ -150,7 +149,7 @@ _CODE_MARK = "__unit_code__"
 
 
 @bp.route("/<int:course_id>/overview.xlsx")
-@role_required(*BOARD)
+@role_required(*BOARD_ROLES)
 def overview_download(course_id: int):
     course = course_or_404(course_id)
     as_of, _ = as_of_from_request()

@@ -25,7 +25,6 @@ from review.tagging.models import Theme
 from review.web import as_of_from_request, download_response, parse_as_of
 
 bp = Blueprint("report", __name__, url_prefix="/report")
-BOARD = BOARD_ROLES
 STAFF = STAFF_ROLES
 # Above this many enrolled trainees the pages build the files in the background job.
 DEFAULT_SYNC_MAX_TRAINEES = 3000
@@ -147,20 +146,20 @@ def _settings(course: Course, unit: Unit | None):
 
 
 @bp.route("/<int:course_id>")
-@role_required(*BOARD)
+@role_required(*BOARD_ROLES)
 def course_report(course_id: int):
     return _page(course_or_404(course_id), None)
 
 
 @bp.route("/<int:course_id>/build", methods=["POST"])
-@role_required(*BOARD)
+@role_required(*BOARD_ROLES)
 @reads_first
 def course_build(course_id: int):
     return _build(course_or_404(course_id), None)
 
 
 @bp.route("/<int:course_id>/settings", methods=["GET", "POST"])
-@role_required(*BOARD)
+@role_required(*BOARD_ROLES)
 def course_settings(course_id: int):
     return _settings(course_or_404(course_id), None)
 

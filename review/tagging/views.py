@@ -62,7 +62,6 @@ from review.tagging.reading import Highlight, render_text
 from review.tagging.suggestions import suggestions_for
 
 bp = Blueprint("tagging", __name__, url_prefix="/review")
-BOARD = BOARD_ROLES
 GROUPS_PER_PAGE = 20
 COPIES_PER_PAGE = 50
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -81,13 +80,13 @@ def init_app(app: Flask) -> None:
 
 def _reading_url(essay_id: int, user: User, q: str = "") -> str | None:
     """Where a search hit or list entry opens: the reading and tagging view, for the Board."""
-    if user.role not in BOARD:
+    if not user.is_board:
         return None
     return url_for("tagging.read", essay_id=essay_id, q=q or None)
 
 
 def _nav(user: User) -> list[tuple[str, str]]:
-    if user.role not in BOARD:
+    if not user.is_board:
         return []
     return [(url_for("tagging.queue"), "Bài cần đọc"), (url_for("tagging.triage"), "Xử lý nhanh gợi ý"),
             (url_for("tagging.compilation_home"), "Tổng hợp kiến nghị"), (url_for("tagging.copies"), "Bài trùng nội dung"),
@@ -107,7 +106,7 @@ def _int_list(values: list[str]) -> list[int]:
 # --- codebook ----------------------------------------------------------------------------------
 
 @bp.route("/themes", methods=["GET", "POST"])
-@role_required(*BOARD)
+@role_required(*BOARD_ROLES)
 def themes():
     if request.method == "POST":
         form = EmptyForm()
@@ -153,7 +152,7 @@ def _theme_action(action: str | None) -> str:
 # --- reading view ------------------------------------------------------------------------------
 
 @bp.route("/essays/<int:essay_id>")
-@role_required(*BOARD)
+@role_required(*BOARD_ROLES)
 def read(essay_id: int):
 
     essay = essay_or_404(essay_id, current_user)
@@ -196,7 +195,7 @@ def read(essay_id: int):
 
 
 @bp.route("/essays/<int:essay_id>/state", methods=["POST"])
-@role_required(*BOARD)
+@role_required(*BOARD_ROLES)
 def set_state(essay_id: int):
     essay = essay_or_404(essay_id, current_user)
     if EmptyForm().validate_on_submit():
@@ -207,7 +206,7 @@ def set_state(essay_id: int):
 
 
 @bp.route("/tags/<int:tag_id>/edit", methods=["POST"])
-@role_required(*BOARD)
+@role_required(*BOARD_ROLES)
 def edit_tag(tag_id: int):
     tag = tag_or_404(tag_id, current_user)
     if EmptyForm().validate_on_submit():
@@ -222,7 +221,7 @@ def edit_tag(tag_id: int):
 
 
 @bp.route("/tags/<int:tag_id>/delete", methods=["POST"])
-@role_required(*BOARD)
+@role_required(*BOARD_ROLES)
 def remove_tag(tag_id: int):
     tag = tag_or_404(tag_id, current_user)
     essay_id = tag.essay_id
@@ -235,7 +234,7 @@ def remove_tag(tag_id: int):
 # --- suggestions -------------------------------------------------------------------------------
 
 @bp.route("/suggestions/<int:suggestion_id>/accept", methods=["POST"])
-@role_required(*BOARD)
+@role_required(*BOARD_ROLES)
 def accept_suggestion(suggestion_id: int):
     suggestion, essay = suggestion_or_404(suggestion_id, current_user)
     if EmptyForm().validate_on_submit() and suggestion.status == "open":
@@ -253,7 +252,7 @@ def accept_suggestion(suggestion_id: int):
 
 
 @bp.route("/suggestions/<int:suggestion_id>/dismiss", methods=["POST"])
-@role_required(*BOARD)
+@role_required(*BOARD_ROLES)
 def dismiss_suggestion(suggestion_id: int):
     suggestion, essay = suggestion_or_404(suggestion_id, current_user)
     if EmptyForm().validate_on_submit() and suggestion.status == "open":
@@ -266,7 +265,7 @@ def dismiss_suggestion(suggestion_id: int):
 # --- work sharing ------------------------------------------------------------------------------
 
 @bp.route("/queue")
-@role_required(*BOARD)
+@role_required(*BOARD_ROLES)
 def queue():
     """"Bài cần đọc": the reviewer's units by default; any ward (typed name, accents optional), topic,
     state or assigned reviewer on request; paginated."""
@@ -283,7 +282,7 @@ def queue():
         assigned_to=assigned_to, page=page)
     units = db.session.scalars(select(Unit).join(ReviewAssignment, ReviewAssignment.unit_id == Unit.id)
                                .where(ReviewAssignment.reviewer_id == current_user.id).order_by(Unit.name)).all()
-    reviewers = db.session.scalars(select(User).where(User.role.in_(BOARD)).order_by(User.full_name)).all()
+    reviewers = db.session.scalars(select(User).where(User.role.in_(BOARD_ROLES)).order_by(User.full_name)).all()
     courses = db.session.scalars(select(Course).order_by(Course.id.desc())).all()
     kept = {k: v for k, v in args.items() if k != "page"}
     return render_template("review/queue.html", rows=rows, units=units, matches=matches, typed=typed,
@@ -294,7 +293,7 @@ def queue():
 
 
 @bp.route("/triage")
-@role_required(*BOARD)
+@role_required(*BOARD_ROLES)
 def triage():
     """Suggested passages across essays, keyboard first (the reviewer's assigned units first)."""
     courses = db.session.scalars(select(Course).order_by(Course.id.desc())).all()
@@ -307,7 +306,7 @@ def triage():
 
 
 @bp.route("/copies")
-@role_required(*BOARD)
+@role_required(*BOARD_ROLES)
 def copies():
     """Pairs of essays of different trainees with the same text, as the worker found them."""
     from sqlalchemy.orm import aliased
@@ -325,7 +324,7 @@ def copies():
 
 
 @bp.route("/assignments", methods=["GET", "POST"])
-@role_required(*BOARD)
+@role_required(*BOARD_ROLES)
 def assignments():
     if request.method == "POST":
         if not EmptyForm().validate_on_submit():
@@ -353,14 +352,14 @@ def assignments():
                 audit("review.assigned", target=f"reviewer={reviewer.username}", detail=",".join(codes))
         return redirect(url_for("tagging.assignments"))
     rows = db.session.scalars(select(ReviewAssignment).order_by(ReviewAssignment.reviewer_id)).all()
-    reviewers = db.session.scalars(select(User).where(User.role.in_(BOARD)).order_by(User.full_name)).all()
+    reviewers = db.session.scalars(select(User).where(User.role.in_(BOARD_ROLES)).order_by(User.full_name)).all()
     return render_template("review/assignments.html", rows=rows, reviewers=reviewers, form=EmptyForm())
 
 
 # --- compilation and groups --------------------------------------------------------------------
 
 @bp.route("/compilation")
-@role_required(*BOARD)
+@role_required(*BOARD_ROLES)
 def compilation_home():
     courses = db.session.scalars(select(Course).order_by(Course.starts_on.desc())).all()
     if len(courses) == 1:
@@ -383,7 +382,7 @@ def _filters(course: Course):
 
 
 @bp.route("/courses/<int:course_id>/compilation")
-@role_required(*BOARD)
+@role_required(*BOARD_ROLES)
 def compilation(course_id: int):
 
     course = course_or_404(course_id)
@@ -397,7 +396,7 @@ def compilation(course_id: int):
 
 
 @bp.route("/courses/<int:course_id>/compilation.xlsx")
-@role_required(*BOARD)
+@role_required(*BOARD_ROLES)
 def compilation_xlsx(course_id: int):
 
     course = course_or_404(course_id)
@@ -409,7 +408,7 @@ def compilation_xlsx(course_id: int):
 
 
 @bp.route("/courses/<int:course_id>/groups", methods=["GET", "POST"])
-@role_required(*BOARD)
+@role_required(*BOARD_ROLES)
 def groups(course_id: int):
 
     course = course_or_404(course_id)
@@ -443,7 +442,7 @@ def groups(course_id: int):
 
 
 @bp.route("/tags/<int:tag_id>/duplicate", methods=["POST"])
-@role_required(*BOARD)
+@role_required(*BOARD_ROLES)
 def duplicate(tag_id: int):
     tag = tag_or_404(tag_id, current_user)
     if EmptyForm().validate_on_submit():

@@ -6,21 +6,19 @@ from typing import Any
 from flask import Blueprint, Flask, jsonify, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from lms.api import ApiError, add_openapi_paths, register_api_blueprint, std_responses
-from lms.db import db, reads_first, write_transaction
+from lms.db import db, reads_first
 from lms.models import Course, Unit
-from lms.security import audit
 from lms.timefmt import iso
 from review.report.data import MIMETYPES
 from review.wards.models import WardReport
 from review.wards.operations import (
+    SendingConflict,
     can_compile_unit,
     can_read_sent,
     latest_sent,
-    prepare_sending,
-    record_sending,
+    send_and_commit,
     sent_file,
 )
 from review.web import download_response
@@ -71,17 +69,10 @@ def send(course_id: int, unit_code: str):
     course, unit = _course_and_unit(course_id, unit_code)
     if not can_compile_unit(current_user, unit.id):
         raise ApiError(403, "Chỉ cán bộ của đơn vị (hoặc quản trị viên) gửi báo cáo của đơn vị.")
-    prepared = prepare_sending(course, unit)
-    db.session.rollback()  # end the read transaction: the files are built, now write
-    with write_transaction():
-        try:
-            report = record_sending(prepared, current_user._get_current_object())
-            audit("ward_report.sent", target=f"course:{course.id} unit:{unit.code}",
-                  detail=f"version={report.version} passages={report.passage_count}")
-            db.session.commit()
-        except IntegrityError:
-            db.session.rollback()
-            raise ApiError(409, "Đơn vị vừa gửi một bản khác cùng lúc; vui lòng gửi lại.") from None
+    try:
+        report = send_and_commit(course, unit, current_user._get_current_object())
+    except SendingConflict as exc:
+        raise ApiError(exc.status, str(exc)) from None
     return jsonify(sent_json(report)), 201
 
 

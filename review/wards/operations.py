@@ -13,12 +13,15 @@ from dataclasses import dataclass, field
 import pandas as pd
 from flask import current_app
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from essays.models import Essay, EssayVersion
 from essays.storage import read_bytes, store_bytes
 from lms.db import db, utcnow
 from lms.models import Course, Topic, Unit, User
+from lms.security import audit
 from lms.text import fold
+from lms.transaction import write_after_reads
 from review.report.data import build_report_data, distinct_passages, topic_label
 from review.report.docx import report_docx
 from review.report.prose import report_prose
@@ -250,6 +253,30 @@ def record_sending(prepared: PreparedSending, by: User) -> WardReport:
     db.session.flush()
     logger.info("unit %s sent version %s of course %s (%s passages) by %s", prepared.unit_id, number,
                 prepared.course_id, len(passages), by.username)
+    return report
+
+
+class SendingConflict(TaggingError):
+    """Another sending of the same unit took the version number first."""
+
+    status = 409
+
+
+def send_and_commit(course: Course, unit: Unit, by: User) -> WardReport:
+    """Send the unit's report: build it in the read transaction, then record it in one write and commit.
+
+    Like the upload, a sequence that ends its own transactions: the files are built before the write
+    lock is asked for. The page and the API both call it.
+    """
+    prepared = prepare_sending(course, unit)
+    try:
+        with write_after_reads():
+            report = record_sending(prepared, by)
+            audit("ward_report.sent", target=f"course:{course.id} unit:{unit.code}",
+                  detail=f"version={report.version} passages={report.passage_count}", user=by)
+    except IntegrityError:
+        db.session.rollback()
+        raise SendingConflict("Đơn vị vừa gửi một bản khác cùng lúc; vui lòng gửi lại.") from None
     return report
 
 

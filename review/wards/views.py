@@ -4,28 +4,27 @@ from __future__ import annotations
 from flask import Blueprint, Flask, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
-from sqlalchemy.exc import IntegrityError
 
 from lms.courses import visible_courses
-from lms.db import db, reads_first, write_transaction
+from lms.db import db, reads_first
 from lms.forms import EmptyForm
 from lms.hooks import NAV
 from lms.models import Course, Role, Unit, User
-from lms.security import audit, course_or_404, role_required, unit_or_404
+from lms.security import course_or_404, role_required, unit_or_404
 from lms.transaction import write_after_reads
 from review.tagging.models import KIND_LABELS, TAG_KINDS
 from review.tagging.operations import TaggingError
 from review.wards import api as wards_api
 from review.wards.operations import (
+    SendingConflict,
     accept,
     accepted_tags,
     can_compile_unit,
     can_read_sent,
     dismiss,
     latest_sent,
-    prepare_sending,
-    record_sending,
     scan_unit,
+    send_and_commit,
     sent_history,
     suggestion_in_unit,
     topic_label,
@@ -153,17 +152,10 @@ def send(course_id: int, code: str):
         abort(403)
     if not EmptyForm().validate_on_submit():
         abort(400)
-    prepared = prepare_sending(course, unit)
-    db.session.rollback()
-    with write_transaction():
-        try:
-            report = record_sending(prepared, current_user._get_current_object())
-            audit("ward_report.sent", target=f"course:{course.id} unit:{unit.code}",
-                  detail=f"version={report.version} passages={report.passage_count}")
-            db.session.commit()
-        except IntegrityError:
-            db.session.rollback()
-            flash("Đơn vị vừa gửi một bản khác cùng lúc; vui lòng gửi lại.", "danger")
-            return redirect(back)
+    try:
+        report = send_and_commit(course, unit, current_user._get_current_object())
+    except SendingConflict as exc:
+        flash(str(exc), "danger")
+        return redirect(back)
     flash(f"Đã gửi báo cáo lần {report.version} cho Ban Tổ chức ({report.passage_count} ý kiến).", "success")
     return redirect(back)
