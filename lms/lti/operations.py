@@ -30,6 +30,7 @@ from lms.hooks import LTI_INSTRUCTOR_TARGET, LTI_LEARNER_TARGET, LTI_SUBMITTED, 
 from lms.lti.adapter import Launch, Member, PlatformServices, ServiceError
 from lms.lti.models import LtiContext, LtiNonce, LtiPlatform, LtiResourceLink, LtiScore, LtiUserLink
 from lms.models import Course, Enrollment, Role, Topic, Unit, User
+from lms.params import parse_id
 from lms.security import audit
 from lms.text import fold
 
@@ -310,7 +311,8 @@ def record_resource_link(launch: Launch, context: LtiContext, topic: Topic) -> L
 def topic_of_launch(launch: Launch) -> Topic:
     """The topic a placement was made for (custom parameter set at deep linking)."""
     raw = launch.custom.get("topic_id", "")
-    topic = db.session.get(Topic, int(raw)) if raw.isdigit() else None
+    topic_id = parse_id(raw)
+    topic = db.session.get(Topic, topic_id) if topic_id is not None else None
     if topic is None:
         raise LtiError("Hoạt động này chưa được gắn với chủ đề bài thu hoạch nào. Giảng viên cần thêm lại "
                        "hoạt động bằng “Chọn nội dung” (deep linking).")

@@ -48,6 +48,7 @@ from lms.lti.operations import (
     topic_of_launch,
 )
 from lms.models import Course, Role, Topic, User
+from lms.params import parse_id
 from lms.security import audit, csrf, role_required
 from lms.sessions import start_session
 
@@ -236,7 +237,7 @@ def deep_link() -> ResponseReturnValue:
     if request.form.get("action") == "cancel":
         topics: list[Topic] = []
     else:
-        ids = {int(v) for v in request.form.getlist("topic_id") if v.isdigit() and len(v) < 10}
+        ids = {i for i in map(parse_id, request.form.getlist("topic_id")) if i is not None}
         topics = [t for t in (db.session.get(Topic, i) for i in sorted(ids)) if t is not None]
         error = None
         if not topics:

@@ -15,7 +15,7 @@ from lms.courses import visible_courses
 from lms.db import db, utcnow
 from lms.hooks import HOME, NAV
 from lms.models import BOARD_ROLES, STAFF_ROLES, Enrollment, Role, Unit, User
-from lms.params import id_field, parse_id
+from lms.params import id_arg, id_field, parse_id
 from lms.security import audit_read, course_or_404, role_required, unit_or_404
 from lms.text import vn_name_key, vn_sort_key
 from lms.timefmt import fmt_datetime, to_local
@@ -171,7 +171,7 @@ def unit_table(course_id: int, code: str):
     unit = unit_or_404(code)
     as_of, as_of_text = as_of_from_request()
     missing_only = request.args.get("missing") == "1"
-    topic_id = request.args.get("topic", type=int)
+    topic_id = id_arg("topic")
     if topic_id is not None and topic_id not in {t.id for t in course.topics}:
         topic_id = None
     figures = completeness(course, as_of, [unit.id])
@@ -363,7 +363,7 @@ def extension(course_id: int, code: str):
             flash("Vui lòng chọn học viên được gia hạn.", "danger")
             return redirect(back)
         trainee = enrollment.user
-    topic_id = request.form.get("topic", type=int)
+    topic_id = parse_id(request.form.get("topic"))
     topic = next((t for t in course.topics if t.id == topic_id), None)
     try:
         until_at = parse_as_of(request.form.get("until", ""))

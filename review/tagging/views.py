@@ -160,7 +160,10 @@ def read(essay_id: int):
                                   .order_by(EssayVersion.number)).all()
     if not versions:
         abort(404)
-    number = request.args.get("v", type=int)
+    # A version number that is no number (or beyond any column) is a version that does not exist.
+    number = parse_int(request.args["v"], low=1) if request.args.get("v") else None
+    if request.args.get("v") and number is None:
+        abort(404)
     version = next((v for v in versions if v.number == number), None) if number else essay.current_version
     if version is None:
         abort(404)
@@ -428,7 +431,8 @@ def groups(course_id: int):
                 audit("group.confirmed", target=f"group={group.id}")
                 outcome.success = "Đã xác nhận nhóm: các đoạn này được tính là một ý."
         return redirect(url_for("tagging.groups", course_id=course.id))
-    threshold = max(50, min(request.args.get("nguong", DEFAULT_THRESHOLD, type=int), 100))
+    asked = parse_int(request.args.get("nguong", ""))
+    threshold = DEFAULT_THRESHOLD if asked is None else max(50, min(asked, 100))
     every = offered_groups(course.id, threshold=threshold)
     page = parse_int(request.args.get("trang", "1"), low=1, high=100_000) or 1
     offered = every[(page - 1) * GROUPS_PER_PAGE:page * GROUPS_PER_PAGE]

@@ -10,6 +10,7 @@ from lms.db import db, reads_first
 from lms.forms import EmptyForm
 from lms.hooks import NAV
 from lms.models import Course, Role, Unit, User
+from lms.params import MAX_ID, parse_id, parse_int
 from lms.security import course_or_404, role_required, unit_or_404
 from lms.transaction import write_after_reads
 from review.tagging.models import KIND_LABELS, TAG_KINDS
@@ -95,8 +96,7 @@ def _answer(ok: bool, message: str, back: str, status: int = 200, **extra) -> Re
 
 
 def _int_or_none(name: str) -> int | None:
-    raw = request.form.get(name, "").strip()
-    return int(raw) if raw.lstrip("-").isdigit() else None
+    return parse_int(request.form.get(name, ""), low=-MAX_ID)
 
 
 @bp.route("/<int:course_id>/units/<code>/suggestions/<int:suggestion_id>/<any(accept, dismiss, undo):action>",
@@ -118,7 +118,7 @@ def decide(course_id: int, code: str, suggestion_id: int, action: str):
         if action == "accept":
             tag = accept(suggestion, essay, user, start=_int_or_none("start"), end=_int_or_none("end"),
                          kind=request.form.get("kind") or None)
-            for other_id in [int(v) for v in request.form.getlist("same") if v.isdigit()]:
+            for other_id in [i for i in map(parse_id, request.form.getlist("same")) if i is not None]:
                 _accept_duplicate(other_id, course, unit, user, tag.id)
             message = "Đã nhận đoạn vào tổng hợp của đơn vị."
         elif action == "dismiss":
