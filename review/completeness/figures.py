@@ -13,9 +13,10 @@ The rules are those of `essays.deadlines` (the one place that states them):
   not missing.
 `trainee_states` asks `essays.deadlines.essay_state` once per distinct case (unit or trainee with
 their own extension × topic × nothing / on time / late handed in) and spreads the answers over the
-cells; `completeness` restates the same rules in SQL for speed, and tests/review check that both
-always agree. Both find the version in force with one correlated lookup per essay in the covering
-index `ix_essay_version_in_force`; `completeness` sums it per unit in one pass over the enrolments
+cells; `completeness` counts the same states set-based for speed, and tests/review check that both
+always agree. Both find the version in force with `essays.deadlines.in_force_sql` (one correlated
+lookup per essay in the covering index `ix_essay_version_in_force`) and the extensions granted by
+then with `granted_by_sql`; `completeness` sums it per unit in one pass over the enrolments
 and keeps the whole course's figures until its `completeness_revision` changes
 (review.completeness.cache; see docs/PERFORMANCE.md, "Completeness").
 completeness % = handed in / (enrolled − exempt), per topic and summed over topics.
@@ -26,13 +27,13 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
 from sqlalchemy import BigInteger, and_, case, func, literal, select
 
-from essays.deadlines import EssayStatus, essay_state
+from essays.deadlines import EssayStatus, essay_state, granted_by_sql, in_force_sql
 from essays.models import Essay, EssayVersion, Extension
 from lms.db import db, utcnow
 from lms.models import Course, Enrollment, Topic, Unit, User
@@ -118,16 +119,6 @@ def _as_utc(as_of: dt.datetime | None) -> dt.datetime:
     return as_of.astimezone(dt.timezone.utc)
 
 
-def _in_force(column, as_of: dt.datetime):
-    """Correlated scalar: this column of the essay's version in force as of the time (NULL if none yet)."""
-    # The last version handed in by then: numbers grow with time, so the largest number wins.
-    # ORDER BY … LIMIT 1 is one backward step in ix_essay_version_in_force per essay, which holds
-    # every column read here: no version row (and none of its text) is touched. Measured 2× faster
-    # than MAX(number) joined back, and faster than grouping every version of the course.
-    return (select(column).where(EssayVersion.essay_id == Essay.id, EssayVersion.submitted_at <= as_of)
-            .order_by(EssayVersion.number.desc()).limit(1).correlate(Essay).scalar_subquery())
-
-
 # The version in force as one number: 1 when on time, 1 + LATE when late, NULL when nothing was handed
 # in by then. A SUM of codes is handed-in + LATE × late (both below 2^32 for any course), so each
 # essay's version is looked up once: a COUNT and a SUM over the same correlated subquery make SQLite
@@ -136,7 +127,7 @@ LATE = 1 << 32
 
 
 def _in_force_code(as_of: dt.datetime):
-    return _in_force(case((EssayVersion.is_late, literal(LATE + 1, BigInteger)), else_=literal(1, BigInteger)),
+    return in_force_sql(case((EssayVersion.is_late, literal(LATE + 1, BigInteger)), else_=literal(1, BigInteger)),
                      as_of)
 
 
@@ -159,7 +150,7 @@ def _handed_in(course: Course, as_of: dt.datetime, unit_ids: list[int] | None):
         select(Enrollment.id.label("enrollment_id"), Enrollment.user_id, Enrollment.unit_id,
                Essay.topic_id, Essay.id.label("essay_id"), EssayVersion.id.label("version_id"),
                EssayVersion.submitted_at, EssayVersion.is_late, EssayVersion.under_extension), course)
-    query = query.join(EssayVersion, EssayVersion.id == _in_force(EssayVersion.id, as_of)) \
+    query = query.join(EssayVersion, EssayVersion.id == in_force_sql(EssayVersion.id, as_of)) \
         .where(Enrollment.course_id == course.id)
     if unit_ids is not None:
         query = query.where(Enrollment.unit_id.in_(unit_ids))
@@ -172,7 +163,7 @@ def _frame(rows, columns: list[str]) -> pd.DataFrame:
 
 def extensions_as_of(course: Course, as_of: dt.datetime, unit_ids: Iterable[int] | None = None) -> list[Extension]:
     """Extensions of the course granted by the time, for the given units or trainees enrolled there."""
-    query = select(Extension).where(Extension.course_id == course.id, Extension.granted_at <= as_of)
+    query = select(Extension).where(Extension.course_id == course.id, granted_by_sql(as_of))
     if unit_ids is not None:
         unit_ids = list(unit_ids)
         trainees = select(Enrollment.user_id).where(Enrollment.course_id == course.id,
@@ -353,51 +344,85 @@ def sort_units(units: pd.DataFrame, key: str, descending: bool = False) -> pd.Da
     return units.sort_values(key, ascending=not descending, kind="stable", na_position="last")
 
 
-# long: one vectorised pass over every trainee × topic (numpy arrays)
 def trainee_states(course: Course, unit_ids: Iterable[int], as_of: dt.datetime | None = None,
                    states: Iterable[str] | None = None, topic_id: int | None = None) -> pd.DataFrame:
     """One row per trainee × topic of the given units: state, times in force, version handed in; by name."""
     as_of = _as_utc(as_of)
     unit_ids = sorted(set(unit_ids))
+    people = _trainees(course, unit_ids)
+    # Integers and a boolean for every essay; times and flags only for the cells kept (below).
+    handed = db.session.execute(_handed_in(course, as_of, unit_ids).with_only_columns(
+        Enrollment.id.label("enrollment_id"), Essay.topic_id, EssayVersion.id.label("version_id"),
+        EssayVersion.is_late)).all()
+    topic_list = [t for t in course.topics if topic_id is None or t.id == topic_id]
+    grid = _Grid.of(people, handed, topic_list)
+    results, case_of = _judge(course, grid, handed, extensions_as_of(course, as_of, unit_ids))
+    names = np.array([_FROM_STATUS[r.status] for r in results] or ["missing"], dtype=object)[case_of]
+    names = np.where((grid.version < 0) & grid.is_exempt[grid.person], "exempt", names)
+    keep = np.ones(len(names), dtype=bool) if states is None else np.isin(names, list(set(states)))
+    cells = np.flatnonzero(keep)
+    return _states_frame(people, grid, cells, names, [results[c] for c in case_of[cells].tolist()], handed)
+
+
+_PEOPLE = ["enrollment_id", "user_id", "unit_id", "full_name", "username", "email", "exempt_reason", "phone",
+           "position"]
+_STATE_COLUMNS = [*_PEOPLE, "is_exempt", "topic_id", "topic_position", "topic_title", "state", "essay_id",
+                  "version_id", "submitted_at", "under_extension", "due_at", "cutoff_at", "extended_until",
+                  "extension_reason"]
+
+
+def _trainees(course: Course, unit_ids: list[int]) -> pd.DataFrame:
+    """The trainees enrolled in these units, with their exemption, in Vietnamese name order."""
     people = _frame(db.session.execute(
         select(Enrollment.id, Enrollment.user_id, Enrollment.unit_id, User.full_name, User.username,
                User.email, Exemption.reason, User.phone, User.position)
         .join(User, User.id == Enrollment.user_id)
         .outerjoin(Exemption, Exemption.enrollment_id == Enrollment.id)
-        .where(Enrollment.course_id == course.id, Enrollment.unit_id.in_(unit_ids))).all(),
-        ["enrollment_id", "user_id", "unit_id", "full_name", "username", "email", "exempt_reason", "phone",
-         "position"])
+        .where(Enrollment.course_id == course.id, Enrollment.unit_id.in_(unit_ids))).all(), _PEOPLE)
     # Names repeat a lot across a country: compute each sort key once.
     name_keys = {name: vn_name_key(name) for name in set(people["full_name"])}
     keys = [name_keys[n] + ((u,),) for n, u in zip(people["full_name"], people["username"])]
     # sorted() is stable like sort_values(kind="stable"), and much faster on tuples than pandas.
-    people = people.iloc[sorted(range(len(keys)), key=keys.__getitem__)].reset_index(drop=True)
-    # Integers and a boolean for every essay; times and flags only for the cells kept (below).
-    cells_query = _handed_in(course, as_of, unit_ids).with_only_columns(
-        Enrollment.id.label("enrollment_id"), Essay.topic_id, EssayVersion.id.label("version_id"),
-        EssayVersion.is_late)
-    handed = db.session.execute(cells_query).all()
-    extensions = extensions_as_of(course, as_of, unit_ids)
-    topic_list = [t for t in course.topics if topic_id is None or t.id == topic_id]
-    columns = [*people.columns, "is_exempt", "topic_id", "topic_position", "topic_title", "state", "essay_id",
-               "version_id", "submitted_at", "under_extension", "due_at", "cutoff_at", "extended_until",
-               "extension_reason"]
+    return people.iloc[sorted(range(len(keys)), key=keys.__getitem__)].reset_index(drop=True)
 
-    # The grid, person by person (in name order) then topic by topic, as integer arrays.
-    n_topics = len(topic_list)
-    person = np.repeat(np.arange(len(people)), n_topics)
-    topic = np.tile(np.arange(n_topics), len(people))
-    enrollment_ids = people["enrollment_id"].to_numpy(dtype="int64")
-    user_ids, person_units = people["user_id"].to_numpy(dtype="int64"), people["unit_id"].to_numpy(dtype="int64")
-    topic_ids = np.array([t.id for t in topic_list], dtype="int64")
-    version_at = {(r.enrollment_id, r.topic_id): i for i, r in enumerate(handed)}
-    version = np.array([version_at.get(key, -1) for key in zip(enrollment_ids[person].tolist(),
-                                                                topic_ids[topic].tolist())], dtype="int64")
-    is_late = np.array([bool(r.is_late) for r in handed] + [False], dtype=bool)[version]
-    is_exempt = np.array([isinstance(r, str) for r in people["exempt_reason"]], dtype=bool)
 
-    # The rules stay in essays.deadlines: `essay_state` is asked once per distinct case — the unit and
-    # topic (or the trainee, for the few holding their own extension) and what was handed in — not per cell.
+@dataclass
+class _Grid:
+    """Every trainee × topic cell, person by person (in name order) then topic by topic, as integer arrays."""
+
+    topic_list: list[Topic]
+    person: np.ndarray  # cell -> row of the people frame
+    topic: np.ndarray  # cell -> index in topic_list
+    version: np.ndarray  # cell -> index of the handed-in row in force, or -1
+    is_late: np.ndarray  # cell -> the version in force was late
+    is_exempt: np.ndarray  # person -> exempted by the unit officer
+    user_ids: np.ndarray  # person -> user id
+    unit_ids: np.ndarray  # person -> unit of enrolment
+    topic_ids: np.ndarray  # topic index -> topic id
+
+    @classmethod
+    def of(cls, people: pd.DataFrame, handed: Sequence, topic_list: list[Topic]) -> "_Grid":
+        n_topics = len(topic_list)
+        person = np.repeat(np.arange(len(people)), n_topics)
+        topic = np.tile(np.arange(n_topics), len(people))
+        enrollment_ids = people["enrollment_id"].to_numpy(dtype="int64")
+        topic_ids = np.array([t.id for t in topic_list], dtype="int64")
+        version_at = {(r.enrollment_id, r.topic_id): i for i, r in enumerate(handed)}
+        version = np.array([version_at.get(key, -1) for key in zip(enrollment_ids[person].tolist(),
+                                                                    topic_ids[topic].tolist())], dtype="int64")
+        return cls(topic_list=topic_list, person=person, topic=topic, version=version,
+                   is_late=np.array([bool(r.is_late) for r in handed] + [False], dtype=bool)[version],
+                   is_exempt=np.array([isinstance(r, str) for r in people["exempt_reason"]], dtype=bool),
+                   user_ids=people["user_id"].to_numpy(dtype="int64"),
+                   unit_ids=people["unit_id"].to_numpy(dtype="int64"), topic_ids=topic_ids)
+
+
+def _judge(course: Course, grid: _Grid, handed: Sequence, extensions: list[Extension]) -> tuple[list, np.ndarray]:
+    """`essay_state` of each distinct case, and each cell's case.
+
+    The rules stay in essays.deadlines: `essay_state` is asked once per distinct case — the unit and
+    topic (or the trainee, for the few holding their own extension) and what was handed in — not per cell.
+    """
     by_unit: dict[int, list[Extension]] = {}
     by_trainee: dict[int, list[Extension]] = {}
     for e in extensions:
@@ -405,40 +430,47 @@ def trainee_states(course: Course, unit_ids: Iterable[int], as_of: dt.datetime |
             by_unit.setdefault(e.unit_id, []).append(e)
         if e.trainee_id is not None:
             by_trainee.setdefault(e.trainee_id, []).append(e)
-    own = np.isin(user_ids, list(by_trainee))[person]
-    kind = np.where(version < 0, 0, np.where(is_late, 2, 1))
-    case_keys = list(zip(np.where(own, user_ids[person], 0).tolist(), person_units[person].tolist(),
-                         topic.tolist(), kind.tolist()))
+    person, version = grid.person, grid.version
+    own = np.isin(grid.user_ids, list(by_trainee))[person]
+    kind = np.where(version < 0, 0, np.where(grid.is_late, 2, 1))
+    case_keys = list(zip(np.where(own, grid.user_ids[person], 0).tolist(), grid.unit_ids[person].tolist(),
+                         grid.topic.tolist(), kind.tolist()))
     cases: dict[tuple[int, int, int, int], int] = {}
     case_of = np.array([cases.setdefault(key, len(cases)) for key in case_keys], dtype="int64")
     first = np.full(len(cases), -1, dtype="int64")
     first[case_of[::-1]] = np.arange(len(case_of))[::-1]  # the first cell of each case
     results = []
     for cell in first.tolist():
-        user_id, unit_id = int(user_ids[person[cell]]), int(person_units[person[cell]])
+        user_id, unit_id = int(grid.user_ids[person[cell]]), int(grid.unit_ids[person[cell]])
         # Candidates in Extension.id order, as `extensions_as_of` returns them (ties keep the earliest).
         candidates = sorted({e.id: e for e in by_unit.get(unit_id, []) + by_trainee.get(user_id, [])}.values(),
                             key=lambda e: e.id)
-        results.append(essay_state(course, topic_id=int(topic_ids[topic[cell]]), trainee_id=user_id,
+        results.append(essay_state(course, topic_id=int(grid.topic_ids[grid.topic[cell]]), trainee_id=user_id,
                                    unit_id=unit_id, version=handed[version[cell]] if version[cell] >= 0 else None,
                                    extensions=candidates))
-    names = np.array([_FROM_STATUS[r.status] for r in results] or ["missing"], dtype=object)[case_of]
-    names = np.where((version < 0) & is_exempt[person], "exempt", names)
-    keep = np.ones(len(names), dtype=bool) if states is None else np.isin(names, list(set(states)))
-    cells = np.flatnonzero(keep)
+    return results, case_of
 
+
+def _version_details(version_ids: list[int]) -> dict[int, Any]:
+    """Essay id, time handed in and extension flag of these versions, by version id."""
     details: dict[int, Any] = {}
-    wanted_versions = sorted({handed[v].version_id for v in version[cells].tolist() if v >= 0})
-    for start in range(0, len(wanted_versions), 900):  # SQLite's bound-parameter limit
+    for start in range(0, len(version_ids), 900):  # SQLite's bound-parameter limit
         details.update((r.version_id, r) for r in db.session.execute(
             select(EssayVersion.id.label("version_id"), EssayVersion.essay_id, EssayVersion.submitted_at,
-                   EssayVersion.under_extension).where(EssayVersion.id.in_(wanted_versions[start:start + 900]))))
-    versions = [details[handed[v].version_id] if v >= 0 else None for v in version[cells].tolist()]
-    chosen = [results[c] for c in case_of[cells].tolist()]
-    picked = [topic_list[t] for t in topic[cells].tolist()]
-    data = {c: people[c].to_numpy(dtype=object)[person[cells]] for c in people.columns}
+                   EssayVersion.under_extension).where(EssayVersion.id.in_(version_ids[start:start + 900]))))
+    return details
+
+
+def _states_frame(people: pd.DataFrame, grid: _Grid, cells: np.ndarray, names: np.ndarray, chosen: list,
+                  handed: Sequence) -> pd.DataFrame:
+    """The kept cells as trainee_states' rows: the person, the topic, the state, the version, the times."""
+    in_force = grid.version[cells].tolist()
+    details = _version_details(sorted({handed[v].version_id for v in in_force if v >= 0}))
+    versions = [details[handed[v].version_id] if v >= 0 else None for v in in_force]
+    picked = [grid.topic_list[t] for t in grid.topic[cells].tolist()]
+    data = {c: people[c].to_numpy(dtype=object)[grid.person[cells]] for c in people.columns}
     data.update({
-        "is_exempt": is_exempt[person[cells]].tolist(), "topic_id": [t.id for t in picked],
+        "is_exempt": grid.is_exempt[grid.person[cells]].tolist(), "topic_id": [t.id for t in picked],
         "topic_position": [t.position for t in picked], "topic_title": [t.title for t in picked],
         "state": names[cells].tolist(),
         "essay_id": [v.essay_id if v else None for v in versions],
@@ -450,7 +482,8 @@ def trainee_states(course: Course, unit_ids: Iterable[int], as_of: dt.datetime |
         "extension_reason": [r.deadlines.extension.reason if r.deadlines.extension else None for r in chosen],
     })
     # object dtype: essays not handed in keep None (not NaN) for ids and times.
-    frame = pd.DataFrame({c: pd.Series(list(data[c]), dtype=object) for c in columns}, columns=columns, dtype=object)
+    frame = pd.DataFrame({c: pd.Series(list(data[c]), dtype=object) for c in _STATE_COLUMNS}, columns=_STATE_COLUMNS,
+                         dtype=object)
     for column in ("enrollment_id", "user_id", "unit_id", "topic_id", "topic_position"):
         frame[column] = frame[column].astype("int64")
     return frame
