@@ -19,11 +19,12 @@ from essays.forms import ExtensionForm, SubmitForm
 from essays.models import Essay, EssayVersion, Extension, can_submit_for
 from essays.operations import ExtensionError, SubmissionError, begin_hand_in, finish_hand_in, grant_extension
 from lms.courses import enrollment_of, visible_courses
-from lms.db import db, reads_first, utcnow, write_transaction
+from lms.db import db, reads_first, utcnow
 from lms.jobs import job_or_404
 from lms.models import STAFF_ROLES, Course, Enrollment, Role, Topic, Unit, User
 from lms.security import role_required
 from lms.timefmt import parse_local
+from lms.transaction import transaction, write_after_reads
 
 bp = Blueprint("essays", __name__)
 
@@ -129,9 +130,8 @@ def _submit_page(course_id: int, topic_id: int, trainee: User):
 def _queue_scan(trainee: User, topic: Topic, user: User, files: list[tuple[str, bytes]], handwritten: bool,
                 now) -> ResponseReturnValue:
     """Many photographed pages: staged and read by the worker; the trainee follows the job's page."""
-    with write_transaction():
+    with write_after_reads():
         job = scan_jobs.queue_scan(trainee, topic, uploaded_by=user, files=files, handwritten=handwritten, now=now)
-        db.session.commit()
     return redirect(url_for("essays.scan_job", job_id=job.id))
 
 
@@ -297,24 +297,23 @@ def extensions():
     error, status = None, 200
     if form.validate_on_submit():
         try:
-            course = next((c for c in courses if c.id == form.course.data), None)
-            if course is None:
-                raise ExtensionError("Không tìm thấy lớp học.", 404, "not_found")
-            trainee = unit = None
-            if form.trainee.data:
-                trainee = db.session.scalar(select(User).where(User.username == form.trainee.data.strip()))
-                if trainee is None or trainee.role != Role.trainee:
-                    raise ExtensionError("Không tìm thấy học viên có tên đăng nhập này.", 404, "not_found")
-            if form.unit_code.data:
-                unit = db.session.scalar(select(Unit).where(Unit.code == form.unit_code.data.strip()))
-                if unit is None:
-                    raise ExtensionError("Không tìm thấy đơn vị có mã này.", 404, "not_found")
-            topic = db.session.get(Topic, form.topic.data) if form.topic.data else None
-            grant_extension(user, course, trainee=trainee, unit=unit, topic=topic,
-                            until_at=parse_local(form.until.data), reason=form.reason.data)
-            db.session.commit()
+            with transaction():
+                course = next((c for c in courses if c.id == form.course.data), None)
+                if course is None:
+                    raise ExtensionError("Không tìm thấy lớp học.", 404, "not_found")
+                trainee = unit = None
+                if form.trainee.data:
+                    trainee = db.session.scalar(select(User).where(User.username == form.trainee.data.strip()))
+                    if trainee is None or trainee.role != Role.trainee:
+                        raise ExtensionError("Không tìm thấy học viên có tên đăng nhập này.", 404, "not_found")
+                if form.unit_code.data:
+                    unit = db.session.scalar(select(Unit).where(Unit.code == form.unit_code.data.strip()))
+                    if unit is None:
+                        raise ExtensionError("Không tìm thấy đơn vị có mã này.", 404, "not_found")
+                topic = db.session.get(Topic, form.topic.data) if form.topic.data else None
+                grant_extension(user, course, trainee=trainee, unit=unit, topic=topic,
+                                until_at=parse_local(form.until.data), reason=form.reason.data)
         except ExtensionError as exc:
-            db.session.rollback()
             error, status = exc.message, exc.status
         else:
             flash("Đã gia hạn nộp bài.", "success")

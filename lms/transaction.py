@@ -8,6 +8,8 @@ once, through one of these:
   the user) roll back and flash the message; anything else rolls back and propagates.
 - `api_committed()` (API): the same, but the refusal becomes `ApiError` (JSON, status from the
   error's `.status`, default 422).
+- `transaction()`: commit on success, roll back on anything raised and let it propagate, for a
+  caller that answers our errors itself (a page that answers JSON or a flash, a CLI command).
 - `write_after_reads()`: a GET (or a `reads_first` view) that must write: end the read
   transaction, then write in a transaction that starts with SQLite's write lock, and commit.
 
@@ -43,21 +45,28 @@ class Outcome:
 
 
 @contextlib.contextmanager
+def transaction() -> Iterator[None]:
+    """Commit on success; on any exception roll back and let it propagate."""
+    try:
+        yield
+    except BaseException:
+        db.session.rollback()
+        raise
+    db.session.commit()
+
+
+@contextlib.contextmanager
 def committed(*errors: type[BaseException], success: str | None = None,
               message: Callable[[BaseException], str] = message_of) -> Iterator[Outcome]:
     """Page actions: commit and flash `success`, or roll back and flash the refusal (see module doc)."""
     outcome = Outcome(success)
     try:
-        yield outcome
+        with transaction():
+            yield outcome
     except errors as exc:
-        db.session.rollback()
         outcome.error = message(exc)
         flash(outcome.error, "danger")
         return
-    except BaseException:
-        db.session.rollback()
-        raise
-    db.session.commit()
     outcome.ok = True
     if outcome.success:
         flash(outcome.success, "success")
@@ -67,14 +76,10 @@ def committed(*errors: type[BaseException], success: str | None = None,
 def api_committed(*errors: type[BaseException], status: int = 422) -> Iterator[None]:
     """API actions: commit, or roll back and answer the refusal as JSON (`ApiError`)."""
     try:
-        yield
+        with transaction():
+            yield
     except errors as exc:
-        db.session.rollback()
         raise ApiError(getattr(exc, "status", status), message_of(exc), getattr(exc, "code", None)) from None
-    except BaseException:
-        db.session.rollback()
-        raise
-    db.session.commit()
 
 
 @contextlib.contextmanager

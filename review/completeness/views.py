@@ -19,6 +19,7 @@ from lms.params import id_arg, id_field, parse_id
 from lms.security import audit_read, course_or_404, role_required, unit_or_404
 from lms.text import vn_name_key, vn_sort_key
 from lms.timefmt import fmt_datetime, to_local
+from lms.transaction import committed, message_of
 from review.completeness import api as completeness_api, operations as attendance_ops, reminders
 from review.completeness.exports import (
     bar_chart_svg,
@@ -259,14 +260,8 @@ def attendance(course_id: int, code: str):
                              dt.date.fromisoformat(day)))
             except ValueError:
                 abort(400)
-        try:
+        with committed(attendance_ops.AttendanceError, success="Đã lưu điểm danh."):
             attendance_ops.set_attendance(course, unit, present, by=current_user._get_current_object())
-        except attendance_ops.AttendanceError as exc:
-            db.session.rollback()
-            flash(str(exc), "danger")
-            return redirect(url_for("completeness.attendance", course_id=course.id, code=unit.code))
-        db.session.commit()
-        flash("Đã lưu điểm danh.", "success")
         return redirect(url_for("completeness.attendance", course_id=course.id, code=unit.code))
     people = db.session.execute(
         select(Enrollment.id, User.full_name, User.username).join(User, User.id == Enrollment.user_id)
@@ -287,16 +282,11 @@ def attendance_import(course_id: int, code: str):
     if upload is None or not upload.filename:
         flash("Vui lòng chọn tệp .xlsx điểm danh.", "danger")
         return redirect(back)
-    try:
+    with committed(attendance_ops.AttendanceError) as outcome:
         result = attendance_ops.read_attendance_xlsx(upload.read(), course, unit)
         attendance_ops.set_attendance(course, unit, result.present, by=current_user._get_current_object())
-    except attendance_ops.AttendanceError as exc:
-        db.session.rollback()
-        flash(str(exc), "danger")
-        return redirect(back)
-    db.session.commit()
-    flash(f"Đã nhập điểm danh của {result.matched} học viên.", "success")
-    if result.unmatched:
+        outcome.success = f"Đã nhập điểm danh của {result.matched} học viên."
+    if outcome.ok and result.unmatched:
         flash("Không tìm thấy học viên ở: " + "; ".join(result.unmatched[:20]), "warning")
     return redirect(back)
 
@@ -307,20 +297,14 @@ def exemption(course_id: int, code: str):
     course = course_or_404(course_id)
     unit = managed_unit_or_404(code)
     enrollment_id = parse_id(request.form.get("enrollment_id")) or 0
-    try:
+    with committed(attendance_ops.AttendanceError) as outcome:
         if request.form.get("remove") == "1":
             attendance_ops.remove_exemption(course, unit, enrollment_id, by=current_user._get_current_object())
-            message = "Đã bỏ miễn nộp."
+            outcome.success = "Đã bỏ miễn nộp."
         else:
             attendance_ops.exempt_trainee(course, unit, enrollment_id, request.form.get("reason", ""),
                                           by=current_user._get_current_object())
-            message = "Đã ghi nhận miễn nộp."
-    except attendance_ops.AttendanceError as exc:
-        db.session.rollback()
-        flash(str(exc), "danger")
-    else:
-        db.session.commit()
-        flash(message, "success")
+            outcome.success = "Đã ghi nhận miễn nộp."
     return redirect(url_for("completeness.unit_table", course_id=course.id, code=unit.code))
 
 
@@ -372,19 +356,21 @@ def extension(course_id: int, code: str):
     if until_at is None:
         flash("Thời hạn mới phải theo dạng dd/mm/yyyy HH:MM.", "danger")
         return redirect(back)
-    try:
+    with committed(ExtensionError, success=f"Đã gia hạn đến {fmt_datetime(until_at)}.",
+                   message=_extension_refusal(unit_wide=trainee is None)):
         grant_extension(current_user._get_current_object(), course, trainee=trainee,
                         unit=unit if trainee is None else None, topic=topic, until_at=until_at,
                         reason=request.form.get("reason", ""))
-    except ExtensionError as exc:
-        db.session.rollback()
-        if exc.status in (403, 404) and trainee is None and not current_user.is_board:
-            abort(403)
-        flash(exc.message, "danger")
-        return redirect(back)
-    db.session.commit()
-    flash(f"Đã gia hạn đến {fmt_datetime(until_at)}.", "success")
     return redirect(back)
+
+
+def _extension_refusal(unit_wide: bool):
+    """The refusal's message; an officer asking for a unit-wide extension outside their unit gets a 403."""
+    def message(exc: BaseException) -> str:
+        if getattr(exc, "status", None) in (403, 404) and unit_wide and not current_user.is_board:
+            abort(403)
+        return message_of(exc)
+    return message
 
 
 # --- notices -------------------------------------------------------------------------------------
@@ -393,9 +379,9 @@ def extension(course_id: int, code: str):
 @login_required
 def notices():
     if request.method == "POST":
-        db.session.execute(Notice.__table__.update().where(
-            Notice.user_id == current_user.id, Notice.read_at.is_(None)).values(read_at=utcnow()))
-        db.session.commit()
+        with committed():
+            db.session.execute(Notice.__table__.update().where(
+                Notice.user_id == current_user.id, Notice.read_at.is_(None)).values(read_at=utcnow()))
         return redirect(url_for("completeness.notices"))
     items = db.session.scalars(select(Notice).where(Notice.user_id == current_user.id)
                                .order_by(Notice.created_at.desc()).limit(100)).all()

@@ -8,7 +8,7 @@ from flask_login import current_user
 from sqlalchemy import func, select
 
 from lms.courses import visible_courses
-from lms.db import db, reads_first, write_transaction
+from lms.db import db, reads_first
 from lms.hooks import NAV
 from lms.jobs import enqueue_job, register_handler
 from lms.models import BOARD_ROLES, STAFF_ROLES, Course, Enrollment, Role, Unit, User
@@ -16,6 +16,7 @@ from lms.params import parse_id
 from lms.security import audit, audit_read, course_or_404, role_required, unit_or_404
 from lms.text import vn_sort_key
 from lms.timefmt import iso
+from lms.transaction import committed, write_after_reads
 from review.report import api as report_api
 from review.report.cli import report_cli
 from review.report.data import FORMATS, MIMETYPES, ReportError, build_report_data
@@ -107,14 +108,12 @@ def _build(course: Course, unit: Unit | None):
     user = current_user._get_current_object()
     limit = int(current_app.config.get("REPORT_SYNC_MAX_TRAINEES", DEFAULT_SYNC_MAX_TRAINEES))
     if _enrolled(course, unit_ids) > limit:
-        db.session.commit()  # end the read transaction: the job is queued in a write transaction
-        with write_transaction():
+        with write_after_reads():  # the job is queued in a write transaction
             job = enqueue_job(JOB_KIND, {"course_id": course.id, "unit_id": unit.id if unit else None, "format": fmt,
                                          "as_of": iso(as_of) if as_of else None, "unit_ids": unit_ids,
                                          "theme_ids": theme_ids}, user)
             audit("report.exported", target=report_target(course, unit),
                   detail=filters_detail(fmt, as_of, unit_ids, theme_ids, f"job:{job.id}"))
-            db.session.commit()
         return redirect(url_for("pages.job", job_id=job.id))
     # Built in a read transaction (the view is reads_first): uploads are not held up meanwhile.
     content, name, _data = build_file(course, fmt, as_of, unit_ids, theme_ids, unit)
@@ -131,17 +130,12 @@ def _settings(course: Course, unit: Unit | None):
         values: dict = {name: request.form.get(name, "") for name in ReportProse.FIELDS}
         if unit is not None:
             values["cite_names"] = request.form.get("cite_names") == "1"
-        try:
+        with committed(ReportError, success="Đã lưu nội dung báo cáo.") as outcome:
             save_prose(course.id, unit, values, current_user._get_current_object())
-        except ReportError as exc:
-            db.session.rollback()
-            flash(str(exc), "danger")
-            prose = ReportProse(**values)  # cite_names included for a unit
-        else:
             audit("report.settings_saved", target=report_target(course, unit))
-            db.session.commit()
-            flash("Đã lưu nội dung báo cáo.", "success")
+        if outcome.ok:
             return redirect(back)
+        prose = ReportProse(**values)  # cite_names included for a unit
     return render_template("report/settings.html", course=course, unit=unit, prose=prose, back=back)
 
 

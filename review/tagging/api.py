@@ -156,8 +156,8 @@ def dismiss(suggestion_id: int):
     suggestion = _suggestion_for_tagging(suggestion_id)
     if suggestion.status != "open":
         raise ApiError(409, "Gợi ý này đã được xử lý.")
-    suggestion.status, suggestion.decided_by_id, suggestion.decided_at = "dismissed", current_user.id, utcnow()
-    db.session.commit()
+    with api_committed():
+        suggestion.status, suggestion.decided_by_id, suggestion.decided_at = "dismissed", current_user.id, utcnow()
     return jsonify({"id": suggestion.id, "status": suggestion.status})
 
 
@@ -167,8 +167,8 @@ def reopen(suggestion_id: int):
     suggestion = _suggestion_for_tagging(suggestion_id)
     if suggestion.status != "dismissed":
         raise ApiError(409, "Chỉ mở lại được gợi ý đã bỏ qua (gợi ý đã nhận: xoá thẻ).")
-    suggestion.status, suggestion.decided_by_id, suggestion.decided_at = "open", None, None
-    db.session.commit()
+    with api_committed():
+        suggestion.status, suggestion.decided_by_id, suggestion.decided_at = "open", None, None
     return jsonify({"id": suggestion.id, "status": suggestion.status})
 
 

@@ -6,13 +6,13 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
 from lms.courses import visible_courses
-from lms.db import db, reads_first
+from lms.db import reads_first
 from lms.forms import EmptyForm
 from lms.hooks import NAV
 from lms.models import Course, Role, Unit, User
 from lms.params import MAX_ID, parse_id, parse_int
 from lms.security import course_or_404, role_required, unit_or_404
-from lms.transaction import write_after_reads
+from lms.transaction import transaction, write_after_reads
 from review.tagging.models import KIND_LABELS, TAG_KINDS
 from review.tagging.operations import TaggingError
 from review.wards import api as wards_api
@@ -115,22 +115,21 @@ def decide(course_id: int, code: str, suggestion_id: int, action: str):
     suggestion, essay = found
     user = current_user._get_current_object()
     try:
-        if action == "accept":
-            tag = accept(suggestion, essay, user, start=_int_or_none("start"), end=_int_or_none("end"),
-                         kind=request.form.get("kind") or None)
-            for other_id in [i for i in map(parse_id, request.form.getlist("same")) if i is not None]:
-                _accept_duplicate(other_id, course, unit, user, tag.id)
-            message = "Đã nhận đoạn vào tổng hợp của đơn vị."
-        elif action == "dismiss":
-            dismiss(suggestion, user)
-            message = "Đã bỏ qua gợi ý."
-        else:
-            undo(suggestion)
-            message = "Đã hoàn tác."
+        with transaction():
+            if action == "accept":
+                tag = accept(suggestion, essay, user, start=_int_or_none("start"), end=_int_or_none("end"),
+                             kind=request.form.get("kind") or None)
+                for other_id in [i for i in map(parse_id, request.form.getlist("same")) if i is not None]:
+                    _accept_duplicate(other_id, course, unit, user, tag.id)
+                message = "Đã nhận đoạn vào tổng hợp của đơn vị."
+            elif action == "dismiss":
+                dismiss(suggestion, user)
+                message = "Đã bỏ qua gợi ý."
+            else:
+                undo(suggestion)
+                message = "Đã hoàn tác."
     except TaggingError as exc:
-        db.session.rollback()
         return _answer(False, str(exc), back, 422)
-    db.session.commit()
     return _answer(True, message, back, suggestion_id=suggestion.id, status_now=suggestion.status)
 
 
