@@ -11,35 +11,14 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from lms.courses import visible_courses
 from lms.db import db
+from lms.errors import ERROR_MESSAGES, ApiError  # noqa: F401  (lms.api.ApiError is what views import)
 from lms.models import ApiToken, Course, Unit, User
 from lms.security import csrf, token_digest
 from lms.timefmt import iso
+from lms.transaction import api_committed
 
 API_PREFIX = "/api/v1"
 bp = Blueprint("api", __name__, url_prefix=API_PREFIX)
-
-ERROR_MESSAGES = {
-    400: ("bad_request", "Yêu cầu không hợp lệ."),
-    401: ("unauthorized", "Vui lòng đăng nhập hoặc gửi mã truy cập (Bearer token) hợp lệ."),
-    403: ("forbidden", "Bạn không có quyền thực hiện thao tác này."),
-    404: ("not_found", "Không tìm thấy."),
-    405: ("method_not_allowed", "Phương thức không được hỗ trợ."),
-    409: ("conflict", "Xung đột dữ liệu, vui lòng thử lại."),
-    413: ("too_large", "Tệp quá lớn."),
-    422: ("invalid", "Dữ liệu không hợp lệ."),
-    429: ("too_many_requests", "Quá nhiều yêu cầu, vui lòng thử lại sau."),
-    500: ("server_error", "Lỗi máy chủ, vui lòng thử lại sau."),
-}
-
-
-class ApiError(Exception):
-    """Raised by API views: becomes {"error": {"code", "message"}} with the HTTP status."""
-
-    def __init__(self, status: int, message: str | None = None, code: str | None = None) -> None:
-        default_code, default_message = ERROR_MESSAGES.get(status, ("error", "Lỗi."))
-        super().__init__(message or default_message)
-        self.status, self.code, self.message = status, code or default_code, message or default_message
-
 
 def error_response(status: int, message: str | None = None, code: str | None = None):
     """A JSON error body with the right status."""
@@ -207,14 +186,10 @@ def update_course(course_id: int):
                 fields[attr] = parse_iso(data[key])
             except ValueError:
                 raise ApiError(422, f"{key} phải là thời điểm ISO 8601, ví dụ 2026-05-27T17:00:00+07:00.") from None
-    try:
+    with api_committed(CourseError):
         changes = update(course, **fields)
-    except CourseError as exc:
-        db.session.rollback()
-        raise ApiError(422, str(exc)) from None
-    if changes:
-        audit("course.updated", target=str(course.id), detail=describe_changes(changes))
-    db.session.commit()
+        if changes:
+            audit("course.updated", target=str(course.id), detail=describe_changes(changes))
     return jsonify(course_json(course))
 
 

@@ -21,12 +21,14 @@ from lms.courses import (
     visible_courses,
 )
 from lms.db import db
+from lms.errors import ERROR_MESSAGES
 from lms.forms import CourseEditForm, CourseForm, EmptyForm, TopicForm, UnitForm, UserForm
 from lms.hooks import HOME, NAV
 from lms.models import Course, Enrollment, Role, Topic, Unit, User
 from lms.params import parse_int
 from lms.security import audit, audit_read, generate_password, role_required
 from lms.sessions import end_sessions
+from lms.transaction import committed
 from lms.units import UnitError, add_unit
 from lms.users import UserError, can_reset_password_of, create_user, reset_password
 
@@ -118,8 +120,6 @@ def _csrf_error(err: CSRFError):
 
 
 def _page_message(code: int | None) -> str:
-    from lms.api import ERROR_MESSAGES
-
     return ERROR_MESSAGES.get(code or 500, ("", "Có lỗi xảy ra."))[1]
 
 
@@ -145,15 +145,12 @@ def index():
 def admin_units():
     form = UnitForm()
     if form.validate_on_submit():
-        try:
+        with committed(UnitError) as outcome:
             unit = add_unit(form.code.data, form.name.data)
             audit("unit.added", target=unit.code)
-            db.session.commit()
-            flash(f"Đã thêm đơn vị {unit.name}.", "success")
+            outcome.success = f"Đã thêm đơn vị {unit.name}."
+        if outcome.ok:
             return redirect(url_for("pages.admin_units"))
-        except UnitError as exc:
-            db.session.rollback()
-            flash(str(exc), "danger")
     units = db.session.scalars(select(Unit).order_by(Unit.province_code, Unit.code)).all()
     return render_template("admin/units.html", form=form, units=units)
 
@@ -163,7 +160,7 @@ def admin_units():
 def admin_courses():
     form = CourseForm()
     if form.validate_on_submit():
-        try:
+        with committed(ValueError, message=_course_refusal) as outcome:
             course = create_course(
                 form.name.data,
                 starts_on=timefmt.parse_vn_date(form.starts_on.data),
@@ -172,17 +169,18 @@ def admin_courses():
                 cutoff_at=timefmt.parse_local(form.cutoff.data),
                 topics=form.topics.data.splitlines())
             audit("course.created", target=str(course.id))
-            db.session.commit()
-            flash(f"Đã tạo lớp {course.name}.", "success")
+            outcome.success = f"Đã tạo lớp {course.name}."
+        if outcome.ok:
             return redirect(url_for("pages.admin_courses"))
-        except ValueError as exc:
-            db.session.rollback()
-            message = str(exc) if isinstance(exc, CourseError) else "Ngày phải theo dạng dd/mm/yyyy."
-            flash(message, "danger")
     counts = dict(db.session.execute(
         select(Enrollment.course_id, func.count()).group_by(Enrollment.course_id)).all())
     courses = db.session.scalars(select(Course).order_by(Course.starts_on.desc())).all()
     return render_template("admin/courses.html", form=form, courses=courses, counts=counts)
+
+
+def _course_refusal(exc: BaseException) -> str:
+    """Our CourseError says what is wrong; any other ValueError came from a date that did not parse."""
+    return str(exc) if isinstance(exc, CourseError) else "Ngày phải theo dạng dd/mm/yyyy."
 
 
 def _course_or_404(course_id: int) -> Course:
@@ -203,20 +201,16 @@ def admin_course(course_id: int):
                               "cutoff": timefmt.to_local(course.cutoff_at).replace(tzinfo=None)})
     status = 200
     if form.validate_on_submit():
-        try:
+        with committed(CourseError) as outcome:
             changes = update_course(course, name=form.name.data, description=form.description.data or "",
                                     essay_due_at=timefmt.parse_local(form.essay_due.data) if form.essay_due.data else None,
                                     cutoff_at=timefmt.parse_local(form.cutoff.data) if form.cutoff.data else None)
-        except CourseError as exc:
-            db.session.rollback()
-            flash(str(exc), "danger")
-            status = 422
-        else:
             if changes:
                 audit("course.updated", target=str(course.id), detail=describe_changes(changes))
-            db.session.commit()
-            flash(f"Đã lưu: {describe_changes(changes)}." if changes else "Không có gì thay đổi.", "success")
+            outcome.success = f"Đã lưu: {describe_changes(changes)}." if changes else "Không có gì thay đổi."
+        if outcome.ok:
             return redirect(url_for("pages.admin_course", course_id=course.id))
+        status = 422
     return render_template("admin/course.html", course=course, form=form, topic_form=TopicForm(),
                            empty=EmptyForm()), 422 if form.errors else status
 
@@ -236,7 +230,7 @@ def admin_topic(course_id: int, topic_id: int | None = None):
     if not form.validate_on_submit():
         flash("Vui lòng nhập tên chủ đề.", "danger")
         return redirect(url_for("pages.admin_course", course_id=course.id))
-    try:
+    with committed(CourseError) as outcome:
         if topic is None:
             topic = add_topic(course, form.title.data)
             what = f"thêm {topic.label}"
@@ -247,13 +241,8 @@ def admin_topic(course_id: int, topic_id: int | None = None):
             old = topic.label
             rename_topic(topic, form.title.data)
             what = f"đổi tên {old} → {topic.label}"
-    except CourseError as exc:
-        db.session.rollback()
-        flash(str(exc), "danger")
-    else:
         audit("course.topics_changed", target=str(course.id), detail=what)
-        db.session.commit()
-        flash(f"Đã {what}.", "success")
+        outcome.success = f"Đã {what}."
     return redirect(url_for("pages.admin_course", course_id=course.id))
 
 
@@ -263,18 +252,15 @@ def admin_users():
     form = UserForm()
     form.role.choices = [(r.value, r.label) for r in Role]
     if form.validate_on_submit():
-        try:
+        with committed(UserError, ValueError) as outcome:
             password = generate_password()
             user = create_user(form.username.data, role=Role(form.role.data), password=password,
                                full_name=form.full_name.data, unit_code=form.unit_code.data or None)
             user.initial_password = password
             audit("user.created", target=user.username, detail=f"role={user.role.value}")
-            db.session.commit()
-            flash(f"Đã tạo tài khoản {user.username}, mật khẩu ban đầu: {password}", "success")
+            outcome.success = f"Đã tạo tài khoản {user.username}, mật khẩu ban đầu: {password}"
+        if outcome.ok:
             return redirect(url_for("pages.admin_users"))
-        except (UserError, ValueError) as exc:
-            db.session.rollback()
-            flash(str(exc), "danger")
     q = request.args.get("q", "").strip()
     query = select(User).order_by(User.role, User.username).limit(200)
     if q:
@@ -291,11 +277,11 @@ def admin_reset_password(user_id: int):
     if user is None:
         abort(404)
     if form.validate_on_submit():
-        password = reset_password(user)
-        end_sessions(user)
-        audit("password.reset", target=user.username)
-        db.session.commit()
-        flash(f"Mật khẩu mới của {user.username}: {password}", "success")
+        with committed() as outcome:
+            password = reset_password(user)
+            end_sessions(user)
+            audit("password.reset", target=user.username)
+            outcome.success = f"Mật khẩu mới của {user.username}: {password}"
     return redirect(url_for("pages.admin_users"))
 
 
@@ -317,10 +303,10 @@ def officer_reset_password(user_id: int):
     form = EmptyForm()
     password = None
     if form.validate_on_submit():
-        password = reset_password(trainee, keep_for_sheet=False)
-        end_sessions(trainee)
-        audit("password.reset", target=trainee.username, detail="by=officer")
-        db.session.commit()
+        with committed():
+            password = reset_password(trainee, keep_for_sheet=False)
+            end_sessions(trainee)
+            audit("password.reset", target=trainee.username, detail="by=officer")
     response = current_app.make_response(render_template(
         "auth/officer_reset.html", trainee=trainee, form=form, password=password,
         back=_local_path(request.values.get("next")) or url_for("pages.index")))
@@ -336,10 +322,10 @@ def admin_end_sessions(user_id: int):
     if user is None:
         abort(404)
     if form.validate_on_submit():
-        ended = end_sessions(user)
-        audit("sessions.ended", target=user.username, detail=f"sessions={ended}")
-        db.session.commit()
-        flash(f"Đã đăng xuất {user.username} khỏi mọi thiết bị ({ended} phiên).", "success")
+        with committed() as outcome:
+            ended = end_sessions(user)
+            audit("sessions.ended", target=user.username, detail=f"sessions={ended}")
+            outcome.success = f"Đã đăng xuất {user.username} khỏi mọi thiết bị ({ended} phiên)."
     return redirect(url_for("pages.admin_users"))
 
 
@@ -358,10 +344,10 @@ def admin_release_login():
     form = EmptyForm()
     key = request.form.get("key", "")[:200]
     if form.validate_on_submit() and key:
-        if throttle.release(key):
-            audit("login.released", target=key)
-            flash("Đã mở khoá.", "success")
-        db.session.commit()
+        with committed() as outcome:
+            if throttle.release(key):
+                audit("login.released", target=key)
+                outcome.success = "Đã mở khoá."
     return redirect(url_for("pages.admin_throttle"))
 
 

@@ -18,6 +18,7 @@ from lms.models import Course, Role, Unit, User
 from lms.params import id_arg
 from lms.roster import ImportResult, RosterRejected, build_credentials_xlsx, credential_users, import_roster
 from lms.security import audit, audit_read, course_or_404, role_required
+from lms.transaction import transaction
 
 bp = Blueprint("roster", __name__)
 api_bp = Blueprint("roster_api", __name__, url_prefix="/api/v1")
@@ -57,17 +58,13 @@ def _run_import(data: bytes, filename: str, course_id: int) -> ImportResult:
     # write lock is not held while the file is parsed.
     db.session.commit()
     try:
-        result = import_roster(data, filename, course_id, only_unit_id=_scope_unit_id(current_user))
+        with transaction():
+            result = import_roster(data, filename, course_id, only_unit_id=_scope_unit_id(current_user))
+            audit("roster.imported", target=f"course={course_id}", detail=f"{filename}: {result.summary()}")
     except RosterRejected as exc:
-        db.session.rollback()
-        audit("roster.rejected", target=f"course={course_id}", detail=f"{filename}: {len(exc.errors)} lỗi")
-        db.session.commit()
+        with transaction():
+            audit("roster.rejected", target=f"course={course_id}", detail=f"{filename}: {len(exc.errors)} lỗi")
         raise
-    except Exception:
-        db.session.rollback()
-        raise
-    audit("roster.imported", target=f"course={course_id}", detail=f"{filename}: {result.summary()}")
-    db.session.commit()
     return result
 
 

@@ -25,8 +25,8 @@ from typing import Callable, Iterator
 
 from flask import flash
 
-from lms.api import ApiError
 from lms.db import db, write_transaction
+from lms.errors import ApiError
 
 
 def message_of(exc: BaseException) -> str:
