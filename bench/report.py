@@ -145,9 +145,13 @@ def populate(units: int, trainees: int, essays: int, tags: int, seed: int = 7) -
     pool = [(name, kind, text) for name, says in SAYINGS.items() for kind, text in says]
     pool_weights = [len(SAYINGS) - list(SAYINGS).index(name) for name, _k, _t in pool]
     tag_rows, links = [], []
+    spans: set[tuple[int, int]] = set()  # a span (version, start, end) is tagged once: the tag's unique index
     for k in range(tags):
         n = rng.randrange(len(chosen))
         name, kind, text = rng.choices(pool, weights=pool_weights)[0]
+        while (n, len(text)) in spans:
+            n = rng.randrange(len(chosen))
+        spans.add((n, len(text)))
         tag_rows.append({"essay_id": first_essay + n, "version_id": first_version + n, "course_id": course.id,
                          "unit_id": essay_rows[n]["unit_id"], "start_offset": 0, "end_offset": len(text),
                          "text": text, "folded": fold(text), "kind": kind, "created_by_id": reviewer.id,
@@ -182,16 +186,18 @@ def timed(label: str, fn):
     return result
 
 
-def run(name: str, preview: Path | None) -> None:
+def run(name: str, preview: Path | None, keep: Path | None = None) -> None:
     sizes = SIZES[name]
     folder = Path(tempfile.mkdtemp(prefix="report-bench-"))
-    app = create_app({"DATABASE_URL": f"sqlite:///{folder / 'bench.db'}", "SECRET_KEY": "bench",
+    db_file = keep / f"report-{name}.db" if keep else folder / "bench.db"
+    reuse = db_file.exists()
+    app = create_app({"DATABASE_URL": f"sqlite:///{db_file}", "SECRET_KEY": "bench",
                       "DATA_DIR": str(folder / "data"), "INDEXER_IN_PROCESS": False})
     with app.app_context():
         upgrade(app)
         print(f"{name}: {sizes['units']:,} units, {sizes['trainees']:,} trainees, {sizes['essays']:,} essays, "
               f"{sizes['tags']:,} tags")
-        course = timed("bulk insert", lambda: populate(**sizes))
+        course = db.session.scalar(select(Course)) if reuse else timed("bulk insert", lambda: populate(**sizes))
         data = timed("figures (completeness + themes + missing)", lambda: build_report_data(course))
         xlsx = timed("build .xlsx", lambda: report_xlsx(data))
         docx_data = timed("figures for .docx (no missing list)", lambda: build_report_data(course, with_missing=False))
@@ -226,9 +232,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="city,country")
     parser.add_argument("--preview", type=Path, default=None, help="render the city .docx pages here")
+    parser.add_argument("--keep", type=Path, default=None,
+                        help="keep the databases in this folder (report-<size>.db) and reuse them on the next run")
     args = parser.parse_args()
     for name in args.sizes.split(","):
-        run(name.strip(), args.preview if name.strip() == "city" else None)
+        run(name.strip(), args.preview if name.strip() == "city" else None, args.keep)
 
 
 if __name__ == "__main__":
