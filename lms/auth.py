@@ -45,9 +45,8 @@ def authenticate(username: str, password: str) -> User | None:
 
 
 def change_password(user: User, new_password: str) -> None:
-    """Set a user's own password; the handed-out initial password is forgotten, other sessions end."""
+    """Set a user's own password; other sessions end."""
     user.password_hash = hash_password(new_password)
-    user.initial_password = None
     user.password_changed_at = utcnow()
     sessions.end_sessions(user, keep_current=True)
 

@@ -1,6 +1,7 @@
 """Command line: `flask --app lms …` for set-up, data loading and scripts."""
 from __future__ import annotations
 
+import os
 import sys
 from typing import NoReturn
 
@@ -151,10 +152,13 @@ def course_update(course_id: int, name: str | None, due: str | None, cutoff: str
 @roster_cli.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--course", "course_id", type=int, required=True)
-def roster_import(file: str, course_id: int) -> None:
+@click.option("--credentials", "credentials_out", type=click.Path(dir_okay=False), default=None,
+              help="Ghi tài khoản mới và mật khẩu ban đầu vào tệp .xlsx này (quyền 0600); không lưu ở đâu khác.")
+def roster_import(file: str, course_id: int, credentials_out: str | None) -> None:
     """Import trainees from .xlsx or .csv into a course (all rows or nothing)."""
     from pathlib import Path
 
+    from lms.credentials import accounts_of, build_credentials_xlsx
     from lms.roster import RosterRejected, import_roster
 
     try:
@@ -163,9 +167,21 @@ def roster_import(file: str, course_id: int) -> None:
         db.session.rollback()
         click.echo(exc.summary(), err=True)
         sys.exit(1)
+    if credentials_out and result.new_accounts:
+        # Written before the commit: if the file cannot be written, nothing is imported.
+        data = build_credentials_xlsx(accounts_of(result.new_accounts))
+        fd = os.open(credentials_out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            os.fchmod(out.fileno(), 0o600)
+            out.write(data)
     audit("roster.imported", target=f"course={course_id}", detail=result.summary())
     db.session.commit()
     click.echo(result.summary())
+    if credentials_out and result.new_accounts:
+        click.echo(f"Mật khẩu ban đầu của {result.created} tài khoản mới: {credentials_out}")
+    elif result.new_accounts:
+        click.echo("Mật khẩu ban đầu không được lưu (chỉ lưu bản băm); dùng --credentials TỆP.xlsx để nhận "
+                   "chúng, hoặc cán bộ đơn vị cấp lại mật khẩu cho từng người.", err=True)
 
 
 @user_cli.command("create")

@@ -70,8 +70,6 @@ class User(UserMixin, Base):
     position: Mapped[str | None] = mapped_column(String(200))
     phone: Mapped[str | None] = mapped_column(String(30), index=True)
     email: Mapped[str | None] = mapped_column(String(200), index=True)
-    # Kept only until the person sets their own password, so the unit officer can hand it over.
-    initial_password: Mapped[str | None] = mapped_column(String(64))
     is_active_account: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     password_changed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
@@ -217,6 +215,27 @@ class LoginSession(Base):
     address: Mapped[str | None] = mapped_column(String(64))
 
     user: Mapped[User] = relationship()
+
+
+class CredentialSheet(Base):
+    """The initial passwords one import gave one unit's new accounts, waiting for their one download.
+
+    Sealed (Fernet) with a key the server does not keep: it travels in the importer's session
+    cookie only. The row is deleted when the sheet is downloaded, or by the worker once expired;
+    backups leave the table out (without the key it is nothing but noise).
+    """
+
+    __tablename__ = "credential_sheet"
+    __table_args__ = {"info": {"backup": False}}
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    batch: Mapped[str] = mapped_column(String(32), index=True)  # one import; names its key in the session
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id", ondelete="CASCADE"))
+    course_id: Mapped[int | None] = mapped_column(ForeignKey("course.id", ondelete="CASCADE"))
+    sealed: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
 
 
 class AuditEvent(Base):

@@ -256,7 +256,6 @@ def admin_users():
             password = generate_password()
             user = create_user(form.username.data, role=Role(form.role.data), password=password,
                                full_name=form.full_name.data, unit_code=form.unit_code.data or None)
-            user.initial_password = password
             audit("user.created", target=user.username, detail=f"role={user.role.value}")
             outcome.success = f"Đã tạo tài khoản {user.username}, mật khẩu ban đầu: {password}"
         if outcome.ok:
@@ -304,7 +303,7 @@ def officer_reset_password(user_id: int):
     password = None
     if form.validate_on_submit():
         with committed():
-            password = reset_password(trainee, keep_for_sheet=False)
+            password = reset_password(trainee)
             end_sessions(trainee)
             audit("password.reset", target=trainee.username, detail="by=officer")
     response = current_app.make_response(render_template(

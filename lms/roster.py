@@ -31,8 +31,7 @@ from sqlalchemy.orm import lazyload
 
 from lms.db import db
 from lms.models import Course, Enrollment, Role, Unit, User
-from lms.spreadsheets import xlsx_bytes
-from lms.text import fold, vn_name_key
+from lms.text import fold
 from lms.units import UnitResolver
 from lms.users import USERNAME_RE
 
@@ -129,6 +128,9 @@ class ImportResult:
     unchanged: int = 0
     enrolled: int = 0
     unit_codes: list[str] = field(default_factory=list)
+    # (user id, unit id, initial password) of each new account: handed out once by the caller
+    # (the importer's sealed sheet, the API's answer, the CLI's file), stored nowhere in clear.
+    new_accounts: list[tuple[int, int, str]] = field(default_factory=list, repr=False)
 
     def summary(self) -> str:
         """One Vietnamese sentence for pages, the CLI and the audit log."""
@@ -642,10 +644,12 @@ def import_roster(data: bytes, filename: str, course_id: int, *,  # noqa: C901  
     new_ids = db.session.scalars(insert(users).returning(users.c.id, sort_by_parameter_order=True), [
         {"username": row.username or next(generated), "role": Role.trainee, "full_name": row.full_name,
          "unit_id": row.unit.id, "birth_date": row.birth_date, "position": row.position, "phone": row.phone,
-         "email": row.email, "password_hash": hashed, "initial_password": password}
+         "email": row.email, "password_hash": hashed}
         for row, password, hashed in zip(new_rows, passwords, hashes)]).all() if new_rows else []
     created = {row.line: user_id for row, user_id in zip(new_rows, new_ids)}
     result.created = len(created)
+    result.new_accounts = [(user_id, row.unit.id, password)
+                           for row, user_id, password in zip(new_rows, new_ids, passwords)]
 
     enrolled = {user_id: (enrollment_id, unit_id) for enrollment_id, user_id, unit_id in db.session.execute(
         select(Enrollment.id, Enrollment.user_id, Enrollment.unit_id).where(Enrollment.course_id == course_id))}
@@ -666,29 +670,3 @@ def import_roster(data: bytes, filename: str, course_id: int, *,  # noqa: C901  
     logger.info("roster import course=%s rows=%s created=%s updated=%s enrolled=%s", course_id,
                 result.rows, result.created, result.updated, result.enrolled)
     return result
-
-
-# ---------------------------------------------------------------------------------------------
-# Credential sheets
-
-CREDENTIAL_HEADERS = ["STT", "Họ và tên", "Ngày sinh", "Đơn vị", "Tên đăng nhập", "Mật khẩu ban đầu"]
-
-
-def credential_users(unit: Unit, course_id: int | None = None) -> list[User]:
-    """Trainees of the unit (in the course, when given) whose initial password is still set, in name order."""
-    query = select(User).where(User.initial_password.is_not(None), User.role == Role.trainee)
-    if course_id is not None:
-        query = query.join(Enrollment, Enrollment.user_id == User.id).where(
-            Enrollment.course_id == course_id, Enrollment.unit_id == unit.id)
-    else:
-        query = query.where(User.unit_id == unit.id)
-    users = list(db.session.scalars(query).unique())
-    users.sort(key=lambda u: vn_name_key(u.full_name))
-    return users
-
-
-def build_credentials_xlsx(unit: Unit, users: list[User]) -> bytes:
-    """The unit's credential sheet: STT, name, birth date, unit, username, initial password."""
-    rows = ([n, user.full_name, user.birth_date.strftime("%d/%m/%Y") if user.birth_date else "",
-             unit.name, user.username, user.initial_password or ""] for n, user in enumerate(users, start=1))
-    return xlsx_bytes([("Tài khoản", CREDENTIAL_HEADERS, rows)])

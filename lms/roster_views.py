@@ -1,23 +1,24 @@
-"""Roster pages and API: import a trainee list into a course, download a unit's credential sheet."""
+"""Roster pages and API: import a trainee list into a course, hand out the new accounts' initial passwords once."""
 from __future__ import annotations
 
 import io
 from typing import Any
 
-from flask import Blueprint, Flask, abort, jsonify, render_template, request, send_file, url_for
+from flask import Blueprint, Flask, abort, jsonify, render_template, request, send_file, session, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from sqlalchemy import select
 from wtforms import SelectField
 
+from lms import credentials as sheets
 from lms.api import ApiError, add_openapi_paths, register_api_blueprint, std_responses
-from lms.db import db
+from lms.db import db, write_transaction
 from lms.hooks import NAV
 from lms.models import Course, Role, Unit, User
 from lms.params import id_arg
-from lms.roster import ImportResult, RosterRejected, build_credentials_xlsx, credential_users, import_roster
-from lms.security import audit, audit_read, course_or_404, role_required
+from lms.roster import ImportResult, RosterRejected, import_roster
+from lms.security import audit, course_or_404, role_required
 from lms.transaction import transaction
 
 bp = Blueprint("roster", __name__)
@@ -37,6 +38,7 @@ def init_app(app: Flask) -> None:
     register_api_blueprint(app, api_bp)
     add_openapi_paths(app, _OPENAPI_PATHS, _OPENAPI_SCHEMAS)
     NAV.register(app, _nav)
+    sheets.init_app(app)
 
 
 def _nav(user: User) -> list[tuple[str, str]]:
@@ -52,19 +54,27 @@ def _scope_unit_id(user: User) -> int | None:
     return -1  # never a unit id: every row is refused
 
 
-def _run_import(data: bytes, filename: str, course_id: int) -> ImportResult:
-    """Import and commit with an audit record; on refusal roll back, audit the refusal and re-raise."""
+def _run_import(data: bytes, filename: str, course_id: int, *, seal: bool = False) -> ImportResult:
+    """Import and commit with an audit record; on refusal roll back, audit the refusal and re-raise.
+
+    seal: the new accounts' passwords wait, sealed, for the importer's one download (the page);
+    the key goes into the importer's session in the same step as the commit.
+    """
     # End the (write-intent) transaction opened by the permission and course look-ups, so SQLite's
     # write lock is not held while the file is parsed.
     db.session.commit()
     try:
         with transaction():
             result = import_roster(data, filename, course_id, only_unit_id=_scope_unit_id(current_user))
+            sealed = sheets.seal_sheets(result.new_accounts, course_id=course_id,
+                                        importer=current_user._get_current_object()) if seal else None
             audit("roster.imported", target=f"course={course_id}", detail=f"{filename}: {result.summary()}")
     except RosterRejected as exc:
         with transaction():
             audit("roster.rejected", target=f"course={course_id}", detail=f"{filename}: {len(exc.errors)} lỗi")
         raise
+    if sealed is not None:
+        sheets.remember_key(session, *sealed)
     return result
 
 
@@ -80,18 +90,19 @@ def import_page():
     if form.validate_on_submit():
         upload = form.file.data
         try:
-            result = _run_import(upload.read(), upload.filename or "", form.course.data)
+            result = _run_import(upload.read(), upload.filename or "", form.course.data, seal=True)
         except RosterRejected as exc:
             errors = exc.errors
     credential_links = []
-    if result is not None:
-        codes = result.unit_codes
-        units = db.session.scalars(select(Unit).where(Unit.code.in_(codes)).order_by(Unit.code)).all()
+    if result is not None and result.new_accounts:
+        unit_ids = {unit_id for _, unit_id, _ in result.new_accounts}
+        units = db.session.scalars(select(Unit).where(Unit.id.in_(unit_ids)).order_by(Unit.code)).all()
         credential_links = [(u, url_for("roster.credentials", unit_code=u.code, course=result.course_id))
                             for u in units if current_user.can_manage_unit(u.id)]
     own_unit = current_user.unit if current_user.role == Role.officer else None
     return render_template("roster/import.html", form=form, errors=errors, result=result,
-                           credential_links=credential_links, own_unit=own_unit)
+                           credential_links=credential_links, own_unit=own_unit,
+                           lifetime_minutes=int(sheets.SHEET_LIFETIME.total_seconds() // 60))
 
 
 @bp.get("/roster/credentials/<unit_code>.xlsx")
@@ -105,9 +116,21 @@ def credentials(unit_code: str):
     if "course" in request.args:
         course_id = id_arg("course", required=True)
         course_or_404(course_id or 0)
-    users = credential_users(unit, course_id)
-    audit_read("roster.credentials", target=unit.code, detail=f"course={course_id} accounts={len(users)}")
-    response = send_file(io.BytesIO(build_credentials_xlsx(unit, users)), mimetype=XLSX_MIME, as_attachment=True,
+    # The sheet is opened and deleted in one write transaction (ended reads first, as audit_read does).
+    db.session.commit()
+    with write_transaction(), transaction():
+        accounts = sheets.take_sheet(current_user._get_current_object(), unit, course_id,
+                                     session.get(sheets.SESSION_KEY) or {})
+        audit("roster.credentials", target=unit.code,
+              detail=f"course={course_id} accounts={len(accounts or [])}")
+    if accounts is None:
+        return render_template("errors/error.html", code=410, message=(
+            "Danh sách mật khẩu ban đầu này không còn: mỗi danh sách chỉ tải được một lần, trong "
+            f"{int(sheets.SHEET_LIFETIME.total_seconds() // 60)} phút sau khi nhập, và chỉ người đã nhập "
+            "tải được. Mật khẩu ban đầu không được lưu lại. Học viên nào chưa nhận được mật khẩu: cán bộ "
+            "đơn vị cấp lại mật khẩu cho người đó (trang đơn vị, «Cấp lại mật khẩu»).")), 410
+    response = send_file(io.BytesIO(sheets.build_credentials_xlsx(accounts)), mimetype=XLSX_MIME,
+                         as_attachment=True,
                          download_name=f"tai-khoan-{unit.code}" + (f"-lop-{course_id}" if course_id else "") + ".xlsx")
     response.headers["Cache-Control"] = "no-store"  # initial passwords
     return response
@@ -128,7 +151,11 @@ def import_api(course_id: int):
     except RosterRejected as exc:
         return jsonify({"created": 0, "updated": 0, "unchanged": 0, "enrolled": 0,
                         "errors": [e.to_json() for e in exc.errors]}), 422
-    return jsonify(result.to_json())
+    # The new accounts' initial passwords are in this answer and nowhere else.
+    response = jsonify({**result.to_json(),
+                        "credentials": sheets.credentials_json(sheets.accounts_of(result.new_accounts))})
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 _RESULT_SCHEMA: dict[str, Any] = {
@@ -139,7 +166,13 @@ _RESULT_SCHEMA: dict[str, Any] = {
         "errors": {"type": "array", "items": {"type": "object", "required": ["row", "message"], "properties": {
             "row": {"type": "integer", "nullable": True,
                     "description": "Spreadsheet row number; null for the file as a whole"},
-            "message": {"type": "string"}}}}}}
+            "message": {"type": "string"}}}},
+        "credentials": {"type": "array", "description": (
+            "The accounts this import created with their initial passwords: handed out in this answer only "
+            "(only their hashes are stored)"), "items": {
+            "type": "object", "required": ["username", "password", "full_name", "unit"], "properties": {
+                "username": {"type": "string"}, "password": {"type": "string"},
+                "full_name": {"type": "string"}, "unit": {"type": "string"}}}}}}
 _OPENAPI_SCHEMAS = {"RosterResult": _RESULT_SCHEMA}
 _responses = std_responses({"$ref": "#/components/schemas/RosterResult"}, 400, 401, 403, 404)
 _responses["422"] = {"description": "Danh sách bị từ chối, không nhập gì; mọi lỗi kèm số dòng",

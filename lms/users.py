@@ -40,11 +40,10 @@ def create_user(username: str, *, role: Role, password: str, full_name: str | No
     return user
 
 
-def reset_password(user: User, *, keep_for_sheet: bool = True) -> str:
-    """Give the user a new initial password (returned; kept for the unit's credential sheet unless told not to)."""
+def reset_password(user: User) -> str:
+    """Give the user a new initial password, returned to be shown once (only its hash is kept)."""
     password = generate_password()
     user.password_hash = hash_password(password)
-    user.initial_password = password if keep_for_sheet else None
     return password
 
 
@@ -53,7 +52,6 @@ def set_password(user: User, password: str) -> None:
     if len(password) < 8:
         raise UserError("Mật khẩu phải có từ 8 ký tự trở lên.")
     user.password_hash = hash_password(password)
-    user.initial_password = None
     user.password_changed_at = utcnow()
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import tarfile
 import unicodedata
 import zipfile
 
@@ -10,10 +11,11 @@ import pytest
 from openpyxl import Workbook, load_workbook
 from sqlalchemy import event, func, select
 
-from lms.db import db
+from lms.db import db, utcnow
 from lms.models import Enrollment, Role, User
 from lms.roster import RosterRejected, import_roster
 from lms.security import verify_password
+from tests.conftest import Auth
 from tests.lms.roster_files import HEADER, csv_bytes, person, xlsx
 
 
@@ -75,7 +77,8 @@ def test_5000_rows_import_with_few_queries(app, wards, course):
     assert (anh.birth_date, anh.position, anh.unit.code, anh.phone, anh.email, anh.role) == (
         dt.date(1985, 3, 5), "Bí thư Đoàn", "31261", "0912345678", "anh.tran@cantho.gov.vn", Role.trainee)
     assert anh.username == "tranthianh.31261"
-    assert verify_password(anh, anh.initial_password)
+    passwords = {user_id: password for user_id, _, password in result.new_accounts}
+    assert verify_password(anh, passwords[anh.id])
     first = user_named("Nguyễn Văn Thử 1")
     assert (first.birth_date, first.unit.code, first.phone, first.email, first.username) == (
         dt.date(1971, 2, 2), "31135", "0900000001", "hv1@cantho.gov.vn", "nguyenvanthu1.31135")
@@ -87,9 +90,14 @@ def test_5000_rows_import_with_few_queries(app, wards, course):
 def test_cli_imports_a_csv(runner, wards, course, tmp_path):
     path = tmp_path / "ds.csv"
     path.write_bytes(csv_bytes([person(1), person(2, unit="Phuong Ninh Kieu")], sep=";", encoding="utf-8-sig"))
-    result = runner.invoke(args=["roster", "import", str(path), "--course", str(course.id)])
+    sheet = tmp_path / "tai-khoan.xlsx"
+    result = runner.invoke(args=["roster", "import", str(path), "--course", str(course.id), "--credentials", str(sheet)])
     assert result.exit_code == 0, result.output
     assert "tạo mới 2 tài khoản" in result.output
+    # The initial passwords go to that file only, readable by its owner alone.
+    assert sheet.stat().st_mode & 0o777 == 0o600
+    rows = list(load_workbook(sheet).active.iter_rows(values_only=True))[1:]
+    assert len(rows) == 2 and all(verify_password(user_named(name), password) for _, name, _, _, _, password in rows)
     bad = tmp_path / "sai.csv"
     bad.write_bytes(csv_bytes([person(3, unit="Phường Không Có")]))
     result = runner.invoke(args=["roster", "import", str(bad), "--course", str(course.id)])
@@ -297,20 +305,23 @@ def test_admin_imports_by_page_and_downloads_credentials(client, auth, wards, co
     # CSV: openpyxl would have written the name as a formula.
     page = _upload(auth, course.id, csv_bytes(rows), filename="ds.csv").get_data(as_text=True)
     assert "Tài khoản tạo mới: 3" in page and "Ghi danh mới vào lớp: 3" in page
-    assert f"/roster/credentials/31135.xlsx?course={course.id}" in page
+    assert f"/roster/credentials/31135.xlsx?course={course.id}" in page and "một lần" in page
 
-    # One of them has already set a password: no longer on the sheet.
-    user_named("Nguyễn Văn Thử 1").initial_password = None
-    db.session.commit()
     response = client.get(f"/roster/credentials/31135.xlsx?course={course.id}")
     assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
     sheet = load_workbook(io.BytesIO(response.data)).active
     values = [list(r) for r in sheet.iter_rows(values_only=True)]
-    user = user_named('=HYPERLINK("http://x")')
-    assert values == [["STT", "Họ và tên", "Ngày sinh", "Đơn vị", "Tên đăng nhập", "Mật khẩu ban đầu"],
-                      [1, "'=HYPERLINK(\"http://x\")", user.birth_date.strftime("%d/%m/%Y"), "Phường Ninh Kiều",
-                       user.username, user.initial_password]]
-    assert sheet["B2"].data_type == "s"
+    first, user = user_named("Nguyễn Văn Thử 1"), user_named('=HYPERLINK("http://x")')
+    assert values[0] == ["STT", "Họ và tên", "Ngày sinh", "Đơn vị", "Tên đăng nhập", "Mật khẩu ban đầu"]
+    assert [row[:5] for row in values[1:]] == [
+        [1, first.full_name, first.birth_date.strftime("%d/%m/%Y"), "Phường Ninh Kiều", first.username],
+        [2, "'=HYPERLINK(\"http://x\")", user.birth_date.strftime("%d/%m/%Y"), "Phường Ninh Kiều", user.username]]
+    assert sheet["B3"].data_type == "s"
+    assert verify_password(first, values[1][5]) and verify_password(user, values[2][5])
+    # Handed out once: the sheet is gone after its download; the other unit's still waits.
+    again = client.get(f"/roster/credentials/31135.xlsx?course={course.id}")
+    assert again.status_code == 410 and "chỉ tải được một lần" in again.get_data(as_text=True)
+    assert client.get(f"/roster/credentials/31261.xlsx?course={course.id}").status_code == 200
 
 
 def test_page_lists_errors_with_row_numbers(client, auth, wards, course, make_user):
@@ -330,7 +341,7 @@ def test_csrf_token_is_required(client, auth, wards, course, make_user):
 
 def test_officer_cannot_import_into_nor_download_another_unit(client, auth, wards, course, make_user, make_course):
     ninh_kieu, co_do = wards
-    other_trainee = make_user(Role.trainee, unit=co_do, full_name="Người Cờ Đỏ", initial_password="abcdefghjk")
+    other_trainee = make_user(Role.trainee, unit=co_do, full_name="Người Cờ Đỏ")
     db.session.add(Enrollment(course_id=course.id, user_id=other_trainee.id, unit_id=co_do.id))
     db.session.commit()
     officer = make_user(Role.officer, unit=ninh_kieu)
@@ -341,10 +352,11 @@ def test_officer_cannot_import_into_nor_download_another_unit(client, auth, ward
     assert client.get(f"/roster/credentials/31261.xlsx?course={course.id}").status_code == 404
     assert client.get("/roster/credentials/31261.xlsx").status_code == 404
     assert client.get("/roster/credentials/KHONGCO.xlsx").status_code == 404
-    assert client.get(f"/roster/credentials/31135.xlsx?course={course.id}").status_code == 200
+    assert client.get(f"/roster/credentials/31135.xlsx?course={course.id}").status_code == 410  # nothing imported
 
     ok = _upload(auth, course.id, xlsx([person(1), person(2, unit="P. Ninh Kieu")])).get_data(as_text=True)
     assert "Tài khoản tạo mới: 2" in ok and "/roster/credentials/31261" not in ok
+    assert client.get(f"/roster/credentials/31135.xlsx?course={course.id}").status_code == 200
 
 
 def test_errors_never_name_another_units_account(app, wards, course, make_user):
@@ -397,8 +409,14 @@ def test_api_imports_and_refuses_with_422(client, wards, course, make_user, api_
     assert count(Enrollment) == 0
     ok = client.post(url, headers=headers, data={"file": (io.BytesIO(csv_bytes([person(1), person(2)])), "a.csv")})
     assert ok.status_code == 200
-    assert ok.json | {"units": None} == {"created": 2, "updated": 0, "unchanged": 0, "enrolled": 2, "rows": 2,
-                                         "units": None, "errors": []}
+    assert ok.json | {"units": None, "credentials": None} == {
+        "created": 2, "updated": 0, "unchanged": 0, "enrolled": 2, "rows": 2, "units": None, "errors": [],
+        "credentials": None}
+    # The new accounts' initial passwords come in this one answer (stored nowhere in clear).
+    assert ok.headers["Cache-Control"] == "no-store"
+    handed = {c["username"]: c["password"] for c in ok.json["credentials"]}
+    assert len(handed) == 2 and all(verify_password(db.session.scalar(select(User).where(User.username == name)),
+                                                    password) for name, password in handed.items())
     assert client.post(url, headers=headers, data={}).status_code == 400
     assert client.post("/api/v1/courses/999/roster", headers=headers,
                        data={"file": (io.BytesIO(b"x"), "a.csv")}).status_code == 404
@@ -435,11 +453,47 @@ def test_xlsx_table_away_from_a1_keeps_spreadsheet_row_numbers(app, wards, cours
 
 
 def test_initial_passwords_are_random_and_verify_against_their_hashes(app, wards, course):
-    import_roster(xlsx([person(n) for n in range(1, 41)]), "a.xlsx", course.id)
+    result = import_roster(xlsx([person(n) for n in range(1, 41)]), "a.xlsx", course.id)
     db.session.commit()
-    users = list(db.session.scalars(select(User)))
-    passwords = {u.initial_password for u in users}
+    users = {u.id: u for u in db.session.scalars(select(User))}
+    given = {user_id: password for user_id, _, password in result.new_accounts}
+    passwords = set(given.values())
     assert len(passwords) == 40
     assert all(len(p) == 10 and set(p) <= set("abcdefghjkmnpqrstuvwxyz23456789") for p in passwords)
-    assert all(verify_password(u, u.initial_password) for u in users[:2])
-    assert not verify_password(users[0], users[1].initial_password)
+    first, second = list(given)[:2]
+    assert verify_password(users[first], given[first]) and verify_password(users[second], given[second])
+    assert not verify_password(users[first], given[second])
+
+
+def test_initial_passwords_are_never_stored_in_clear(app, client, auth, wards, course, make_user, tmp_path):
+    """Before: `user.initial_password` kept each one in clear until changed, and so did every backup.
+    Now the sheet waits sealed with a key only the importer's session holds; the database, a
+    backup or another officer's session cannot open it, and the worker drops it once expired."""
+    from lms.backup import write_backup
+    from lms.credentials import purge_sheets
+    from lms.models import CredentialSheet
+
+    admin = make_user(Role.admin)
+    auth.login(admin)
+    page = _upload(auth, course.id, xlsx([person(n) for n in range(1, 6)])).get_data(as_text=True)
+    assert "Tài khoản tạo mới: 5" in page
+    columns = {c.name for c in User.__table__.columns}
+    assert not {"initial_password"} & columns
+    sealed = db.session.scalars(select(CredentialSheet)).all()
+    assert len(sealed) == 1 and sealed[0].created_by_id == admin.id
+    # Another administrator (another session, no key) gets nothing; the importer gets the sheet once.
+    other = app.test_client()
+    Auth(other).login(make_user(Role.admin))
+    assert other.get(f"/roster/credentials/31135.xlsx?course={course.id}").status_code == 410
+    backup = tmp_path / "b.tar.gz"
+    write_backup(app, backup)
+    response = client.get(f"/roster/credentials/31135.xlsx?course={course.id}")
+    passwords = [row[5] for row in list(load_workbook(io.BytesIO(response.data)).active.iter_rows(values_only=True))[1:]]
+    assert len(passwords) == 5
+    with tarfile.open(backup) as tar:
+        everything = b"".join(tar.extractfile(m).read() for m in tar.getmembers() if m.isfile())
+    assert not any(p.encode() in everything for p in passwords) and b"credential_sheet" not in everything
+    assert db.session.scalar(select(func.count(CredentialSheet.id))) == 0
+    # A sheet nobody fetched is deleted once expired.
+    _upload(auth, course.id, xlsx([person(n) for n in range(6, 8)]))
+    assert purge_sheets(utcnow() + dt.timedelta(hours=2)) == 1
