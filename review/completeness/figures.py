@@ -157,6 +157,16 @@ def _handed_in(course: Course, as_of: dt.datetime, unit_ids: list[int] | None):
     return query
 
 
+def core_rows(query) -> list[Any]:
+    """All rows of a SELECT of columns, through the session's connection (pending changes flushed first).
+
+    Not `db.session.execute`: for plain columns its ORM result path costs more than SQLite itself on
+    big results (the country's 450,000 hand-ins: 12.7 s against 7.7 s at load 8).
+    """
+    db.session.flush()
+    return list(db.session.connection().execute(query).all())
+
+
 def _frame(rows, columns: list[str]) -> pd.DataFrame:
     return pd.DataFrame.from_records([tuple(r) for r in rows], columns=columns)
 
@@ -351,9 +361,9 @@ def trainee_states(course: Course, unit_ids: Iterable[int], as_of: dt.datetime |
     unit_ids = sorted(set(unit_ids))
     people = _trainees(course, unit_ids)
     # Integers and a boolean for every essay; times and flags only for the cells kept (below).
-    handed = db.session.execute(_handed_in(course, as_of, unit_ids).with_only_columns(
+    handed = core_rows(_handed_in(course, as_of, unit_ids).with_only_columns(
         Enrollment.id.label("enrollment_id"), Essay.topic_id, EssayVersion.id.label("version_id"),
-        EssayVersion.is_late)).all()
+        EssayVersion.is_late))
     topic_list = [t for t in course.topics if topic_id is None or t.id == topic_id]
     grid = _Grid.of(people, handed, topic_list)
     results, case_of = _judge(course, grid, handed, extensions_as_of(course, as_of, unit_ids))
@@ -373,12 +383,12 @@ _STATE_COLUMNS = [*_PEOPLE, "is_exempt", "topic_id", "topic_position", "topic_ti
 
 def _trainees(course: Course, unit_ids: list[int]) -> pd.DataFrame:
     """The trainees enrolled in these units, with their exemption, in Vietnamese name order."""
-    people = _frame(db.session.execute(
+    people = _frame(core_rows(
         select(Enrollment.id, Enrollment.user_id, Enrollment.unit_id, User.full_name, User.username,
                User.email, Exemption.reason, User.phone, User.position)
         .join(User, User.id == Enrollment.user_id)
         .outerjoin(Exemption, Exemption.enrollment_id == Enrollment.id)
-        .where(Enrollment.course_id == course.id, Enrollment.unit_id.in_(unit_ids))).all(), _PEOPLE)
+        .where(Enrollment.course_id == course.id, Enrollment.unit_id.in_(unit_ids))), _PEOPLE)
     # Names repeat a lot across a country: compute each sort key once.
     name_keys = {name: vn_name_key(name) for name in set(people["full_name"])}
     keys = [name_keys[n] + ((u,),) for n, u in zip(people["full_name"], people["username"])]

@@ -20,7 +20,7 @@ from lms.db import db, utcnow
 from lms.models import Course, Topic, Unit, User
 from lms.text import vn_sort_key
 from lms.timefmt import to_local
-from review.completeness.figures import Completeness, completeness, trainee_states
+from review.completeness.figures import Completeness, completeness, core_rows, trainee_states
 from review.tagging.models import KIND_LABELS, TAG_KINDS, Tag, TagTheme, Theme
 
 WARD_KINDS = {"phường", "xã", "đặc khu"}
@@ -66,8 +66,7 @@ _PASSAGE_COLUMNS = ["tag_id", "cluster", "is_duplicate", "kind", "text", "essay_
 
 def _cluster_keys(course_id: int) -> dict[int, str]:
     """Each tag's cluster: its confirmed group, its original's cluster, or itself (as in the compilation)."""
-    rows = db.session.execute(select(Tag.id, Tag.group_id, Tag.duplicate_of_id)
-                              .where(Tag.course_id == course_id)).all()
+    rows = core_rows(select(Tag.id, Tag.group_id, Tag.duplicate_of_id).where(Tag.course_id == course_id))
     info = {r.id: (r.group_id, r.duplicate_of_id) for r in rows}
     keys: dict[int, str] = {}
     for tag_id in info:
@@ -107,8 +106,8 @@ def theme_figures(course: Course, as_of: dt.datetime | None = None, unit_ids: It
     wanted = None if theme_ids is None else set(theme_ids)
     if wanted is not None:
         query = query.where(Tag.id.in_(select(TagTheme.tag_id).where(TagTheme.theme_id.in_(wanted))))
-    tags = db.session.execute(query).all()
-    links = pd.DataFrame.from_records([tuple(r) for r in db.session.execute(links_query).all()],
+    tags = core_rows(query)
+    links = pd.DataFrame.from_records([tuple(r) for r in core_rows(links_query)],
                                       columns=["tag_id", "theme_id", "theme"])
     keys = _cluster_keys(course.id) if tags else {}
     # Sort keys once per theme, not once per tag (vn_sort_key is pure Python).
