@@ -25,8 +25,10 @@ from review.tagging.models import KIND_LABELS, TAG_KINDS, Tag, TagTheme, Theme
 
 WARD_KINDS = {"phường", "xã", "đặc khu"}
 FORMATS = ("xlsx", "docx")
+BOTH = "zip"  # the .docx and the .xlsx from one aggregation, in one .zip (pages, job)
 MIMETYPES = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-             "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document"}
+             "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+             BOTH: "application/zip"}
 
 
 class ReportError(ValueError):

@@ -19,7 +19,7 @@ from lms.timefmt import iso
 from lms.transaction import committed, write_after_reads
 from review.report import api as report_api
 from review.report.cli import report_cli
-from review.report.data import FORMATS, MIMETYPES, ReportError, build_report_data
+from review.report.data import BOTH, FORMATS, MIMETYPES, ReportError, build_report_data
 from review.report.operations import JOB_KIND, build_file, filters_detail, report_target, run_report_job
 from review.report.prose import ReportProse, report_prose, save_prose
 from review.tagging.models import Theme
@@ -95,8 +95,8 @@ def _build(course: Course, unit: Unit | None):
     fmt = request.form.get("format", "")
     back = (url_for("report.unit_report", course_id=course.id, code=unit.code) if unit
             else url_for("report.course_report", course_id=course.id))
-    if fmt not in FORMATS:
-        flash("Định dạng phải là .xlsx hoặc .docx.", "danger")
+    if fmt not in (*FORMATS, BOTH):
+        flash("Định dạng phải là .xlsx, .docx hoặc cả hai (.zip).", "danger")
         return redirect(back)
     try:
         as_of = parse_as_of(request.form.get("as_of"))

@@ -15,10 +15,12 @@ from essays.models import Extension
 from essays.operations import grant_extension, submit_essay
 from lms.db import db, utcnow
 from lms.models import Course, Enrollment, Role, Topic, Unit, User
+from lms.timefmt import fmt_datetime
 from review.completeness.models import Attendance, Exemption
 from review.report.data import build_report_data, theme_figures
 from review.report.docx import report_docx
 from review.report.formatting import vn_int, vn_pct
+from review.report.operations import build_files
 from review.report.prose import default_prose
 from review.report.xlsx import SHEETS, report_xlsx
 from review.tagging.models import Theme
@@ -404,3 +406,30 @@ def test_report_settings_read_the_environment(monkeypatch, tmp_path):
     assert config["REPORT_PLACE"] == "Long Xuyên"
     assert config["REPORT_BOARD_RECIPIENTS"] == "Thường trực Tỉnh ủy (để báo cáo),\nLưu Văn phòng Ban."
     assert config["REPORT_ISSUER"] == "ĐẢNG BỘ THÀNH PHỐ CẦN THƠ"
+
+
+def test_xlsx_and_docx_from_one_aggregation_agree(report_world):
+    """`build_files` computes the figures once; both files state the same totals, per topic and per theme."""
+    w = report_world
+    files, data = build_files(w.course, ["xlsx", "docx"], w.as_of)
+    assert set(files) == {"xlsx", "docx"} and len(data.missing)  # the .xlsx's missing list was computed
+    book = pd.read_excel(io.BytesIO(files["xlsx"]), sheet_name=None, engine="openpyxl")
+    summary = dict(zip(book["Tổng hợp"]["Chỉ tiêu"], book["Tổng hợp"]["Giá trị"]))
+    doc = Document(io.BytesIO(files["docx"]))
+    text = "\n".join(" ".join(p.text.split()) for p in doc.paragraphs)
+    assert summary["Số liệu tính đến"] == fmt_datetime(data.as_of)
+    assert (f"Đã nộp {vn_int(summary['Số bài đã nộp'])} bài, đạt {vn_pct(summary['Tỉ lệ hoàn thành (%)'])}; "
+            f"trong đó nộp đúng hạn {vn_int(summary['Nộp đúng hạn'])} bài, nộp muộn {vn_int(summary['Nộp muộn'])} bài"
+            in text)
+    for r in book["Theo chủ đề"].to_dict("records"):
+        assert (f"Chủ đề {r['Chủ đề số']}: đã nộp {vn_int(r['Đã nộp'])}/{vn_int(r['Phải nộp'])} bài "
+                f"({vn_pct(r['Tỉ lệ hoàn thành (%)'])}), đúng hạn {vn_int(r['Đúng hạn'])}, muộn {vn_int(r['Nộp muộn'])}, "
+                f"chưa nộp {vn_int(r['Chưa nộp'] + r['Được gia hạn'])}.") in text
+    themes = book["Lĩnh vực kiến nghị – đề xuất"]["Lĩnh vực kiến nghị, đề xuất"].drop_duplicates().tolist()
+    quoted = [t for t in themes if f". {t}" in text]
+    assert quoted == themes  # section IV names every theme of the workbook, in the workbook's order
+    assert [text.index(f". {t}") for t in quoted] == sorted(text.index(f". {t}") for t in quoted)
+    # The same figures as two separate builds give.
+    alone = pd.read_excel(io.BytesIO(report_xlsx(build_report_data(w.course, w.as_of))), sheet_name=None,
+                          engine="openpyxl")
+    assert all(alone[name].equals(book[name]) for name in SHEETS)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import zipfile
 
 import pandas as pd
 import pytest
@@ -159,10 +160,41 @@ def test_cli_builds_both_formats(report_world, runner, tmp_path):
     assert "via=cli" in _audits()[-1].detail
 
 
+def test_cli_builds_both_files_from_one_aggregation(report_world, runner, tmp_path):
+    w = report_world
+    db.session.commit()
+    xlsx_out, docx_out = tmp_path / "a.xlsx", tmp_path / "b.docx"
+    result = runner.invoke(args=["report", "build", "--course", str(w.course.id), "--as-of", w.as_of.isoformat(),
+                                 "--out", str(xlsx_out), "--out", str(docx_out)])
+    assert result.exit_code == 0, result.output
+    assert result.output.count("Đã tạo") == 2
+    summary = pd.read_excel(xlsx_out, sheet_name="Tổng hợp", engine="openpyxl")
+    assert dict(zip(summary["Chỉ tiêu"], summary["Giá trị"]))["Học viên ghi danh"] == 9
+    assert Document(str(docx_out)).tables[0].rows[0].cells[1].paragraphs[0].text == "ĐẢNG CỘNG SẢN VIỆT NAM"
+    assert [e.detail.split()[0] for e in _audits()[-2:]] == ["format=xlsx", "format=docx"]
+
+
+def test_board_page_downloads_both_files_in_one_zip(report_world, client, auth):
+    w = report_world
+    auth.login(w.reviewer)
+    response = auth.post(f"/report/{w.course.id}/build", {"format": "zip"})
+    assert response.status_code == 200 and response.mimetype == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(response.data)) as bundle:
+        names = sorted(bundle.namelist())
+        assert [n.rsplit(".", 1)[1] for n in names] == ["docx", "xlsx"]
+        units = pd.read_excel(io.BytesIO(bundle.read(names[1])), sheet_name="Theo đơn vị", engine="openpyxl")
+        doc = Document(io.BytesIO(bundle.read(names[0])))
+    assert units["Đơn vị"].iloc[-1] == "Tổng cộng" and doc.tables[2].rows[-1].cells[1].text == "Tổng cộng"
+    assert "format=zip" in _audits()[-1].detail and "via=page" in _audits()[-1].detail
+    refused = auth.post(f"/report/{w.course.id}/build", {"format": "pdf"}, follow_redirects=True)
+    assert "Định dạng phải là .xlsx, .docx hoặc cả hai (.zip)." in refused.get_data(as_text=True)
+
+
 @pytest.mark.parametrize("args, message", [
     (["--course", "9999", "--out", "x.xlsx"], "Không tìm thấy lớp số 9999"),
     (["--as-of", "27/5/2026", "--out", "x.xlsx"], "không hợp lệ"),
     (["--out", "x.pdf"], "đuôi .xlsx hoặc .docx"),
+    (["--out", "x.xlsx", "--out", "x.xlsx"], "Mỗi định dạng chỉ ghi một tệp"),
 ])
 def test_cli_refuses_bad_input_in_vietnamese(report_world, runner, tmp_path, args, message):
     w = report_world
