@@ -13,8 +13,9 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import select
 
-from lms.db import db, write_transaction
+from lms.db import db
 from lms.models import ApiToken, AuditEvent, Course, Role, Unit, User
+from lms.transaction import write_after_reads
 
 csrf = CSRFProtect()
 _hasher = PasswordHasher()
@@ -137,10 +138,8 @@ def audit_read(action: str, *, target: str | None = None, detail: str | None = N
     read transaction ends here (a read has nothing to keep) and the row is written in a
     transaction that queues for the write gate, as uploads do: it waits, it does not fail.
     """
-    db.session.commit()
-    with write_transaction():
+    with write_after_reads():
         audit(action, target=target, detail=detail, user=user)
-        db.session.commit()
 
 
 def course_or_404(course_id: int) -> Course:
