@@ -2,11 +2,9 @@
 clients, a login helper and factories that create real rows."""
 from __future__ import annotations
 
-import datetime as dt
 import os
 import re
 import shutil
-import uuid
 from pathlib import Path
 from typing import Any, Callable
 
@@ -17,20 +15,11 @@ from sqlalchemy import create_engine, text
 
 from lms import create_app
 from lms.db import Base, db
-from lms.models import Course, Enrollment, Role, Topic, Unit, User
-from lms.security import hash_password
-from lms.units import match_name
+from lms.models import Course, Enrollment, Unit, User
+from tests import factories
+from tests.factories import PASSWORD  # noqa: F401  (tests import it from here)
 
-PASSWORD = "matkhau-123"
 PG_URL = os.environ.get("TEST_DATABASE_URL")
-_FAST_HASH: dict[str, str] = {}
-
-
-def _hashed(password: str) -> str:
-    # argon2 is slow on purpose; tests create hundreds of users with the same password.
-    if password not in _FAST_HASH:
-        _FAST_HASH[password] = hash_password(password)
-    return _FAST_HASH[password]
 
 
 @pytest.fixture(scope="session")
@@ -160,61 +149,35 @@ def auth(client) -> Auth:
 
 @pytest.fixture
 def make_unit(app) -> Callable[..., Unit]:
-    counter = iter(range(1, 10_000))
-
-    def make(code: str | None = None, name: str | None = None, kind: str = "phường") -> Unit:
-        n = next(counter)
-        code = code or f"U{n:04d}"
-        name = name or f"Phường Thử {n}"
-        unit = Unit(code=code, name=name, kind=kind, match_name=match_name(name))
-        db.session.add(unit)
-        db.session.commit()
-        return unit
-
-    return make
+    factories.restart_unit_numbers()
+    return factories.make_unit
 
 
 @pytest.fixture
 def make_user(app) -> Callable[..., User]:
-    def make(role: Role | str = Role.trainee, unit: Unit | None = None, username: str | None = None,
-             full_name: str | None = None, password: str = PASSWORD, **fields: Any) -> User:
-        role = Role(role)
-        username = username or f"{role.value}-{uuid.uuid4().hex[:8]}"
-        user = User(username=username, role=role, unit=unit, full_name=full_name or f"Người {username}",
-                    password_hash=_hashed(password), **fields)
-        db.session.add(user)
-        db.session.commit()
-        return user
-
-    return make
+    return factories.make_user
 
 
 @pytest.fixture
 def make_course(app) -> Callable[..., Course]:
-    def make(name: str = "Lớp bồi dưỡng thử", topics: tuple[str, ...] = ("Chủ đề 1", "Chủ đề 2", "Chủ đề 3"),
-             due_in: dt.timedelta = dt.timedelta(days=2), cutoff_in: dt.timedelta = dt.timedelta(days=4),
-             due_at: dt.datetime | None = None, cutoff_at: dt.datetime | None = None) -> Course:
-        now = dt.datetime.now(dt.timezone.utc)
-        course = Course(name=name, starts_on=(now - dt.timedelta(days=2)).date(),
-                        ends_on=(now - dt.timedelta(days=1)).date(),
-                        essay_due_at=due_at or now + due_in, cutoff_at=cutoff_at or now + cutoff_in)
-        course.topics = [Topic(position=i + 1, title=t) for i, t in enumerate(topics)]
-        db.session.add(course)
-        db.session.commit()
-        return course
-
-    return make
+    return factories.make_course
 
 
 @pytest.fixture
-def enroll(app) -> Callable[[User, Course], Enrollment]:
-    def make(user: User, course: Course, unit: Unit | None = None) -> Enrollment:
-        enrollment = Enrollment(user_id=user.id, course_id=course.id, unit_id=(unit or user.unit).id)
-        db.session.add(enrollment)
-        db.session.commit()
-        return enrollment
+def enroll(app) -> Callable[..., Enrollment]:
+    return factories.enroll
 
-    return make
+
+@pytest.fixture
+def make_trainee(app) -> Callable[..., User]:
+    """A trainee of a unit, enrolled in a course: make_trainee(course, unit, full_name=…)."""
+    return factories.make_trainee
+
+
+@pytest.fixture
+def hand_in(app) -> Callable[..., Any]:
+    """Hand in an essay through the real operation (optionally back-dated) and commit."""
+    return factories.hand_in
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from lms.db import db
 from lms.models import Role
 from review.tagging.models import Tag, Theme
 
-from tests.review.review_factories import write_essay
+from tests.factories import write_essay
 
 pytestmark = pytest.mark.browser
 # Emoji before the passage: each is 2 UTF-16 units in the browser but 1 code point on the server.

@@ -1,9 +1,6 @@
 """The triage queue by keyboard in Chromium: accept with the first theme, pick another, dismiss, undo."""
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
@@ -12,9 +9,8 @@ from lms.db import db
 from lms.models import Role
 from review.tagging.models import Suggestion, Tag, Theme
 from review.tagging.theme_model import scan_new_versions
+from tests.factories import write_essay
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "review"))
-from tests.review.review_factories import write_essay  # noqa: E402  (the review tests' essay factory)
 
 pytestmark = pytest.mark.browser
 ESSAYS = [
@@ -25,7 +21,7 @@ ESSAYS = [
 
 
 def test_reviewer_decides_suggestions_across_essays_by_keyboard(app, page: Page, login, make_unit, make_user,
-                                                                make_course, enroll):
+                                                                make_course, make_trainee):
     ward = make_unit(code="31135", name="Phường Ninh Kiều")
     course = make_course()
     themes = {}
@@ -35,8 +31,7 @@ def test_reviewer_decides_suggestions_across_essays_by_keyboard(app, page: Page,
         themes[name] = Theme(name=name, description=description)
         db.session.add(themes[name])
     for i, text in enumerate(ESSAYS):
-        trainee = make_user(Role.trainee, unit=ward, full_name=f"Học Viên {i}")
-        enroll(trainee, course)
+        trainee = make_trainee(course, ward, full_name=f"Học Viên {i}")
         write_essay(trainee, course, text)
     reviewer = make_user(Role.reviewer)
     db.session.commit()

@@ -25,19 +25,15 @@ TEXTS = {
 
 
 @pytest.fixture
-def world(make_unit, make_user, make_course, enroll):
+def world(make_unit, make_course, make_trainee, hand_in):
     """Two wards, a trainee per text in each, every essay handed in and indexed."""
     course = make_course()
     units = [make_unit(code="31135", name="Phường Ninh Kiều"), make_unit(code="31261", name="Xã Cờ Đỏ")]
     essays = {}
     for unit in units:
         for key, text in TEXTS.items():
-            trainee = make_user(Role.trainee, unit=unit, full_name=f"Trần Thị {key.upper()} {unit.code}")
-            enroll(trainee, course)
-            version = submit_essay(trainee, course.topics[0], data=None, filename=None, text=text,
-                                   uploaded_by=trainee)
-            essays[(unit.code, key)] = version.essay_id
-    db.session.commit()
+            trainee = make_trainee(course, unit, full_name=f"Trần Thị {key.upper()} {unit.code}")
+            essays[(unit.code, key)] = hand_in(trainee, course.topics[0], text=text).essay_id
     return {"course": course, "units": units, "essays": essays}
 
 
@@ -128,13 +124,11 @@ def test_page_shows_highlights_and_queue_notice(app, client, world, make_user, a
     assert "Đang cập nhật chỉ mục" in client.get("/search?q=can+bo").get_data(as_text=True)
 
 
-def test_essay_text_is_escaped_on_the_search_pages(app, client, make_unit, make_user, make_course, enroll, auth):
+def test_essay_text_is_escaped_on_the_search_pages(app, client, make_unit, make_user, make_course, make_trainee,
+                                                   hand_in, auth):
     unit, course = make_unit(), make_course()
-    trainee = make_user(Role.trainee, unit=unit)
-    enroll(trainee, course)
-    submit_essay(trainee, course.topics[0], data=None, filename=None, uploaded_by=trainee,
-                 text="Kiến nghị <script>alert('x')</script> về chuyển đổi số ở cơ sở, xây dựng dữ liệu dân cư.")
-    db.session.commit()
+    hand_in(make_trainee(course, unit), course.topics[0],
+            text="Kiến nghị <script>alert('x')</script> về chuyển đổi số ở cơ sở, xây dựng dữ liệu dân cư.")
     _drain(app)
     auth.login(make_user(Role.reviewer))
     page = client.get("/search?q=chuyen+doi+so").get_data(as_text=True)
@@ -163,13 +157,9 @@ def test_deleted_index_is_rebuilt_and_check_repairs(app, runner, client, world, 
     assert "thiếu: 0, thừa: 0" in runner.invoke(args=["search", "check"]).output
 
 
-def test_indexer_killed_mid_batch_loses_nothing(app, app_config, make_unit, make_user, make_course, enroll):
+def test_indexer_killed_mid_batch_loses_nothing(app, app_config, make_unit, make_course, make_trainee):
     course, unit = make_course(), make_unit()
-    trainees = []
-    for i in range(120):
-        trainee = make_user(Role.trainee, unit=unit, full_name=f"Lê Văn Số {i}")
-        enroll(trainee, course)
-        trainees.append(trainee)
+    trainees = [make_trainee(course, unit, full_name=f"Lê Văn Số {i}") for i in range(120)]
     for i, trainee in enumerate(trainees):
         submit_essay(trainee, course.topics[0], data=None, filename=None, uploaded_by=trainee,
                      text=f"Bài số {i} về cải cách hành chính và chuyển đổi số ở cơ sở. " * 40)

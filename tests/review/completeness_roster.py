@@ -3,18 +3,13 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any, Callable
 
 import pytest
 from sqlalchemy import select
 
 from lms.db import db, utcnow
 from lms.models import Course, Enrollment, Role, Topic, Unit, User
-from essays.operations import grant_extension, submit_essay
 from review.completeness.models import Attendance, Exemption
-
-ESSAY_TEXT = ("Qua lớp bồi dưỡng, tôi nhận thức sâu sắc hơn về trách nhiệm của cán bộ cơ sở trong việc "
-              "gần dân, lắng nghe dân và giải quyết kịp thời những kiến nghị chính đáng của người dân. ") * 3
 
 # (unit code, unit name, trainee names): names chosen so the Vietnamese order differs from code order.
 UNITS = [
@@ -50,20 +45,6 @@ class Roster:
     # (trainee_id, day)
     present: set[tuple[int, dt.date]] = field(default_factory=set)
     unit_of: dict[int, int] = field(default_factory=dict)
-
-
-@pytest.fixture
-def hand_in(app) -> Callable[..., Any]:
-    """Hand in an essay through the real operation (optionally back-dated) and commit."""
-
-    def do(trainee: User, topic: Topic, at: dt.datetime | None = None, text: str = ESSAY_TEXT,
-           data: bytes | None = None, filename: str | None = None):
-        version = submit_essay(trainee, topic, data=data, filename=filename, text=None if data else text,
-                               uploaded_by=trainee, now=at)
-        db.session.commit()
-        return version
-
-    return do
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 import pytest
-from tests.review.review_factories import write_essay
+from tests.factories import write_essay
 
 from lms.db import db
 from lms.models import Course, Role, Unit, User
@@ -27,14 +27,12 @@ class World:
 
 
 @pytest.fixture
-def world(app, make_unit, make_user, make_course, enroll) -> World:
+def world(app, make_unit, make_user, make_course, make_trainee) -> World:
     ward_a = make_unit(code="31135", name="Phường Ninh Kiều")
     ward_b = make_unit(code="31261", name="Xã Cờ Đỏ", kind="xã")
     course = make_course()
-    trainee_a = make_user(Role.trainee, unit=ward_a, full_name="Nguyễn Thị Hoà")
-    trainee_b = make_user(Role.trainee, unit=ward_b, full_name="Trần Văn Đức")
-    enroll(trainee_a, course)
-    enroll(trainee_b, course)
+    trainee_a = make_trainee(course, ward_a, full_name="Nguyễn Thị Hoà")
+    trainee_b = make_trainee(course, ward_b, full_name="Trần Văn Đức")
     themes = {}
     for name in ("cán bộ", "chuyển đổi số", "cải cách hành chính"):
         themes[name] = Theme(name=name)

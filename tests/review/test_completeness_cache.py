@@ -18,7 +18,7 @@ from review.completeness import figures as completeness_module
 from review.completeness.figures import completeness
 from review.completeness.cache import figures_cache
 from review.completeness.models import CompletenessRevision
-from tests.review.completeness_roster import Roster, roster, hand_in  # noqa: F401  (fixtures)
+from tests.review.completeness_roster import Roster, roster  # noqa: F401  (a fixture)
 
 
 @pytest.fixture

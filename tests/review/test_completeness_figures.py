@@ -10,7 +10,7 @@ from lms.db import db, utcnow
 from lms.text import vn_name_key
 from essays.operations import grant_extension
 from review.completeness.figures import completeness, day_column, trainee_states
-from tests.review.completeness_roster import Roster, roster, hand_in  # noqa: F401  (fixtures)
+from tests.review.completeness_roster import Roster, roster  # noqa: F401  (a fixture)
 
 
 def independent_states(r: Roster, as_of: dt.datetime,

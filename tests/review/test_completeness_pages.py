@@ -15,7 +15,7 @@ from lms.models import Role
 from lms.timefmt import to_local
 from review.completeness.figures import completeness, trainee_states
 from review.completeness.models import Attendance, Exemption
-from tests.review.completeness_roster import roster, hand_in  # noqa: F401  (fixtures)
+from tests.review.completeness_roster import roster  # noqa: F401  (a fixture)
 
 
 def unit_url(r, code: str, suffix: str = "") -> str:

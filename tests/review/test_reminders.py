@@ -13,7 +13,7 @@ from lms.db import db, utcnow
 from lms.models import topic_label
 from review.completeness.figures import trainee_states
 from review.completeness.models import Notice
-from tests.review.completeness_roster import roster, hand_in  # noqa: F401  (fixtures)
+from tests.review.completeness_roster import roster  # noqa: F401  (a fixture)
 
 
 class Collect:

@@ -157,13 +157,12 @@ def test_review_state_and_queue_of_assigned_units(client, auth, world, essay_of)
     assert world.trainee_a.full_name in everyone and world.trainee_b.full_name not in everyone
 
 
-def test_reading_list_is_paginated(client, auth, world, make_user, enroll):
-    from tests.review.review_factories import write_essay
+def test_reading_list_is_paginated(client, auth, world, make_trainee):
+    from tests.factories import write_essay
     from review.tagging.operations import READING_PER_PAGE
 
     for i in range(READING_PER_PAGE + 2):
-        trainee = make_user(Role.trainee, unit=world.ward_b, full_name=f"Học Viên Số {i:03d}")
-        enroll(trainee, world.course)
+        trainee = make_trainee(world.course, world.ward_b, full_name=f"Học Viên Số {i:03d}")
         write_essay(trainee, world.course, "Bài thu hoạch. Kiến nghị: tăng phụ cấp cho cán bộ không chuyên trách ở xã.")
     auth.login(world.reviewer)
     first = client.get("/review/queue?unit=31261").get_data(as_text=True)
