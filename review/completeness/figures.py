@@ -209,12 +209,38 @@ def completeness(course: Course, as_of: dt.datetime | None = None,
                         units=units.copy(), topics=topics.copy())
 
 
-# long: the set-based counts of one pass, read together
 def _count(course: Course, as_of: dt.datetime, unit_ids: list[int] | None) -> Completeness:
     """The figures of `completeness`, counted in the database."""
     topic_list = list(course.topics)
     topic_ids = [t.id for t in topic_list]
     days = course.class_days
+    counts = _unit_counts(course, as_of, unit_ids, topic_ids, days)
+    wanted = unit_ids if unit_ids is not None else list(counts.enrolled)
+    names = {row[0]: (row[1], row[2]) for row in db.session.connection().execute(
+        select(Unit.id, Unit.code, Unit.name).where(Unit.id.in_(wanted)))} if wanted else {}
+    order = sorted(names, key=lambda u: (_unit_name_key(names[u][1]), u))
+    cells = _topic_cells(course, as_of, unit_ids, order, topic_ids, counts)
+    topics = _int_frame(cells, ["unit_id", "topic_id", "on_time", "late", "submitted", "exempt", "extension",
+                                "missing", "expected", "percent"])
+    rows = _unit_rows(order, names, counts, cells, days, len(topic_ids))
+    return Completeness(course=course, as_of=as_of, topic_list=topic_list, days=days,
+                        units=_int_frame(rows, list(rows)), topics=topics)
+
+
+@dataclass
+class _UnitCounts:
+    """What the set-based queries of `_count` found: unit id -> a tuple of counts."""
+
+    enrolled: dict[int, tuple]  # (trainees,)
+    handed: dict[int, tuple]  # per topic: handed-in + LATE × late (see `_in_force_code`)
+    exempt: dict[int, tuple]  # (exempt trainees, then per topic: essays they handed in anyway)
+    attendance: dict[int, tuple]  # (present at least once, then present per class day)
+    recorded: dict[int, tuple]  # (attendance rows, present or absent)
+
+
+def _unit_counts(course: Course, as_of: dt.datetime, unit_ids: list[int] | None, topic_ids: list[int],
+                 days: list[dt.date]) -> _UnitCounts:
+    """One grouped query per figure, each over the course's enrolments."""
     connection = db.session.connection()
 
     def per_unit(query, *columns) -> dict[int, tuple]:
@@ -226,34 +252,34 @@ def _count(course: Course, as_of: dt.datetime, unit_ids: list[int] | None) -> Co
 
     # Each query walks the course's enrolments in ix_enrollment_course_unit order and groups by unit
     # alone: SQLite aggregates as it goes instead of sorting every essay (≈ 0.2 s at country size).
-    enrolled = per_unit(select(Enrollment.unit_id), func.count())
     code = _in_force_code(as_of)
-    handed = per_unit(_essays_of(select(Enrollment.unit_id), course),
-                      *[func.sum(case((Essay.topic_id == t, code))) for t in topic_ids])
-    # Exempt trainees, and how many essays they handed in anyway per topic.
-    exempt = per_unit(select(Enrollment.unit_id).join(Exemption, Exemption.enrollment_id == Enrollment.id)
-                      .outerjoin(Essay, _essay_join(course)), func.count(func.distinct(Enrollment.id)),
-                      *[func.count(case((Essay.topic_id == t, code))) for t in topic_ids])
-    # Attendance: present on at least one day, and on each class day.
-    attendance = per_unit(select(Enrollment.unit_id).join(Attendance, and_(
-        Attendance.enrollment_id == Enrollment.id, Attendance.is_present.is_(True))),
-        func.count(func.distinct(Attendance.enrollment_id)),
-        *[func.sum(case((Attendance.day == day, 1), else_=0)) for day in days])
-    # Whether attendance was taken at all (any row, present or absent): not taken is not "0 present".
-    recorded = per_unit(select(Enrollment.unit_id).join(Attendance, Attendance.enrollment_id == Enrollment.id),
-                        func.count())
-    wanted = unit_ids if unit_ids is not None else list(enrolled)
-    names = {row[0]: (row[1], row[2]) for row in connection.execute(
-        select(Unit.id, Unit.code, Unit.name).where(Unit.id.in_(wanted)))} if wanted else {}
-    order = sorted(names, key=lambda u: (_unit_name_key(names[u][1]), u))
+    return _UnitCounts(
+        enrolled=per_unit(select(Enrollment.unit_id), func.count()),
+        handed=per_unit(_essays_of(select(Enrollment.unit_id), course),
+                        *[func.sum(case((Essay.topic_id == t, code))) for t in topic_ids]),
+        # Exempt trainees, and how many essays they handed in anyway per topic.
+        exempt=per_unit(select(Enrollment.unit_id).join(Exemption, Exemption.enrollment_id == Enrollment.id)
+                        .outerjoin(Essay, _essay_join(course)), func.count(func.distinct(Enrollment.id)),
+                        *[func.count(case((Essay.topic_id == t, code))) for t in topic_ids]),
+        # Attendance: present on at least one day, and on each class day.
+        attendance=per_unit(select(Enrollment.unit_id).join(Attendance, and_(
+            Attendance.enrollment_id == Enrollment.id, Attendance.is_present.is_(True))),
+            func.count(func.distinct(Attendance.enrollment_id)),
+            *[func.sum(case((Attendance.day == day, 1), else_=0)) for day in days]),
+        # Whether attendance was taken at all (any row, present or absent): not taken is not "0 present".
+        recorded=per_unit(select(Enrollment.unit_id).join(Attendance, Attendance.enrollment_id == Enrollment.id),
+                          func.count()))
 
-    # Unit × topic cells, units in name order then topics in order; every topic even without an essay.
-    nothing, no_exemption, absent = (None,) * len(topic_ids), (0,) * (len(topic_ids) + 1), (0,) * (len(days) + 1)
+
+def _topic_cells(course: Course, as_of: dt.datetime, unit_ids: list[int] | None, order: list[int],
+                 topic_ids: list[int], counts: _UnitCounts) -> dict[str, list]:
+    """Unit × topic cells, units in name order then topics in order; every topic even without an essay."""
+    nothing, no_exemption = (None,) * len(topic_ids), (0,) * (len(topic_ids) + 1)
     cells: dict[str, list] = {c: [] for c in ("unit_id", "topic_id", "on_time", "late", "exempt", "waiting")}
     for unit_id in order:
-        n_enrolled = enrolled.get(unit_id, (0,))[0]
-        n_exempt, *exempt_handed = exempt.get(unit_id, no_exemption)
-        for topic_id, packed, n_exempt_handed in zip(topic_ids, handed.get(unit_id, nothing), exempt_handed):
+        n_enrolled = counts.enrolled.get(unit_id, (0,))[0]
+        n_exempt, *exempt_handed = counts.exempt.get(unit_id, no_exemption)
+        for topic_id, packed, n_exempt_handed in zip(topic_ids, counts.handed.get(unit_id, nothing), exempt_handed):
             n_late, n_handed = divmod(int(packed or 0), LATE)
             cells["unit_id"].append(unit_id)
             cells["topic_id"].append(topic_id)
@@ -267,26 +293,26 @@ def _count(course: Course, as_of: dt.datetime, unit_ids: list[int] | None) -> Co
     cells["missing"] = [w - x for w, x in zip(waiting, cells["extension"])]
     cells["expected"] = [w + s for w, s in zip(waiting, cells["submitted"])]
     cells["percent"] = [percent(s, e) for s, e in zip(cells["submitted"], cells["expected"])]
-    topics = _int_frame(cells, ["unit_id", "topic_id", "on_time", "late", "submitted", "exempt", "extension",
-                                "missing", "expected", "percent"])
+    return cells
 
-    # Per unit: its cells summed (they are consecutive, one per topic).
-    sums = list(COUNT_COLUMNS) + ["expected"]
-    n = len(topic_ids)
+
+def _unit_rows(order: list[int], names: dict[int, tuple], counts: _UnitCounts, cells: dict[str, list],
+               days: list[dt.date], n: int) -> dict[str, list]:
+    """Per unit: names, enrolment, attendance, and its `n` topic cells summed (they are consecutive)."""
+    no_exemption, absent = (0,) * (n + 1), (0,) * (len(days) + 1)
     rows: dict[str, list] = {"unit_id": order, "code": [names[u][0] for u in order],
                              "name": [names[u][1] for u in order],
-                             "enrolled": [enrolled.get(u, (0,))[0] for u in order],
-                             "exempt_trainees": [exempt.get(u, no_exemption)[0] for u in order]}
-    present = [attendance.get(u, absent) for u in order]
+                             "enrolled": [counts.enrolled.get(u, (0,))[0] for u in order],
+                             "exempt_trainees": [counts.exempt.get(u, no_exemption)[0] for u in order]}
+    present = [counts.attendance.get(u, absent) for u in order]
     rows["attended"] = [p[0] for p in present]
-    rows["attendance_recorded"] = [int(recorded.get(u, (0,))[0] > 0) for u in order]
+    rows["attendance_recorded"] = [int(counts.recorded.get(u, (0,))[0] > 0) for u in order]
     for i, day in enumerate(days, start=1):
         rows[day_column(day)] = [p[i] for p in present]
-    for c in sums:
+    for c in list(COUNT_COLUMNS) + ["expected"]:
         rows[c] = [sum(cells[c][i:i + n]) for i in range(0, len(cells[c]), n)] if n else [0] * len(order)
     rows["percent"] = [percent(s, e) for s, e in zip(rows["submitted"], rows["expected"])]
-    units = _int_frame(rows, list(rows))
-    return Completeness(course=course, as_of=as_of, topic_list=topic_list, days=days, units=units, topics=topics)
+    return rows
 
 
 def _int_frame(columns: dict[str, list], order: list[str]) -> pd.DataFrame:
