@@ -1,13 +1,15 @@
 """thuhoach mounted inside another Flask application: the trainee flow under the prefix."""
 from __future__ import annotations
 
+import datetime as dt
+
 from flask import Flask, session
 
 import lms
 from lms.db import db
-from lms.models import Course, Enrollment, Role, Topic, Unit, User
-from lms.units import match_name
-from tests.conftest import PASSWORD, _hashed, csrf_token_from
+from lms.models import Role
+from tests.conftest import PASSWORD, csrf_token_from
+from tests.factories import enroll, make_course, make_unit, make_user
 
 LONG_TEXT = ("Bài thu hoạch: qua lớp học, tôi hiểu rõ hơn trách nhiệm nêu gương của cán bộ, đảng viên và "
              "phương pháp vận động quần chúng ở cơ sở. ") * 6
@@ -25,18 +27,11 @@ def test_the_trainee_flow_runs_inside_a_bare_host_app(app_config):
     thuhoach = lms.init_app(host, url_prefix="/thuhoach", config=app_config)
     assert host.extensions["thuhoach"] is thuhoach
     with thuhoach.app_context():
-        import datetime as dt
-
-        now = dt.datetime.now(dt.timezone.utc)
-        unit = Unit(code="U1", name="Phường Một", kind="phường", match_name=match_name("Phường Một"))
-        user = User(username="hv1", role=Role.trainee, full_name="Học Viên Một", unit=unit,
-                    password_hash=_hashed(PASSWORD))
-        course = Course(name="Lớp thử", starts_on=now.date(), ends_on=now.date(), essay_due_at=now + dt.timedelta(days=1),
-                        cutoff_at=now + dt.timedelta(days=2), topics=[Topic(position=1, title="Chủ đề một")])
-        db.session.add_all([unit, user, course])
-        db.session.flush()
-        db.session.add(Enrollment(course_id=course.id, user_id=user.id, unit_id=unit.id))
-        db.session.commit()
+        unit = make_unit(code="U1", name="Phường Một")
+        user = make_user(Role.trainee, unit=unit, username="hv1", full_name="Học Viên Một")
+        course = make_course(name="Lớp thử", topics=("Chủ đề một",), due_in=dt.timedelta(days=1),
+                             cutoff_in=dt.timedelta(days=2))
+        enroll(user, course)
         submit_url = f"/thuhoach/courses/{course.id}/topics/{course.topics[0].id}/submit"
 
     browser = host.test_client()
