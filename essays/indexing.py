@@ -28,7 +28,7 @@ from search import EssayIndex
 from search.analysis import has_marks as has_marks
 from search.highlight import highlight_all as highlight_all, match_spans as match_spans
 from search.pg import PgEssayIndex
-from search.query import unmarked_query as unmarked_query
+from search.query import SearchTimeout as SearchTimeout, parse_query, query_notes, unmarked_query as unmarked_query
 
 logger = logging.getLogger(__name__)
 BATCH_SIZE = 200
@@ -44,8 +44,14 @@ def _open_index(app: Flask) -> EssayIndex | PgEssayIndex:
     if app.config["SEARCH_BACKEND"] == "postgres":
         engine = db.engine(app)
         # Pooled connections: each search or write borrows one and gives it back.
-        return PgEssayIndex(engine.raw_connection, index_kind=app.config["SEARCH_PG_INDEX"])
-    return EssayIndex(index_path(app))
+        return PgEssayIndex(engine.raw_connection, index_kind=app.config["SEARCH_PG_INDEX"],
+                            time_budget=app.config["SEARCH_TIME_BUDGET"])
+    return EssayIndex(index_path(app), time_budget=app.config["SEARCH_TIME_BUDGET"])
+
+
+def notes_for(q: str) -> list[str]:
+    """What the search will not read as typed (short prefixes, an over-long query), in Vietnamese."""
+    return query_notes(parse_query(q))
 
 
 def get_index(app: Flask | None = None) -> EssayIndex | PgEssayIndex:

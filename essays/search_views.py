@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Blueprint, Flask, abort, current_app, jsonify, render_template, request, url_for
@@ -11,14 +11,22 @@ from markupsafe import Markup
 from sqlalchemy import select
 
 from essays.access import essay_or_404, record_view
-from essays.indexing import get_index, has_marks, highlight_all, pending_count, unmarked_query
+from essays.indexing import (
+    SearchTimeout,
+    get_index,
+    has_marks,
+    highlight_all,
+    notes_for,
+    pending_count,
+    unmarked_query,
+)
 from essays.models import Essay
 from lms.api import ApiError, add_openapi_paths, error_response, register_api_blueprint, std_responses
-from lms.db import db
+from lms.db import db, write_transaction
 from lms.hooks import ESSAY_READING_URL, NAV, THEME_CHOICES
 from lms.models import Course, Role, Unit, User
 from lms.params import parse_id
-from lms.throttle import RateLimit
+from lms.throttle import hit_rate
 
 bp = Blueprint("essay_search", __name__)
 api_bp = Blueprint("essay_search_api", __name__, url_prefix="/api/v1")
@@ -61,6 +69,8 @@ class SearchPage:
     pending: int
     unmarked_query: str | None = None  # the query without marks, offered when it differs
     unmarked_total: int = 0
+    notes: list[str] = field(default_factory=list)  # what was not read as typed, in Vietnamese
+    timed_out: bool = False  # the time budget ran out: the hits found by then, counts left out
 
 
 def allowed_unit_codes(user: User) -> list[str] | None:
@@ -84,7 +94,14 @@ def run_search(user: User, q: str, *, course_id: int | None = None, topic_id: in
     filters: dict[str, Any] = {"course_id": course_id, "topic_id": topic_id, "unit_codes": units,
                                "state": state, "themes": [theme] if theme else None}
     index = get_index()
-    result = index.search(q, page=page, per_page=per_page, sort=sort if sort in SORTS else "relevance", **filters)
+    notes = notes_for(q)
+    try:
+        result = index.search(q, page=page, per_page=per_page, sort=sort if sort in SORTS else "relevance",
+                              **filters)
+    except SearchTimeout:  # PostgreSQL cancelled the statement: nothing to show but the reason
+        return SearchPage(query=q, hits=[], total=0, phrase_total=0, total_is_exact=False, is_phrase=False,
+                          has_more=False, page=page, by_unit={}, by_topic={}, pending=pending_count(db.session),
+                          notes=[*notes, _timeout_note()], timed_out=True)
     ids = [int(i) for i in result.ids]
     rows: dict[int, Essay] = {}
     if ids:
@@ -94,20 +111,38 @@ def run_search(user: User, q: str, *, course_id: int | None = None, topic_id: in
         rows = {e.id: e for e in db.session.scalars(query)}
     snippets = index.snippets([str(i) for i in rows], q) if rows else {}
     hits = [(rows[int(i)], score, Markup(snippets.get(i, ""))) for i, score in result.hits if int(i) in rows]
+    page_ = SearchPage(query=q, hits=hits, total=result.total, phrase_total=result.total, total_is_exact=False,
+                       is_phrase=result.is_phrase, has_more=result.has_more, page=result.page, by_unit={},
+                       by_topic={}, pending=pending_count(db.session), notes=notes, timed_out=result.timed_out)
+    try:
+        if not result.timed_out:
+            _count(page_, index, q, filters, with_counts)
+    except SearchTimeout:
+        page_.timed_out = True  # the hits stand; the counts could not be finished in time
+    if page_.timed_out:
+        page_.notes.append(_timeout_note())
+    return page_
+
+
+def _count(page_: SearchPage, index: Any, q: str, filters: dict[str, Any], with_counts: bool) -> None:
+    """Fill the page's exact totals, the side panel's counts and the unmarked alternative."""
     counts = index.count_by_fields(("unit_code", "topic_id"), q, **filters) if with_counts else {}
-    by_unit, by_topic = counts.get("unit_code", {}), counts.get("topic_id", {})
+    page_.by_unit, page_.by_topic = counts.get("unit_code", {}), counts.get("topic_id", {})
     if with_counts:
         # The side panel's counts already walked every match: count only the phrase holders again.
-        total, phrase_total = sum(by_unit.values()), index.totals(q, phrase_only=True, **filters)[1]
+        page_.total, page_.phrase_total = sum(page_.by_unit.values()), index.totals(q, phrase_only=True, **filters)[1]
     else:
-        total, phrase_total = index.totals(q, **filters)
-    page_ = SearchPage(query=q, hits=hits, total=total, phrase_total=phrase_total, total_is_exact=True,
-                       is_phrase=result.is_phrase, has_more=result.has_more, page=result.page,
-                       by_unit=by_unit, by_topic=by_topic, pending=pending_count(db.session))
+        page_.total, page_.phrase_total = index.totals(q, **filters)
+    page_.total_is_exact = True
     if has_marks(q):
         page_.unmarked_query = unmarked_query(q)
         page_.unmarked_total = index.totals(page_.unmarked_query, **filters)[0]
-    return page_
+
+
+def _timeout_note() -> str:
+    seconds = current_app.config.get("SEARCH_TIME_BUDGET", 2)
+    return (f"Tìm kiếm này tốn quá nhiều thời gian (quá {seconds:g} giây) nên dừng lại: chỉ hiện những bài tìm được "
+            "đến lúc đó, số bài có thể chưa đủ. Hãy thêm từ, bỏ tiền tố* ngắn hoặc chọn lớp, đơn vị để thu hẹp.")
 
 
 def _int_arg(name: str) -> int | None:
@@ -121,12 +156,18 @@ def _int_arg(name: str) -> int | None:
 
 
 def _rate_limited(user: User) -> float | None:
-    """Seconds this user must wait before searching again, or None (SEARCH_RATE_LIMIT: count, seconds)."""
-    limiter = current_app.extensions.get("thuhoach.search_rate")
-    if limiter is None:
-        count, per = current_app.config.get("SEARCH_RATE_LIMIT", (30, 30))
-        limiter = current_app.extensions.setdefault("thuhoach.search_rate", RateLimit(count, per))
-    return limiter.hit(user.id)
+    """Seconds this user must wait before searching again, or None (SEARCH_RATE_LIMIT: count, seconds).
+
+    Counted in the database, so the limit holds across worker processes and app servers; the read
+    transaction ends first and the counter is written in its own short one (as audit_read does).
+    """
+    count, per = current_app.config.get("SEARCH_RATE_LIMIT", (30, 30))
+    user_id = user.id
+    db.session.commit()
+    with write_transaction():
+        wait = hit_rate(f"search:{user_id}", count, per)
+        db.session.commit()
+    return wait
 
 
 @bp.route("/search")
@@ -218,6 +259,9 @@ def api_search():
         "page": result.page,
         "has_more": result.has_more,
         "is_phrase": result.is_phrase,
+        "total_is_exact": result.total_is_exact,
+        "timed_out": result.timed_out,
+        "notes": result.notes,
         "hits": [{"essay_id": e.id, "trainee": e.trainee.full_name, "unit_code": e.unit.code,
                   "topic_id": e.topic_id, "score": round(score, 4), "snippet": str(snippet)}
                  for e, score, snippet in result.hits],
@@ -246,6 +290,11 @@ _OPENAPI_PATHS = {
                              "(bằng total khi chỉ gõ một từ)"},
             "page": {"type": "integer"}, "has_more": {"type": "boolean"},
             "is_phrase": {"type": "boolean"},
+            "total_is_exact": {"type": "boolean", "description": "false: total là số tối thiểu (hết thời gian)"},
+            "timed_out": {"type": "boolean", "description": "Hết thời gian cho một truy vấn "
+                          "(THUHOACH_SEARCH_TIME_BUDGET): hits là những bài tìm được đến lúc đó"},
+            "notes": {"type": "array", "items": {"type": "string"}, "description": (
+                "Điều tìm kiếm không đọc đúng như đã gõ (tiền tố quá ngắn, từ khóa quá dài), hết thời gian")},
             "hits": {"type": "array", "items": {"type": "object", "required": [
                 "essay_id", "trainee", "unit_code", "topic_id", "score", "snippet"], "properties": {
                 "essay_id": {"type": "integer"}, "trainee": {"type": "string"}, "unit_code": {"type": "string"},

@@ -72,8 +72,11 @@ def build_config(instance_path: Path, overrides: dict[str, Any] | None = None) -
         "TIMEZONE": "Asia/Ho_Chi_Minh",
         # How many reverse proxies (nginx) stand in front of the app and set X-Forwarded-For.
         "PROXIES": int(env.get("THUHOACH_PROXIES", "0")),
-        # Searches per user: "count/seconds", counted per worker process.
+        # Searches per user: "count/seconds", counted in the database (every process and server).
         "SEARCH_RATE_LIMIT": tuple(int(x) for x in env.get("THUHOACH_SEARCH_RATE", "30/30").split("/", 1)),
+        # Seconds one search query may spend in the index (Whoosh stops collecting, PostgreSQL's
+        # statement_timeout cancels).
+        "SEARCH_TIME_BUDGET": float(env.get("THUHOACH_SEARCH_TIME_BUDGET", "2")),
         # A trainee may spend hours writing: the CSRF token lives as long as the session.
         "WTF_CSRF_TIME_LIMIT": None,
         "WTF_CSRF_SSL_STRICT": True,

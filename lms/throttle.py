@@ -12,13 +12,12 @@ Three counters, each a row of `login_throttle`:
   deadline (and guessing stays at most one try per COOLDOWN per account);
 - the address across accounts (`addr:`): 30 failures in 15 minutes block that address. Behind a
   proxy this is the real client address (ProxyFix, THUHOACH_PROXIES), never the proxy's.
+
+The same table holds rate counters of costly reads (`rate:`, hit_rate: a user's searches).
 """
 from __future__ import annotations
 
 import datetime as dt
-import threading
-import time
-from collections import deque
 from dataclasses import dataclass
 from typing import cast
 
@@ -149,29 +148,27 @@ def init_app(app: Flask) -> None:
     register_hourly(app, "throttle", purge_expired)
 
 
-class RateLimit:
-    """At most `count` events per `per` seconds for each key, counted in this process.
+def hit_rate(key: str, count: int, per: float, now: dt.datetime | None = None) -> float | None:
+    """Count one event of `key` (e.g. a user's search) against `count` per `per` seconds; None when
+    allowed, else the seconds to wait.
 
-    For costly reads (search): kept in memory, so no read writes to the database. With N
-    worker processes a user gets at most N × count; that bounds the cost all the same.
+    A fixed window in a `login_throttle` row (`rate:<key>`), one atomic upsert: the count holds
+    across every worker process and app server (before: in memory, per process, so 3 workers gave
+    3× the limit). The caller runs it in its own short write transaction (it queues for SQLite's
+    write gate like an upload); purge_expired drops the row once idle.
     """
-
-    def __init__(self, count: int, per: float) -> None:
-        self.count, self.per = count, per
-        self._events: dict[object, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def hit(self, key: object, now: float | None = None) -> float | None:
-        """Record an event; None when allowed, else the seconds to wait (the event is not recorded)."""
-        now = time.monotonic() if now is None else now
-        with self._lock:
-            events = self._events.setdefault(key, deque())
-            while events and events[0] <= now - self.per:
-                events.popleft()
-            if len(events) >= self.count:
-                return events[0] + self.per - now
-            events.append(now)
-            if len(self._events) > 10_000:  # forget idle keys
-                for stale in [k for k, v in self._events.items() if not v or v[-1] <= now - self.per]:
-                    del self._events[stale]
-            return None
+    now = now or utcnow()
+    window = dt.timedelta(seconds=per)
+    insert = postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    table = cast(Table, LoginThrottle.__table__)
+    expired = table.c.window_start <= now - window
+    upsert = insert(table).values(key=f"rate:{key}"[:200], window_start=now, last_failure_at=now, failures=1)
+    stmt = upsert.on_conflict_do_update(index_elements=[table.c.key], set_={
+        "failures": case((expired, 1), else_=table.c.failures + 1),
+        "window_start": case((expired, now), else_=table.c.window_start),
+        "last_failure_at": now,
+    }).returning(table.c.failures, table.c.window_start)
+    events, start = db.session.execute(stmt).one()
+    if events <= count:
+        return None
+    return max(0.001, (start + window - now).total_seconds())

@@ -17,15 +17,17 @@ import logging
 import os
 import shutil
 import threading
+import time
 import unicodedata
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
 
 from whoosh import query as wq
+from whoosh.collectors import TimeLimit, TimeLimitCollector
 from whoosh.filedb.filestore import FileStorage
 from whoosh.filedb.structfile import StructFile
 from whoosh.index import Index
@@ -34,7 +36,7 @@ from whoosh.searching import Searcher
 from search.analysis import syllables
 from search.bulk import BulkWriter
 from search.highlight import make_snippet
-from search.query import ParsedQuery, parse_query
+from search.query import TIME_BUDGET_SECONDS, ParsedQuery, SearchTimeout, parse_query
 from search.schema import COUNTABLE_FIELDS, build_schema
 from search.storage import MappedStorage
 
@@ -85,11 +87,40 @@ class SearchResult:
     per_page: int = 20
     terms: list[str] = field(default_factory=list)  # tokens the query looked for (exact or folded)
     phrase_total: int | None = None  # with exact_total: essays holding each run in a row
+    timed_out: bool = False  # the time budget ran out: these are the hits found until then
 
     @property
     def ids(self) -> list[str]:
         """The essay ids of this page."""
         return [essay_id for essay_id, _ in self.hits]
+
+
+class _DeadlineCollector(TimeLimitCollector):
+    """Whoosh's TimeLimitCollector against a clock read at each match, without its timer thread or
+    SIGALRM (signals belong to the main thread, gunicorn's): a deadline shared by a search's stages."""
+
+    def __init__(self, child, deadline: float) -> None:
+        super().__init__(child, max(0.0, deadline - time.monotonic()), use_alarm=False)
+        self.deadline = deadline
+
+    def prepare(self, top_searcher, q, context) -> None:
+        self.child.prepare(top_searcher, q, context)
+        self.timedout = False
+
+    def collect_matches(self) -> None:
+        for sub_docnum in self.child.matches():
+            if time.monotonic() >= self.deadline:
+                self.timedout = True
+                raise TimeLimit
+            self.child.collect(sub_docnum)
+
+
+def _within(docs: Iterable[int], deadline: float) -> Iterator[int]:
+    """The documents of a full scan (counts), raising SearchTimeout once the deadline passes."""
+    for n, docnum in enumerate(docs):
+        if not n & 255 and time.monotonic() >= deadline:
+            raise SearchTimeout()
+        yield docnum
 
 
 def _estimate(q: wq.Query, reader) -> int:
@@ -143,12 +174,27 @@ def essay_fields(doc: dict) -> dict:
     return fields
 
 
+def _collect(s: Searcher, q: wq.Query, deadline: float, **kwargs: Any) -> tuple[Any, bool]:
+    """Run one query through Searcher.collector(**kwargs) until the deadline: (results, timed out)."""
+    collector = _DeadlineCollector(s.collector(**kwargs), deadline)
+    try:
+        s.search_with_collector(q, collector)
+    except TimeLimit:
+        pass
+    return collector.results(), collector.timedout
+
+
 class EssayIndex:
     """A Whoosh index of essays with generations, one cached searcher and Vietnamese queries."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        """Open the index at path, creating an empty one if there is none."""
+    def __init__(self, path: str | os.PathLike[str], *, time_budget: float = TIME_BUDGET_SECONDS) -> None:
+        """Open the index at path, creating an empty one if there is none.
+
+        time_budget: seconds one call may spend matching (search: the hits found by then, flagged
+        timed_out; counts: SearchTimeout). It bounds how long the process-wide lock is held.
+        """
         self.path = Path(path)
+        self.time_budget = time_budget
         self._lock = threading.RLock()
         self._gen: str | None = None
         self._ix: Index | None = None
@@ -463,30 +509,39 @@ class EssayIndex:
         # One more than the page needs tells whether a next page exists.
         need = page * per_page + 1
         found: list[tuple[int, float]] = []
-        is_phrase = False
+        is_phrase = timed_out = False
+        deadline = time.monotonic() + self.time_budget
         if sort == "date":
-            results = s.search(
-                parsed.loose, limit=need, filter=allowed, sortedby="submitted_at", reverse=True
-            )
+            results, timed_out = _collect(s, parsed.loose, deadline, limit=need, filter=allowed,
+                                          sortedby="submitted_at", reverse=True)
             found = [(hit.docnum, 0.0) for hit in results]
         else:
             seen: set[int] = set()
             for stage in parsed.stages:
                 q = stage if filter_q is None else wq.And([stage, filter_q])
-                results = s.search(q, limit=need - len(found), mask=seen or None)
+                results, timed_out = _collect(s, q, deadline, limit=need - len(found), mask=seen or None)
                 new = [(hit.docnum, hit.score) for hit in results]
                 if stage is parsed.stages[0]:
                     is_phrase = parsed.has_run and bool(new)
                 found += new
                 seen.update(d for d, _ in new)
-                if len(found) >= need:
+                if len(found) >= need or timed_out:
                     break
 
+        if timed_out:
+            # What was found in time, best first; no count is attempted (it would scan every match).
+            column = self._essay_ids(s)
+            start = (page - 1) * per_page
+            hits = [(column[d], float(score or 0.0)) for d, score in found[start : start + per_page]]
+            return SearchResult(hits=hits, total=len(found), total_is_exact=False, is_phrase=is_phrase,
+                                has_more=len(found) > start + per_page, page=page, per_page=per_page,
+                                terms=sorted(parsed.terms), timed_out=True)
         complete = len(found) < need
         phrase_total = None
         if exact_total:
-            total = self._count(s, parsed.loose, allowed)
-            phrase_total = total if parsed.strict == parsed.loose else self._count(s, parsed.strict, allowed)
+            total = self._count(s, parsed.loose, allowed, deadline)
+            phrase_total = (total if parsed.strict == parsed.loose
+                            else self._count(s, parsed.strict, allowed, deadline))
             total_is_exact = True
         elif complete:
             total, total_is_exact = len(found), True
@@ -513,10 +568,10 @@ class EssayIndex:
         )
 
     @staticmethod
-    def _count(s: Searcher, q: wq.Query | None, allowed: set[int] | None) -> int:
+    def _count(s: Searcher, q: wq.Query | None, allowed: set[int] | None, deadline: float) -> int:
         if q is None:
             return 0
-        return sum(1 for d in s.docs_for_query(q) if allowed is None or d in allowed)
+        return sum(1 for d in _within(s.docs_for_query(q), deadline) if allowed is None or d in allowed)
 
     def totals(self, query: str, *, phrase_only: bool = False, **filters: object) -> tuple[int, int]:
         """(total, phrase_total): essays holding every word as typed, and holding each run in a row.
@@ -541,10 +596,11 @@ class EssayIndex:
             )
             if allowed is not None and not allowed:
                 return 0, 0
-            total = 0 if phrase_only else self._count(s, parsed.loose, allowed)
+            deadline = time.monotonic() + self.time_budget
+            total = 0 if phrase_only else self._count(s, parsed.loose, allowed, deadline)
             if parsed.strict == parsed.loose and not phrase_only:
                 return total, total
-            return total, self._count(s, parsed.strict, allowed)
+            return total, self._count(s, parsed.strict, allowed, deadline)
 
     def count_by(self, field_name: str, query: str, **filters: object) -> dict[str, int]:
         """Exact number of matching essays per value of a field (course_id, topic_id, unit_code, state)."""
@@ -579,7 +635,7 @@ class EssayIndex:
             if allowed is not None and not allowed:
                 return {name: {} for name in field_names}
             columns = [(name, s.reader().column_reader(name)) for name in field_names]
-            for d in s.docs_for_query(parsed.loose):
+            for d in _within(s.docs_for_query(parsed.loose), time.monotonic() + self.time_budget):
                 if allowed is None or d in allowed:
                     for name, column in columns:
                         counts[name][column[d]] += 1

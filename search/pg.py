@@ -32,7 +32,7 @@ from whoosh import query as wq
 from search.analysis import document_terms, fold, syllables
 from search.highlight import make_snippet
 from search.index import MAX_PER_PAGE, SearchResult, _as_tuple, _empty, _themes_value
-from search.query import ParsedQuery, parse_query
+from search.query import TIME_BUDGET_SECONDS, ParsedQuery, SearchTimeout, parse_query
 from search.schema import COUNTABLE_FIELDS
 
 logger = logging.getLogger(__name__)
@@ -166,11 +166,13 @@ def _copy_rows(cur: Any, table: str, rows: list[tuple]) -> None:
 class PgEssayIndex:
     """Essays searchable in PostgreSQL; any number of processes on any number of servers."""
 
-    def __init__(self, connect: Connect, *, index_kind: str = "gin", schema: str = DEFAULT_SCHEMA) -> None:
+    def __init__(self, connect: Connect, *, index_kind: str = "gin", schema: str = DEFAULT_SCHEMA,
+                 time_budget: float = TIME_BUDGET_SECONDS) -> None:
         """connect() returns a DB-API connection (closed after each use; a pool's proxy is fine).
 
         The table lives in its own PostgreSQL schema, apart from the application's tables
-        (Alembic compares only those), and is created on first use.
+        (Alembic compares only those), and is created on first use. time_budget: seconds each
+        reading statement may run (statement_timeout); beyond it the call raises SearchTimeout.
         """
         if index_kind not in INDEX_KINDS:
             raise ValueError(f"index_kind must be one of {INDEX_KINDS}")
@@ -180,21 +182,29 @@ class PgEssayIndex:
         self.table = f"{schema}.essays"
         self._connect = connect
         self.index_kind = index_kind
+        self.time_budget = time_budget
         self._schema_ready = False
 
     # -- connections and schema --------------------------------------------------------------
 
     @contextmanager
-    def _cursor(self, write: bool = False) -> Iterator[Any]:
+    def _cursor(self, write: bool = False, timed: bool = False) -> Iterator[Any]:
         if not self._schema_ready:
             self.ensure_schema()
         with closing(self._connect()) as conn:
             try:
                 with closing(conn.cursor()) as cur:
+                    if timed:
+                        # Searches only (not indexing, not `search check`). LOCAL: it ends with
+                        # this transaction, so a pooled connection goes back without it.
+                        cur.execute("SELECT set_config('statement_timeout', %s, true)",
+                                    (str(max(1, int(self.time_budget * 1000))),))
                     yield cur
                 conn.commit() if write else conn.rollback()
-            except BaseException:
+            except BaseException as exc:
                 conn.rollback()
+                if getattr(exc, "sqlstate", None) == "57014":  # query_canceled: the statement_timeout
+                    raise SearchTimeout() from exc
                 raise
 
     def ensure_schema(self) -> None:
@@ -398,7 +408,7 @@ class PgEssayIndex:
         where = self._filters(course_id, topic_id, unit_codes, state, themes, trainee)
         if where is None:
             return _empty(page, per_page)
-        with self._cursor() as cur:
+        with self._cursor(timed=True) as cur:
             return self._run(cur, parsed, where, page, per_page, sort, exact_total)
 
     def _rank(self) -> str:
@@ -485,7 +495,7 @@ class PgEssayIndex:
         where = self._filters(*(filters.get(name) for name in names))
         if parsed.loose is None or where is None:
             return 0, 0
-        with self._cursor() as cur:
+        with self._cursor(timed=True) as cur:
             total = self._count(cur, parsed.loose, where)
             if parsed.strict == parsed.loose:
                 return total, total
@@ -520,7 +530,7 @@ class PgEssayIndex:
         cond, params = where
         sets = ", ".join(f"({name})" for name in field_names)  # names checked above
         columns = ", ".join(field_names)
-        with self._cursor() as cur:
+        with self._cursor(timed=True) as cur:
             cur.execute(
                 f"SELECT {columns}, GROUPING({columns}), count(*) FROM {self.table} "
                 f"WHERE terms @@ %s::tsquery{cond} GROUP BY GROUPING SETS ({sets})",

@@ -24,12 +24,21 @@ from search.analysis import bigram_terms, exact_bigram_terms, fold, syllables
 
 # Longer input is cut: nobody types more, and each syllable costs a posting list.
 MAX_QUERY_CHARS = 500
-# Prefixes shorter than this would expand to a large part of the vocabulary.
-MIN_PREFIX_CHARS = 2
+# Prefixes shorter than this would expand to a large part of the vocabulary ("ch*": every syllable
+# starting with ch): such a prefix is read as the word typed, and the user is told (query_notes).
+MIN_PREFIX_CHARS = 3
 # Cost bounds: each prefix expands to many terms and each syllable to a posting list. Before,
 # `ch* ` × 125 took 3 s (and held the index lock that every search of the process waits on).
 MAX_PREFIXES = 3
 MAX_SYLLABLES = 32
+# What one query may spend in the index, in seconds, whatever got past the bounds above (a common
+# prefix, a huge index, a loaded machine): Whoosh stops collecting and answers what it found,
+# PostgreSQL cancels the statement (statement_timeout). Both backends read it from here.
+TIME_BUDGET_SECONDS = 2.0
+
+
+class SearchTimeout(RuntimeError):
+    """A query ran out of its time budget before it could answer anything."""
 # Which token a query word matches: 0 the exact one, 1 the folded one (as analysis._forms).
 EXACT, FOLDED = 0, 1
 
@@ -51,6 +60,8 @@ class ParsedQuery:
     phrases: list[tuple[Word, ...]] = field(default_factory=list)  # quoted: marked only in a row
     runs: list[tuple[Word, ...]] = field(default_factory=list)  # unquoted: in a row, else each word
     stages: list[wq.Query] = field(default_factory=list)  # run in order, each adding new hits
+    short_prefixes: list[str] = field(default_factory=list)  # typed with * but too short: read as words
+    trimmed: bool = False  # something beyond MAX_QUERY_CHARS / MAX_PREFIXES / MAX_SYLLABLES was ignored
 
     @property
     def terms(self) -> set[str]:
@@ -106,15 +117,14 @@ def _phrase(syls: list[tuple[str, str]], exact_bigrams: bool = True) -> wq.Query
 
 
 def _prefix(exact: str, folded: str) -> wq.Query | None:
-    if len(folded) < MIN_PREFIX_CHARS:
-        return None
     if exact != folded:
         return wq.Prefix("exact", exact)
     return wq.Prefix("folded", folded)
 
 
-def _lex(text: str) -> list[_Item | str]:
-    """Split the query into items and operator strings."""
+def _lex(text: str, short_prefixes: list[str] | None = None) -> list[_Item | str]:
+    """Split the query into items and operator strings; prefixes too short to expand are read as
+    the word typed (and listed in short_prefixes)."""
     out: list[_Item | str] = []
     run: list[tuple[str, str]] = []
 
@@ -151,7 +161,11 @@ def _lex(text: str) -> list[_Item | str]:
             flush()
             if len(syls) > 1:
                 out.append(_Item("phrase", syls[:-1], neg))
-            out.append(_Item("prefix", syls[-1:], neg))
+            short = len(syls[-1][1]) < MIN_PREFIX_CHARS
+            if short and short_prefixes is not None and syls[-1][0] not in short_prefixes:
+                short_prefixes.append(syls[-1][0])
+            # Its own item either way, so that "ch* ch* …" collapses to one.
+            out.append(_Item("word" if short else "prefix", syls[-1:], neg))
         elif neg:
             flush()
             out.append(_Item("phrase", syls, True))
@@ -224,10 +238,12 @@ def _note_item(parsed: ParsedQuery, item: _Item) -> None:
         parsed.phrases.append(words)
 
 
-def _bounded(clauses: list[list[_Item]]) -> list[list[_Item]]:
+def _bounded(clauses: list[list[_Item]]) -> tuple[list[list[_Item]], bool]:
     """The same clauses with repeats collapsed (an item, a whole clause), at most MAX_PREFIXES
-    prefixes and MAX_SYLLABLES syllables in all; what is beyond is ignored, as an over-long query is."""
+    prefixes and MAX_SYLLABLES syllables in all; what is beyond is ignored, as an over-long query is.
+    Also says whether anything was ignored (repeats do not count: they change nothing)."""
     out: list[list[_Item]] = []
+    trimmed = False
     seen_clauses: set[tuple] = set()
     prefixes = syllable_count = 0
     for clause in clauses:
@@ -239,12 +255,15 @@ def _bounded(clauses: list[list[_Item]]) -> list[list[_Item]]:
                 continue
             if item.kind == "prefix":
                 if prefixes >= MAX_PREFIXES:
+                    trimmed = True
                     continue
                 prefixes += 1
             room = MAX_SYLLABLES - syllable_count
             if room <= 0:
+                trimmed = True
                 continue
             if len(item.syls) > room:
+                trimmed = True
                 item = _Item(item.kind, item.syls[:room], item.negated)
             syllable_count += len(item.syls)
             seen.add(key)
@@ -253,7 +272,7 @@ def _bounded(clauses: list[list[_Item]]) -> list[list[_Item]]:
         if seen_key not in seen_clauses or not kept:
             seen_clauses.add(seen_key)
             out.append(kept)
-    return out
+    return out, trimmed
 
 
 def parse_query(text: str, exact_bigrams: bool = True) -> ParsedQuery:
@@ -262,17 +281,19 @@ def parse_query(text: str, exact_bigrams: bool = True) -> ParsedQuery:
     exact_bigrams=False reads marked phrases without the exact_bigrams field (an index built
     before it existed).
     """
-    text = text[:MAX_QUERY_CHARS] if isinstance(text, str) else ""
+    text = text if isinstance(text, str) else ""
+    cut, text = len(text) > MAX_QUERY_CHARS, text[:MAX_QUERY_CHARS]
     clauses: list[list[_Item]] = [[]]
-    for item in _lex(text):
+    short_prefixes: list[str] = []
+    for item in _lex(text, short_prefixes):
         if item == "OR":
             clauses.append([])
         elif isinstance(item, _Item):
             clauses[-1].append(item)
         # "AND" only ends a run: words are required anyway.
 
-    clauses = _bounded(clauses)
-    parsed = ParsedQuery(None, None, False)
+    clauses, trimmed = _bounded(clauses)
+    parsed = ParsedQuery(None, None, False, short_prefixes=short_prefixes, trimmed=trimmed or cut)
     levels: list[list[wq.Query]] = [[], [], []]
     for clause in clauses:
         positives: list[list[wq.Query]] = [[], [], []]
@@ -308,3 +329,15 @@ def unmarked_query(text: str) -> str:
         return bare if bare in _OPERATORS else fold(bare)
 
     return _TOKEN_RE.sub(repl, text[:MAX_QUERY_CHARS] if isinstance(text, str) else "")
+
+
+def query_notes(parsed: ParsedQuery) -> list[str]:
+    """What the search did not read as typed, in Vietnamese, for the page and the API."""
+    notes = []
+    if parsed.short_prefixes:
+        typed = ", ".join(f"«{p}*»" for p in parsed.short_prefixes)
+        notes.append(f"Tiền tố cần ít nhất {MIN_PREFIX_CHARS} chữ cái: {typed} được tìm như một từ.")
+    if parsed.trimmed:
+        notes.append(f"Từ khóa quá dài: chỉ dùng {MAX_SYLLABLES} âm tiết và {MAX_PREFIXES} tiền tố đầu tiên "
+                     f"(tối đa {MAX_QUERY_CHARS} ký tự), phần sau được bỏ qua.")
+    return notes
