@@ -22,11 +22,12 @@ from essays.indexing import (
 )
 from essays.models import Essay
 from lms.api import ApiError, add_openapi_paths, error_response, register_api_blueprint, std_responses
-from lms.db import db, write_transaction
+from lms.db import db
 from lms.hooks import ESSAY_READING_URL, NAV, THEME_CHOICES
 from lms.models import Course, Role, Unit, User
 from lms.params import parse_id
 from lms.throttle import hit_rate
+from lms.transaction import write_after_reads
 
 bp = Blueprint("essay_search", __name__)
 api_bp = Blueprint("essay_search_api", __name__, url_prefix="/api/v1")
@@ -163,10 +164,8 @@ def _rate_limited(user: User) -> float | None:
     """
     count, per = current_app.config.get("SEARCH_RATE_LIMIT", (30, 30))
     user_id = user.id
-    db.session.commit()
-    with write_transaction():
+    with write_after_reads():
         wait = hit_rate(f"search:{user_id}", count, per)
-        db.session.commit()
     return wait
 
 

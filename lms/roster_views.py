@@ -13,13 +13,13 @@ from wtforms import SelectField
 
 from lms import credentials as sheets
 from lms.api import ApiError, add_openapi_paths, register_api_blueprint, std_responses
-from lms.db import db, write_transaction
+from lms.db import db
 from lms.hooks import NAV
 from lms.models import Course, Role, Unit, User
 from lms.params import id_arg
 from lms.roster import ImportResult, RosterRejected, import_roster
 from lms.security import audit, course_or_404, role_required
-from lms.transaction import transaction
+from lms.transaction import transaction, write_after_reads
 
 bp = Blueprint("roster", __name__)
 api_bp = Blueprint("roster_api", __name__, url_prefix="/api/v1")
@@ -117,8 +117,7 @@ def credentials(unit_code: str):
         course_id = id_arg("course", required=True)
         course_or_404(course_id or 0)
     # The sheet is opened and deleted in one write transaction (ended reads first, as audit_read does).
-    db.session.commit()
-    with write_transaction(), transaction():
+    with write_after_reads():
         accounts = sheets.take_sheet(current_user._get_current_object(), unit, course_id,
                                      session.get(sheets.SESSION_KEY) or {})
         audit("roster.credentials", target=unit.code,
