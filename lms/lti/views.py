@@ -51,6 +51,7 @@ from lms.models import Course, Role, Topic, User
 from lms.params import parse_id
 from lms.security import audit, csrf, role_required
 from lms.sessions import start_session
+from lms.transaction import committed
 
 logger = logging.getLogger(__name__)
 bp = Blueprint("lti", __name__, url_prefix="/lti", static_folder="static")
@@ -274,19 +275,15 @@ def deep_link() -> ResponseReturnValue:
 def admin_platforms():
     form = PlatformForm()
     if form.validate_on_submit():
-        try:
+        with committed(LtiError) as outcome:
             platform = register_platform(
                 name=form.name.data or "", issuer=form.issuer.data, client_id=form.client_id.data,
                 deployment_ids=form.deployment_ids.data.split(), key_set_url=form.key_set_url.data,
                 auth_login_url=form.auth_login_url.data, auth_token_url=form.auth_token_url.data,
                 unit_code=form.unit_code.data or None)
-        except LtiError as exc:
-            db.session.rollback()
-            flash(exc.message, "danger")
-        else:
             audit("lti.platform_added", target=platform.issuer, detail=f"client_id={platform.client_id}")
-            db.session.commit()
-            flash(f"Đã đăng ký nền tảng {platform.name}.", "success")
+            outcome.success = f"Đã đăng ký nền tảng {platform.name}."
+        if outcome.ok:
             return redirect(url_for("lti.admin_platforms"))
     contexts = db.session.scalars(select(LtiContext).order_by(LtiContext.id)).all()
     return render_template("lti/platforms.html", form=form, platforms=platforms(), contexts=contexts,
@@ -319,15 +316,10 @@ def _context_for_call(context_id: int) -> LtiContext:
 def sync(context_id: int):
     if EmptyForm().validate_on_submit():
         context = _context_for_call(context_id)
-        try:
+        with committed(LtiError) as outcome:
             result = sync_from_platform(context)
-        except LtiError as exc:
-            db.session.rollback()
-            flash(exc.message, "danger")
-        else:
             audit("lti.roster_synced", target=f"context={context_id}", detail=result.summary()[:500])
-            db.session.commit()
-            flash(result.summary(), "success")
+            outcome.success = result.summary()
     return redirect(url_for("lti.admin_platforms"))
 
 
@@ -360,14 +352,9 @@ def admin_links():
 def move_user_link(link_id: int):
     form = MoveLinkForm()
     if form.validate_on_submit():
-        try:
+        with committed(LtiError) as outcome:
             link = move_link(link_id, form.username.data)
-        except LtiError as exc:
-            db.session.rollback()
-            flash(exc.message, "danger")
-        else:
-            db.session.commit()
-            flash(f"Đã chuyển liên kết sang tài khoản {link.user.username}.", "success")
+            outcome.success = f"Đã chuyển liên kết sang tài khoản {link.user.username}."
     else:
         flash("Vui lòng nhập tên đăng nhập của tài khoản đích.", "danger")
     return redirect(url_for("lti.admin_links"))
