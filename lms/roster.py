@@ -29,7 +29,7 @@ from argon2 import PasswordHasher
 from sqlalchemy import Table, insert, or_, select, update
 from sqlalchemy.orm import lazyload
 
-from lms.db import db
+from lms.db import db, read_only
 from lms.models import Course, Enrollment, Role, Unit, User
 from lms.text import fold
 from lms.units import UnitResolver
@@ -449,8 +449,10 @@ def _fetch_users(column: Any, values: set[Any]) -> list[User]:
     """Users whose column is in values, a few IN (...) queries however many values."""
     found: list[User] = []
     for part in _chunks(sorted(values)):
-        # Without the joined unit: matching needs unit_id only.
-        found.extend(db.session.scalars(select(User).options(lazyload(User.unit)).where(column.in_(part))))
+        # Without the joined unit: matching needs unit_id only. populate_existing: the import matches
+        # twice (before and under the write lock), the second time on the rows as they are then.
+        found.extend(db.session.scalars(select(User).options(lazyload(User.unit)).where(column.in_(part))
+                                        .execution_options(populate_existing=True)))
     return found
 
 
@@ -587,21 +589,12 @@ def _apply(user: User, row: RosterRow) -> bool:
     return changed
 
 
-# long: the import's steps in order, all rows or none
-def import_roster(data: bytes, filename: str, course_id: int, *,  # noqa: C901  (the import's steps in order)
-                  only_unit_id: int | None = None) -> ImportResult:
-    """Import the file's trainees into the course, all rows or none; flushes, the caller commits.
+def _match_rows(rows: list[RosterRow], only_unit_id: int | None,
+                errors: list[RowError]) -> list[tuple[RosterRow, User | None]]:
+    """Each valid row with its existing account (None: a new person); problems appended to errors.
 
-    only_unit_id: an officer's unit; rows of other units (and people of other units) are refused.
+    The valid rows are matched even when others are bad, so one pass lists every problem.
     """
-    # Parse before the first query: with SQLite the write lock is held from the first statement.
-    frame = read_table(data, filename)
-    course = db.session.get(Course, course_id)
-    if course is None:
-        raise RosterRejected.single(f"Không có lớp học mã {course_id}.")
-    rows, errors = parse_roster(frame, resolver=UnitResolver(), only_unit_id=only_unit_id)
-
-    # The valid rows are matched even when others are bad, so one pass lists every problem.
     matcher = _Matcher(rows)
     matched: list[tuple[RosterRow, User | None]] = []
     used: dict[int, int] = {}
@@ -621,8 +614,57 @@ def import_roster(data: bytes, filename: str, course_id: int, *,  # noqa: C901  
                 continue
             used[user.id] = row.line
         matched.append((row, user))
+    return matched
+
+
+def _checked_rows(frame: pd.DataFrame, course_id: int,
+                  only_unit_id: int | None) -> tuple[list[RosterRow], list[tuple[RosterRow, User | None]]]:
+    """The file's rows and their matches; RosterRejected listing every problem."""
+    if db.session.get(Course, course_id) is None:
+        raise RosterRejected.single(f"Không có lớp học mã {course_id}.")
+    rows, errors = parse_roster(frame, resolver=UnitResolver(), only_unit_id=only_unit_id)
+    matched = _match_rows(rows, only_unit_id, errors)
     if errors:
         raise RosterRejected(errors)
+    return rows, matched
+
+
+def _hashed_passwords(count: int) -> list[tuple[str, str]]:
+    """`count` new initial passwords with their hashes."""
+    passwords = _generate_passwords(count)
+    return list(zip(passwords, _hash_initial_passwords(passwords)))
+
+
+# long: the import's steps in order, all rows or none
+def import_roster(data: bytes, filename: str, course_id: int, *,  # noqa: C901  (the import's steps in order)
+                  only_unit_id: int | None = None) -> ImportResult:
+    """Import the file's trainees into the course, all rows or none; flushes, the caller commits.
+
+    only_unit_id: an officer's unit; rows of other units (and people of other units) are refused.
+    Called outside a transaction (as the pages, the API and the CLI do), the file is parsed, checked
+    and the new accounts' passwords hashed in a read transaction of its own, before SQLite's write
+    lock: under it only the matching is done again (on the rows as they are then) and the rows written.
+    """
+    frame = read_table(data, filename)  # before the first query
+    prepared: list[tuple[str, str]] = []
+    if not db.session.in_transaction():
+        with read_only():
+            try:
+                rows, matched = _checked_rows(frame, course_id, only_unit_id)
+            except BaseException:
+                db.session.rollback()
+                raise
+            db.session.commit()  # ends the read transaction (it wrote nothing); loaded rows stay loaded
+        prepared = _hashed_passwords(sum(1 for _row, user in matched if user is None))
+        # Under the write lock from here: the course and the matches once more, as they are now.
+        if db.session.scalar(select(Course.id).where(Course.id == course_id)) is None:
+            raise RosterRejected.single(f"Không có lớp học mã {course_id}.")
+        errors: list[RowError] = []
+        matched = _match_rows(rows, only_unit_id, errors)
+        if errors:
+            raise RosterRejected(errors)
+    else:
+        rows, matched = _checked_rows(frame, course_id, only_unit_id)
 
     result = ImportResult(course_id=course_id, rows=len(rows),
                           unit_codes=sorted({r.unit.code for r in rows}))
@@ -637,8 +679,9 @@ def import_roster(data: bytes, filename: str, course_id: int, *,  # noqa: C901  
     taken = _taken_usernames({r.unit.code.lower() for r in new_rows if not r.username})
     taken.update(r.username for r in rows if r.username)
     generated = iter(_generate_usernames([r for r in new_rows if not r.username], taken))
-    passwords = _generate_passwords(len(new_rows))
-    hashes = _hash_initial_passwords(passwords)
+    if len(prepared) < len(new_rows):  # accounts removed meanwhile, or the caller's transaction was open
+        prepared += _hashed_passwords(len(new_rows) - len(prepared))
+    passwords, hashes = [p for p, _h in prepared[:len(new_rows)]], [h for _p, h in prepared[:len(new_rows)]]
     # Core multi-row INSERTs on the tables, not one tracked ORM object per account.
     users = cast(Table, User.__table__)
     new_ids = db.session.scalars(insert(users).returning(users.c.id, sort_by_parameter_order=True), [

@@ -497,3 +497,55 @@ def test_initial_passwords_are_never_stored_in_clear(app, client, auth, wards, c
     # A sheet nobody fetched is deleted once expired.
     _upload(auth, course.id, xlsx([person(n) for n in range(6, 8)]))
     assert purge_sheets(utcnow() + dt.timedelta(hours=2)) == 1
+
+
+def test_checks_and_hashing_run_before_the_write_lock(app, wards, course, monkeypatch):
+    """Called outside a transaction (as pages, API and CLI do), parsing, checking and hashing leave
+    SQLite's write lock free; a refused file never takes it."""
+    import sqlite3
+
+    import lms.roster as roster
+
+    engine = db.engine()
+    if engine.dialect.name != "sqlite":
+        pytest.skip("the write lock is SQLite's")
+    course_id = course.id
+    db.session.commit()
+    begins: list[str] = []
+
+    def on_execute(conn, cursor, statement, *args):
+        if statement.strip().upper().startswith("BEGIN"):
+            begins.append(statement.strip().upper())
+
+    free_while_hashing: list[bool] = []
+    real_hash = roster._hash_initial_passwords
+
+    def hash_and_probe(passwords: list[str]) -> list[str]:
+        other = sqlite3.connect(engine.url.database, timeout=0)
+        try:
+            other.execute("BEGIN IMMEDIATE")  # another writer gets the lock at once
+            other.rollback()
+            free_while_hashing.append(True)
+        except sqlite3.OperationalError:
+            free_while_hashing.append(False)
+        finally:
+            other.close()
+        return real_hash(passwords)
+
+    monkeypatch.setattr(roster, "_hash_initial_passwords", hash_and_probe)
+    event.listen(engine, "before_cursor_execute", on_execute)
+    try:
+        bad = xlsx([person(1), person(2, birth="31/02/1980")])
+        with pytest.raises(RosterRejected):
+            import_roster(bad, "sai.xlsx", course_id)
+        db.session.rollback()
+        assert "BEGIN IMMEDIATE" not in begins and free_while_hashing == []
+        result = import_roster(xlsx([person(n) for n in range(1, 301)]), "ds.xlsx", course_id)
+        db.session.commit()
+    finally:
+        event.remove(engine, "before_cursor_execute", on_execute)
+    assert free_while_hashing == [True]
+    assert begins.count("BEGIN IMMEDIATE") == 1 and result.created == 300 and count(Enrollment) == 300
+    passwords = {user_id: password for user_id, _, password in result.new_accounts}
+    first = user_named("Nguyễn Văn Thử 1")
+    assert verify_password(first, passwords[first.id])
