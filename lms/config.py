@@ -16,6 +16,8 @@ REPORT_SETTINGS = {
     "REPORT_ISSUER": ("THUHOACH_REPORT_ISSUER", "ĐẢNG BỘ THÀNH PHỐ CẦN THƠ"),
     # The place in the date line ("Cần Thơ, ngày … tháng … năm …"), also of non-ward units' reports.
     "REPORT_PLACE": ("THUHOACH_REPORT_PLACE", "Cần Thơ"),
+    # What the whole course's report covers: "Báo cáo toàn thành phố" ("tỉnh" for a province).
+    "REPORT_AREA": ("THUHOACH_REPORT_AREA", "thành phố"),
     # The Board as the body that issues the whole course's report (capitalised in the header and
     # signature) and receives the wards' reports.
     "REPORT_BOARD": ("THUHOACH_REPORT_BOARD", "Ban Tổ chức Thành ủy"),

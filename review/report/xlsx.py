@@ -5,6 +5,7 @@ import functools
 from typing import Any, Iterator, Sequence
 
 import pandas as pd
+from flask import current_app
 
 from lms.spreadsheets import StreamSheet, xlsx_stream_bytes
 from lms.timefmt import fmt_date, fmt_datetime
@@ -51,7 +52,7 @@ def report_xlsx(data: ReportData, cite_names: bool = True) -> bytes:
 
     summary: list[list[Any]] = [
         ["Lớp", data.course.name],
-        ["Đơn vị báo cáo", data.unit.name if data.unit else "Toàn thành phố"],
+        ["Đơn vị báo cáo", data.unit.name if data.unit else f"Toàn {current_app.config['REPORT_AREA']}"],
         ["Số liệu tính đến", fmt_datetime(data.as_of)],
         ["Số điểm cầu (đơn vị)", t["units"]],
         ["Học viên ghi danh", t["enrolled"]],

@@ -379,7 +379,7 @@ def test_empty_course_gives_a_valid_report_with_zeros(app, make_course):
 
 
 def test_issuing_body_and_place_come_from_the_configuration(app, make_unit, make_course):
-    app.config.update(REPORT_ISSUER="ĐẢNG BỘ TỈNH AN GIANG", REPORT_PLACE="Long Xuyên",
+    app.config.update(REPORT_ISSUER="ĐẢNG BỘ TỈNH AN GIANG", REPORT_PLACE="Long Xuyên", REPORT_AREA="tỉnh",
                       REPORT_BOARD="Ban Tổ chức Tỉnh ủy", REPORT_BOARD_NUMBER="-BC/BTCTU",
                       REPORT_BOARD_RECIPIENTS="Thường trực Tỉnh ủy (để báo cáo),\nLưu Văn phòng Ban.")
     course = make_course(name="Lớp bồi dưỡng Nghị quyết 2026")
@@ -395,6 +395,8 @@ def test_issuing_body_and_place_come_from_the_configuration(app, make_unit, make
     text = "\n".join(p.text for p in doc.paragraphs)
     assert "Ban Tổ chức Tỉnh ủy báo cáo" in text and "Thành ủy" not in text and "Cần Thơ" not in text
     assert "Thường trực Tỉnh ủy" in doc.tables[1].rows[0].cells[0].text
+    summary = pd.read_excel(io.BytesIO(report_xlsx(build_report_data(course))), sheet_name="Tổng hợp", engine="openpyxl")
+    assert "Toàn tỉnh" in summary.astype(str).to_string()
 
 
 def test_report_settings_read_the_environment(monkeypatch, tmp_path):
