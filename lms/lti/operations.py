@@ -529,60 +529,89 @@ class _Pending:
     attempts: int
 
 
-# long: the score outbox: decide, send, record each outcome
 def send_scores(*, context_id: int | None = None, now: dt.datetime | None = None) -> PushResult:
     """Send the queued scores that are due (of one LMS course, or all), then record what the LMS said.
 
     Everything is read first and the read transaction ended, so no database lock is held while the
     LMS answers. A failure waits with exponential back-off; any 2xx answer is success. Flushes."""
     now = now or utcnow()
-    result = PushResult()
     with read_only():
-        query = (select(LtiScore, LtiUserLink.subject, LtiResourceLink.context_id)
-                 .join(LtiResourceLink, LtiResourceLink.id == LtiScore.resource_link_id)
-                 .join(LtiContext, LtiContext.id == LtiResourceLink.context_id)
-                 .join(LtiPlatform, LtiPlatform.id == LtiContext.platform_id)
-                 .join(LtiUserLink, (LtiUserLink.user_id == LtiScore.user_id)
-                       & (LtiUserLink.issuer == LtiPlatform.issuer))
-                 .where(LtiScore.next_attempt_at <= now))
-        if context_id is not None:
-            query = query.where(LtiResourceLink.context_id == context_id)
-        pending = [_Pending(row.id, row.resource_link_id, ctx, subject,
-                            (row.score_given, row.activity_progress, row.grading_progress),
-                            row.changed_at, row.attempts)
-                   for row, subject, ctx in db.session.execute(query) if row.is_pending]
-        contexts = {c.id: c for c in db.session.scalars(
-            select(LtiContext).where(LtiContext.id.in_({p.context_id for p in pending})))}
-        links = {link.id: link for link in db.session.scalars(
-            select(LtiResourceLink).where(LtiResourceLink.id.in_({p.link_id for p in pending})))}
-        for link in links.values():
-            _ = link.topic.title  # loaded now: used after the transaction ends
-        services = {cid: PlatformServices(c.platform) for cid, c in contexts.items()}
-        for obj in [*contexts.values(), *(c.platform for c in contexts.values()), *links.values()]:
-            if obj in db.session:
-                db.session.expunge(obj)
+        due = _due_scores(context_id, now)
     db.session.rollback()  # nothing was written: this only ends the read transaction
+    outcome, new_columns = _put_scores(due)
+    for link_id, lineitem in new_columns.items():
+        db.session.get_one(LtiResourceLink, link_id).lineitem_url = lineitem
+    result = _record_outcomes(due.pending, outcome, now)
+    result.columns = len({p.link_id for p in due.pending if due.links[p.link_id].lineitem_url})
+    db.session.flush()
+    return result
+
+
+@dataclass
+class _Due:
+    """The scores due and what sending them needs, detached from the session (the LMS is slow)."""
+
+    pending: list[_Pending]
+    contexts: dict[int, LtiContext]
+    links: dict[int, LtiResourceLink]
+    services: dict[int, PlatformServices]
+
+
+def _due_scores(context_id: int | None, now: dt.datetime) -> _Due:
+    """Read the pending scores due by now, with their LMS courses, links and platform services."""
+    query = (select(LtiScore, LtiUserLink.subject, LtiResourceLink.context_id)
+             .join(LtiResourceLink, LtiResourceLink.id == LtiScore.resource_link_id)
+             .join(LtiContext, LtiContext.id == LtiResourceLink.context_id)
+             .join(LtiPlatform, LtiPlatform.id == LtiContext.platform_id)
+             .join(LtiUserLink, (LtiUserLink.user_id == LtiScore.user_id)
+                   & (LtiUserLink.issuer == LtiPlatform.issuer))
+             .where(LtiScore.next_attempt_at <= now))
+    if context_id is not None:
+        query = query.where(LtiResourceLink.context_id == context_id)
+    pending = [_Pending(row.id, row.resource_link_id, ctx, subject,
+                        (row.score_given, row.activity_progress, row.grading_progress),
+                        row.changed_at, row.attempts)
+               for row, subject, ctx in db.session.execute(query) if row.is_pending]
+    contexts = {c.id: c for c in db.session.scalars(
+        select(LtiContext).where(LtiContext.id.in_({p.context_id for p in pending})))}
+    links = {link.id: link for link in db.session.scalars(
+        select(LtiResourceLink).where(LtiResourceLink.id.in_({p.link_id for p in pending})))}
+    for link in links.values():
+        _ = link.topic.title  # loaded now: used after the transaction ends
+    services = {cid: PlatformServices(c.platform) for cid, c in contexts.items()}
+    for obj in [*contexts.values(), *(c.platform for c in contexts.values()), *links.values()]:
+        if obj in db.session:
+            db.session.expunge(obj)
+    return _Due(pending, contexts, links, services)
+
+
+def _put_scores(due: _Due) -> tuple[dict[int, str | None], dict[int, str]]:
+    """Send each score (creating its LMS column when missing): score id -> error or None, new columns."""
     outcome: dict[int, str | None] = {}
     new_columns: dict[int, str] = {}
-    for item in pending:
-        context, link = contexts[item.context_id], links[item.link_id]
+    for item in due.pending:
+        context, link = due.contexts[item.context_id], due.links[item.link_id]
         scopes = (context.ags_scopes or "").split()
         try:
             had = link.lineitem_url
-            lineitem = _ensure_column(context, link, services[item.context_id])
+            lineitem = _ensure_column(context, link, due.services[item.context_id])
             if lineitem and not had:
                 new_columns[link.id] = lineitem
             if not lineitem or not scopes:
                 raise ServiceError("LMS không cung cấp cột điểm (AGS) cho hoạt động này")
-            services[item.context_id].put_score(lineitem, scopes, item.subject, *item.state,
-                                                timestamp=ags_timestamp(item.changed_at))
+            due.services[item.context_id].put_score(lineitem, scopes, item.subject, *item.state,
+                                                    timestamp=ags_timestamp(item.changed_at))
             outcome[item.score_id] = None
         except ServiceError as exc:
             outcome[item.score_id] = str(exc)[:500]
             logger.warning("lti: score %s (link %s, %s) not accepted: %s", item.score_id, item.link_id,
                            item.subject, exc)
-    for link_id, lineitem in new_columns.items():
-        db.session.get_one(LtiResourceLink, link_id).lineitem_url = lineitem
+    return outcome, new_columns
+
+
+def _record_outcomes(pending: list[_Pending], outcome: dict[int, str | None], now: dt.datetime) -> PushResult:
+    """Mark each score sent, or schedule its next attempt with back-off (unless it changed meanwhile)."""
+    result = PushResult()
     for item in pending:
         row = db.session.get(LtiScore, item.score_id)
         if row is None or row.changed_at != item.changed_at:
@@ -596,8 +625,6 @@ def send_scores(*, context_id: int | None = None, now: dt.datetime | None = None
             row.next_attempt_at = now + min(RETRY_FIRST * 2 ** item.attempts, RETRY_MAX)
             row.last_error = error
             result.failed += 1
-    result.columns = len({p.link_id for p in pending if links[p.link_id].lineitem_url})
-    db.session.flush()
     return result
 
 
