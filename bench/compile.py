@@ -26,13 +26,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests" / "review"))
-
-from theme_passages import THEMES, labelled_passages  # noqa: E402
 
 from review.tagging.learning import ThemeModel  # noqa: E402
 from review.tagging.similar import PassageGroups, copy_index  # noqa: E402
 from review.tagging.suggestions import find_passages  # noqa: E402
+from tests.review.theme_passages import THEMES, labelled_passages  # noqa: E402
 
 OPENINGS = [
     "Qua lớp bồi dưỡng, em nhận thức rõ hơn về vai trò của chính quyền cơ sở trong giai đoạn mới.",
