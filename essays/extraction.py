@@ -250,70 +250,85 @@ def _sniff(data: bytes) -> str:
     return "text"
 
 
-# long: one zip-safety check after another, in the order they must run
-def _check_zip(data: bytes) -> str:  # noqa: C901  (one branch per zip-safety check, in the order they must run)
-    """Validate an OOXML/ODF package without parsing it; return "docx" or "odt"."""
+def _check_zip(data: bytes) -> str:
+    """Validate an OOXML/ODF package without parsing it; return "docx" or "odt".
+
+    The checks run in this order: sizes and encryption (nothing is decompressed yet), what kind of
+    package it is, then the XML parts' prologs (decompressing a bounded head of each).
+    """
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
         infos = zf.infolist()
     except (zipfile.BadZipFile, ValueError, OSError, EOFError):
         raise ExtractionError("corrupt") from None
     with zf:
-        if len(infos) > MAX_ZIP_MEMBERS:
-            raise ExtractionError("zip_bomb")
-        total = 0
-        for info in infos:
-            total += info.file_size
-            ratio = info.file_size / max(info.compress_size, 1)
-            if info.file_size > 1024 * 1024 and ratio > MAX_RATIO:
-                raise ExtractionError("zip_bomb")
-            if info.filename.lower().endswith((".xml", ".rels")) and info.file_size > MAX_XML_PART:
-                raise ExtractionError("zip_bomb")
-            if info.flag_bits & 0x1:
-                raise ExtractionError("encrypted")
-        # The whole archive too: many members of ≤ 1 MB each escape the per-member ratio
-        # (150 zero-filled 1 MB members: 208 KB on the wire, 150 MB declared, were accepted).
-        if total > MAX_ZIP_TOTAL or (total > 1024 * 1024 and total / max(len(data), 1) > MAX_RATIO):
-            raise ExtractionError("zip_bomb")
-
-        names = {info.filename for info in infos}
-        lower = {n.lower() for n in names}
-        if "[content_types].xml" in lower:
-            if any(n.startswith("xl/") for n in lower):
-                raise ExtractionError("type_mismatch", _mismatch_message("docx", "xlsx"))
-            if any(n.startswith("ppt/") for n in lower):
-                raise ExtractionError("type_mismatch", _mismatch_message("docx", "pptx"))
-            if not any(n.startswith("word/") for n in lower):
-                raise ExtractionError("corrupt")
-            kind = "docx"
-            if any(n.endswith(("vbaproject.bin", "vbadata.xml")) for n in lower):
-                raise ExtractionError("macro")
-        elif "mimetype" in names and zf.read("mimetype")[:100].strip().startswith(
-            b"application/vnd.oasis.opendocument.text"
-        ):
-            kind = "odt"
-            # ODF keeps Basic macros under Basic/ and other scripts under Scripts/.
-            if any(n.startswith(("basic/", "scripts/")) and not n.endswith("/") for n in lower):
-                raise ExtractionError("macro")
-        else:
-            raise ExtractionError("type_mismatch", _mismatch_message("docx", "zip"))
-
-        for info in infos:
-            if not info.filename.lower().endswith((".xml", ".rels")):
-                continue
-            try:
-                with zf.open(info) as member:
-                    prolog = member.read(PROLOG_SCAN)
-            except (zipfile.BadZipFile, NotImplementedError, OSError, EOFError, ValueError):
-                raise ExtractionError("corrupt") from None
-            if prolog.startswith((b"\xff\xfe", b"\xfe\xff")):
-                prolog = prolog.decode("utf-16", "ignore").encode("utf-8")
-            upper = prolog.upper()
-            if b"<!DOCTYPE" in upper or b"<!ENTITY" in upper:
-                raise ExtractionError("xml_entities")
-            if info.filename == "[Content_Types].xml" and b"MACROENABLED" in upper:
-                raise ExtractionError("macro")
+        _check_zip_sizes(infos, len(data))
+        kind = _package_kind(zf, infos)
+        _check_xml_prologs(zf, infos)
     return kind
+
+
+def _check_zip_sizes(infos: list[zipfile.ZipInfo], size: int) -> None:
+    """Zip bombs (members, ratios, totals, oversized XML parts) and encrypted members, from the directory."""
+    if len(infos) > MAX_ZIP_MEMBERS:
+        raise ExtractionError("zip_bomb")
+    total = 0
+    for info in infos:
+        total += info.file_size
+        ratio = info.file_size / max(info.compress_size, 1)
+        if info.file_size > 1024 * 1024 and ratio > MAX_RATIO:
+            raise ExtractionError("zip_bomb")
+        if info.filename.lower().endswith((".xml", ".rels")) and info.file_size > MAX_XML_PART:
+            raise ExtractionError("zip_bomb")
+        if info.flag_bits & 0x1:
+            raise ExtractionError("encrypted")
+    # The whole archive too: many members of ≤ 1 MB each escape the per-member ratio
+    # (150 zero-filled 1 MB members: 208 KB on the wire, 150 MB declared, were accepted).
+    if total > MAX_ZIP_TOTAL or (total > 1024 * 1024 and total / max(size, 1) > MAX_RATIO):
+        raise ExtractionError("zip_bomb")
+
+
+def _package_kind(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo]) -> str:
+    """"docx" or "odt" from the member names; other Office packages and macros are refused."""
+    names = {info.filename for info in infos}
+    lower = {n.lower() for n in names}
+    if "[content_types].xml" in lower:
+        if any(n.startswith("xl/") for n in lower):
+            raise ExtractionError("type_mismatch", _mismatch_message("docx", "xlsx"))
+        if any(n.startswith("ppt/") for n in lower):
+            raise ExtractionError("type_mismatch", _mismatch_message("docx", "pptx"))
+        if not any(n.startswith("word/") for n in lower):
+            raise ExtractionError("corrupt")
+        if any(n.endswith(("vbaproject.bin", "vbadata.xml")) for n in lower):
+            raise ExtractionError("macro")
+        return "docx"
+    if "mimetype" in names and zf.read("mimetype")[:100].strip().startswith(
+        b"application/vnd.oasis.opendocument.text"
+    ):
+        # ODF keeps Basic macros under Basic/ and other scripts under Scripts/.
+        if any(n.startswith(("basic/", "scripts/")) and not n.endswith("/") for n in lower):
+            raise ExtractionError("macro")
+        return "odt"
+    raise ExtractionError("type_mismatch", _mismatch_message("docx", "zip"))
+
+
+def _check_xml_prologs(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo]) -> None:
+    """No DTD or entity declarations in any XML part (billion laughs, XXE); no macro-enabled content type."""
+    for info in infos:
+        if not info.filename.lower().endswith((".xml", ".rels")):
+            continue
+        try:
+            with zf.open(info) as member:
+                prolog = member.read(PROLOG_SCAN)
+        except (zipfile.BadZipFile, NotImplementedError, OSError, EOFError, ValueError):
+            raise ExtractionError("corrupt") from None
+        if prolog.startswith((b"\xff\xfe", b"\xfe\xff")):
+            prolog = prolog.decode("utf-16", "ignore").encode("utf-8")
+        upper = prolog.upper()
+        if b"<!DOCTYPE" in upper or b"<!ENTITY" in upper:
+            raise ExtractionError("xml_entities")
+        if info.filename == "[Content_Types].xml" and b"MACROENABLED" in upper:
+            raise ExtractionError("macro")
 
 
 def _check_ole(data: bytes) -> str:
