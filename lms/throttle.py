@@ -118,7 +118,9 @@ def clear_account(username: str, address: str | None = None) -> None:
 def blocked_now(now: dt.datetime | None = None) -> list[Blocked]:
     """Every counter holding attempts back right now, longest wait first."""
     now = now or utcnow()
-    rows = db.session.scalars(select(LoginThrottle).where(LoginThrottle.last_failure_at > now - WINDOW - PAIR_MAX_DELAY)
+    # Rate rows (`rate:`, busy searchers) count events, not failures: they must not fill the 500.
+    rows = db.session.scalars(select(LoginThrottle).where(LoginThrottle.last_failure_at > now - WINDOW - PAIR_MAX_DELAY,
+                                                          ~LoginThrottle.key.startswith("rate:"))
                               .order_by(LoginThrottle.failures.desc()).limit(500)).all()
     found = []
     for row in rows:
