@@ -73,3 +73,21 @@ def vn_name_key(full_name: str) -> tuple:
         return ()
     given, rest = words[-1], " ".join(words[:-1])
     return (vn_sort_key(given), vn_sort_key(rest))
+
+
+@functools.lru_cache(maxsize=65_536)
+def _word_code(word: str) -> str:
+    """`_word_key` as a string that sorts the same: each letter as two characters (a fixed width, so
+    letters ranked past U+FFFF keep their order), then U+0001 (a shorter word first), then the tone."""
+    letters, tone = _word_key(word)
+    return "".join(chr((n >> 16) + 2) + chr((n & 0xFFFF) + 2) for n in letters) + "\x01" + chr(tone + 2)
+
+
+def vn_name_sort_string(full_name: str) -> str:
+    """`vn_name_key` as one string in the same order, U+0000 after each part (append a tie-breaker after
+    another U+0000). Strings compare in C: sorting a country's 150,000 trainees took 2.8 s with the tuples."""
+    words = _SPACES.split(full_name.strip())
+    if not words or not words[0]:
+        return ""
+    return _word_code(words[-1]) + "\x00" + "".join(_word_code(w) for w in (words[:-1] or [""]))
+
