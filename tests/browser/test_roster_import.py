@@ -14,8 +14,8 @@ from sqlalchemy import func, select
 from lms.db import db
 from lms.models import Enrollment, Role, User
 from lms.security import verify_password
-from tests.lms.roster_files import person, xlsx
 from tests.conftest import PASSWORD
+from tests.lms.roster_files import person, xlsx
 
 pytestmark = pytest.mark.browser
 PHONE = {"width": 360, "height": 740}

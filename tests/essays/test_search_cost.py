@@ -94,8 +94,8 @@ def test_unknown_state_is_refused(client, make_user, api_token):
 def indexed(app, make_unit, make_user, make_course, enroll):
     """A few essays, indexed, that the expensive queries of the issue match."""
     course, unit = make_course(), make_unit(code="31135")
-    for n, text in enumerate(("Chuyển đổi số ở phường, chính quyền số.", "Chăm lo đời sống nhân dân.",
-                              "Cải cách hành chính, chữ ký số.")):
+    for text in ("Chuyển đổi số ở phường, chính quyền số.", "Chăm lo đời sống nhân dân.",
+                 "Cải cách hành chính, chữ ký số."):
         trainee = make_user(Role.trainee, unit=unit)
         enroll(trainee, course)
         submit_essay(trainee, course.topics[0], data=None, filename=None, text=text, uploaded_by=trainee)

@@ -1,9 +1,8 @@
 """Sessions end when they should: logout, a password change, an administrator (issue 18, item 2)."""
 from __future__ import annotations
 
-from tests.conftest import PASSWORD, Auth, csrf_token_from
-
 from lms.models import Role
+from tests.conftest import PASSWORD, Auth, csrf_token_from
 
 
 def _login(client, user, remember: bool = False):

@@ -3,7 +3,6 @@ and forms answer 400/404/422 with a message, never 500 (issue 18, item 8)."""
 from __future__ import annotations
 
 from lms.db import db
-from lms.models import Role
 from tests.conftest import Auth
 
 HUGE = 99999999999999999999
