@@ -261,26 +261,34 @@ def bench_size(articles: list[list[str]], n: int, workdir: Path, rounds: int, li
     else:
         print(f"whoosh: {n / w_secs:.1f} essays/s, {chars / w_secs / 1e6:.2f} M chars/s, "
               f"{w_secs:.0f} s, index {w_size / 1e6:.0f} MB (text {chars / 1e6:.0f} M chars), "
-              f"{segment_count(index)} segment(s), heap {heap.before:.0f} -> peak {heap.mb:.0f} MB",
-              flush=True)
+              f"{segment_count(index)} segment(s), heap {heap.before:.0f} -> peak {heap.mb:.0f} MB; "
+              f"load average {load_average()}", flush=True)
 
     db_path = workdir / f"fts-{n}.sqlite"
-    db_path.unlink(missing_ok=True)
-    db = sqlite3.connect(db_path)
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute(
-        "CREATE VIRTUAL TABLE essays USING fts5(body, unit_code UNINDEXED, "
-        "tokenize='unicode61 remove_diacritics 2')"
-    )
+    done_marker = db_path.with_suffix(".complete")  # --workdir: a finished FTS5 build is kept too
     t = time.perf_counter()
-    with db:
-        db.executemany(
-            "INSERT INTO essays(rowid, body, unit_code) VALUES (?, ?, ?)",
-            ((int(e["essay_id"]), e["text"], e["unit_code"]) for e in essays(articles, n)),
+    if reused and done_marker.exists():
+        db = sqlite3.connect(db_path)
+        print(f"fts5:   reusing the database in --workdir, {db_path.stat().st_size / 1e6:.0f} MB")
+    else:
+        done_marker.unlink(missing_ok=True)
+        db_path.unlink(missing_ok=True)
+        db = sqlite3.connect(db_path)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute(
+            "CREATE VIRTUAL TABLE essays USING fts5(body, unit_code UNINDEXED, "
+            "tokenize='unicode61 remove_diacritics 2')"
         )
+        with db:
+            db.executemany(
+                "INSERT INTO essays(rowid, body, unit_code) VALUES (?, ?, ?)",
+                ((int(e["essay_id"]), e["text"], e["unit_code"]) for e in essays(articles, n)),
+            )
+        done_marker.touch()
     f_secs = time.perf_counter() - t
     f_size = db_path.stat().st_size
-    print(f"fts5:   {n / f_secs:.1f} essays/s, {f_secs:.0f} s, db {f_size / 1e6:.0f} MB", flush=True)
+    print(f"fts5:   {n / f_secs:.1f} essays/s, {f_secs:.0f} s, db {f_size / 1e6:.0f} MB; "
+          f"load average {load_average()}", flush=True)
 
     index.close()
     memory_report(index.path)
@@ -353,9 +361,11 @@ def main() -> None:
     parser.add_argument("--backend", choices=("whoosh", "postgres", "all"), default="whoosh",
                         help="whoosh (with FTS5), postgres, or all in one run")
     parser.add_argument("--pg-url", default="postgresql://thuhoach@127.0.0.1:55432/thuhoach_bench",
-                        help="database for --backend postgres/all (schema search_bench_<kind> is replaced)")
+                        help="database for --backend postgres/all (schema search_bench_<kind>_<n> is replaced)")
     parser.add_argument("--pg-index", choices=("gin", "rum", "both"), default="both")
     parser.add_argument("--pg-reuse", action="store_true", help="keep a PostgreSQL table of the same size")
+    parser.add_argument("--build-only", action="store_true",
+                        help="postgres: build (or check) the tables and print their figures, time no query")
     args = parser.parse_args()
     if args.searcher:
         searcher_process(args.searcher, args.storage)
@@ -375,7 +385,7 @@ def main() -> None:
                 kinds = ("gin", "rum") if args.pg_index == "both" else (args.pg_index,)
                 for kind in kinds:
                     bench_postgres(lambda k: essays(articles, k), n, args.pg_url, kind, QUERIES, UNITS[:4],
-                                   rounds, time_queries, reuse=args.pg_reuse)
+                                   rounds, time_queries, reuse=args.pg_reuse, build_only=args.build_only)
 
 
 if __name__ == "__main__":

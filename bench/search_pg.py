@@ -7,7 +7,7 @@ Memory of the searching process is read from /proc/PID/smaps_rollup (PSS and pri
 this process and for the PostgreSQL backend serving its connection.
 
 Needs a database: --pg-url postgresql://thuhoach@127.0.0.1:55432/thuhoach_bench (its schema
-`search_bench` is replaced).
+`search_bench_<kind>_<n>` is replaced unless --pg-reuse finds it complete).
 """
 
 from __future__ import annotations
@@ -61,9 +61,10 @@ def bench_postgres(
     rounds: int,
     time_queries: Callable[..., tuple[float, float]],
     reuse: bool = False,
+    build_only: bool = False,
 ) -> dict:
     """Build (or reuse) n essays in PostgreSQL with one index kind and print its figures."""
-    schema = f"search_bench_{kind}"
+    schema = f"search_bench_{kind}_{n}"  # one table per size: a 150,000 build keeps the 15,000 one
     index = PgEssayIndex(lambda: psycopg.connect(url), index_kind=kind, schema=schema)
     index.ensure_schema()
     t = time.perf_counter()
@@ -84,7 +85,10 @@ def bench_postgres(
         ).fetchone()
     total, _heap, indexes = (s / 1e6 for s in sizes)
     build = "reused" if reused else f"{n / secs:.1f} essays/s, {secs:.0f} s"
-    print(f"postgres/{kind}: {build}, table+TOAST+indexes {total:.0f} MB (indexes {indexes:.0f} MB)", flush=True)
+    print(f"postgres/{kind}: {build}, table+TOAST+indexes {total:.0f} MB (indexes {indexes:.0f} MB); "
+          f"load average {_load()}", flush=True)
+    if build_only:
+        return {"n": n, "kind": kind, "secs": secs, "size_mb": total, "figures": {}}
 
     # One connection held open, as a web process keeps one from its pool.
     conn = psycopg.connect(url)
@@ -118,6 +122,12 @@ def bench_postgres(
           "(shared_buffers are shared by every backend)", flush=True)
     conn.close()
     return {"n": n, "kind": kind, "secs": secs, "size_mb": total, "figures": figures}
+
+
+def _load() -> str:
+    import os
+
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 class _Borrowed:

@@ -45,6 +45,8 @@ _EXACT = "="
 # Ranking: ts_rank's normalisation 1 divides by 1 + log(length), as BM25 favours the shorter essay.
 _RANK_NORM = 1
 INDEX_KINDS = ("gin", "rum")
+# GIN's first stage: matches are ranked in blocks of this many (one page of 100 and the next hit fit).
+_BLOCK = 200
 _WRITE_CHUNK = 200
 
 Connect = Callable[[], Any]
@@ -63,6 +65,15 @@ def _positions(at: int | list[int]) -> str:
 
 def tsvector_text(text: str) -> str:
     """The tsvector literal of a text: our analyzer's three term streams in one lexeme space."""
+    return tsvector_texts(text)[0]
+
+
+def tsvector_texts(text: str) -> tuple[str, str]:
+    """The tsvector literals of a text: every term (matching), and its folded syllables alone (ranking).
+
+    The second is what the GIN backend ranks by: ~8 KB where the whole vector is ~50 KB, and
+    ts_rank reads the whole value of each essay it ranks.
+    """
     text = unicodedata.normalize("NFC", text or "")
     exact, _folded, bigrams, exact_bigrams = document_terms(text)
     positions: dict[str, list[int]] = {}
@@ -73,6 +84,7 @@ def tsvector_text(text: str) -> str:
         if len(at) < _MAX_POSITIONS:
             at.append(pos)
     parts = [f"{_lexeme(f)}:{','.join(str(p + 1) for p in at)}" for f, at in positions.items()]
+    ranking = " ".join(parts)
     parts += [_lexeme(_EXACT + e) for e in exact if fold(e) != e]
     for gram, seen_at in bigrams.items():
         listed = _positions(seen_at)
@@ -80,7 +92,7 @@ def tsvector_text(text: str) -> str:
     for gram, seen_at in exact_bigrams.items():
         listed = _positions(seen_at)
         parts.append(f"{_lexeme(_EXACT + gram)}:{listed}" if listed else _lexeme(_EXACT + gram))
-    return " ".join(parts)
+    return " ".join(parts), ranking
 
 
 def _term(field: str, text: str) -> str:
@@ -89,26 +101,59 @@ def _term(field: str, text: str) -> str:
     return text
 
 
-def to_tsquery(q: wq.Query) -> str:
-    """Translate a query of search.query into tsquery text (its input syntax, not to_tsquery)."""
+def to_tsquery(q: wq.Query, *, in_a_row: bool = True) -> str:
+    """Translate a query of search.query into tsquery text (its input syntax, not to_tsquery).
+
+    in_a_row=False gives what GIN answers without reading a row: each phrase as its words
+    anywhere, and no exclusion of a phrase, so that its matches hold every true match.
+    """
     if isinstance(q, wq.Term):
         return _lexeme(_term(q.fieldname, q.text))
     if isinstance(q, wq.Prefix):
         return _lexeme(_term(q.fieldname, q.text)) + ":*"
     if isinstance(q, wq.Phrase):
-        return "(" + " <-> ".join(_lexeme(_term(q.fieldname, w)) for w in q.words) + ")"
+        joint = " <-> " if in_a_row else " & "
+        return "(" + joint.join(_lexeme(_term(q.fieldname, w)) for w in q.words) + ")"
     if isinstance(q, wq.ConstantScoreQuery):
-        return to_tsquery(q.child)
+        return to_tsquery(q.child, in_a_row=in_a_row)
     if isinstance(q, wq.AndNot):
-        return f"({to_tsquery(q.a)} & !{to_tsquery(q.b)})"
+        if not in_a_row and _has_phrase(q.b):
+            return to_tsquery(q.a, in_a_row=False)
+        return f"({to_tsquery(q.a, in_a_row=in_a_row)} & !{to_tsquery(q.b)})"
     if isinstance(q, (wq.Require, wq.AndMaybe)):
         # Require: both; AndMaybe: the second only adds score, so the matches are the first's.
-        return f"({to_tsquery(q.a)} & {to_tsquery(q.b)})" if isinstance(q, wq.Require) else to_tsquery(q.a)
+        if isinstance(q, wq.AndMaybe):
+            return to_tsquery(q.a, in_a_row=in_a_row)
+        return f"({to_tsquery(q.a, in_a_row=in_a_row)} & {to_tsquery(q.b, in_a_row=in_a_row)})"
     if isinstance(q, wq.And):
-        return "(" + " & ".join(to_tsquery(s) for s in q.subqueries) + ")"
+        return "(" + " & ".join(to_tsquery(s, in_a_row=in_a_row) for s in q.subqueries) + ")"
     if isinstance(q, wq.Or):
-        return "(" + " | ".join(to_tsquery(s) for s in q.subqueries) + ")"
+        return "(" + " | ".join(to_tsquery(s, in_a_row=in_a_row) for s in q.subqueries) + ")"
     raise NotImplementedError(f"no tsquery for {type(q).__name__}")
+
+
+def _has_phrase(q: wq.Query) -> bool:
+    if isinstance(q, wq.Phrase):
+        return len(q.words) > 1
+    return any(_has_phrase(child) for child in q.children())
+
+
+def _rank_words(q: wq.Query) -> set[str]:
+    """The folded syllables a query looks for (not those it excludes), as tsquery operands of the
+    ranking column."""
+    if isinstance(q, wq.Prefix):
+        return {_lexeme(fold(q.text)) + ":*"}
+    if isinstance(q, wq.Term):
+        return {_lexeme(fold(w)) for w in q.text.split()}
+    if isinstance(q, wq.Phrase):
+        return {_lexeme(fold(w)) for gram in q.words for w in gram.split()}
+    if isinstance(q, wq.ConstantScoreQuery):
+        return _rank_words(q.child)
+    if isinstance(q, (wq.AndNot, wq.Require, wq.AndMaybe)):
+        return _rank_words(q.a) | (set() if isinstance(q, wq.AndNot) else _rank_words(q.b))
+    if isinstance(q, (wq.And, wq.Or)):
+        return set().union(*(_rank_words(s) for s in q.subqueries))
+    return set()
 
 
 def _row(doc: dict) -> tuple:
@@ -123,18 +168,19 @@ def _row(doc: dict) -> tuple:
     return (
         str(doc["essay_id"]), opt("course_id"), opt("topic_id"), opt("unit_code"), opt("state"),
         [t for t in themes.split(",") if t], sorted({f for _, f, _, _ in syllables(trainee)}),
-        submitted, tsvector_text(text), text,
+        submitted, *tsvector_texts(text), text,
     )
 
 
 _UPSERT = """
 INSERT INTO {table} (essay_id, course_id, topic_id, unit_code, state, themes, trainee,
-                     submitted_at, terms, body)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s::tsvector, %s)
+                     submitted_at, terms, ranking, body)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s::tsvector, %s::tsvector, %s)
 ON CONFLICT (essay_id) DO UPDATE SET
   course_id = EXCLUDED.course_id, topic_id = EXCLUDED.topic_id, unit_code = EXCLUDED.unit_code,
   state = EXCLUDED.state, themes = EXCLUDED.themes, trainee = EXCLUDED.trainee,
-  submitted_at = EXCLUDED.submitted_at, terms = EXCLUDED.terms, body = EXCLUDED.body
+  submitted_at = EXCLUDED.submitted_at, terms = EXCLUDED.terms, ranking = EXCLUDED.ranking,
+  body = EXCLUDED.body
 """
 
 
@@ -149,7 +195,7 @@ def _chunks(docs: Iterable[dict], size: int) -> Iterator[list[tuple]]:
         yield chunk
 
 
-_COLUMNS = "essay_id, course_id, topic_id, unit_code, state, themes, trainee, submitted_at, terms, body"
+_COLUMNS = "essay_id, course_id, topic_id, unit_code, state, themes, trainee, submitted_at, terms, ranking, body"
 
 
 def _copy_rows(cur: Any, table: str, rows: list[tuple]) -> None:
@@ -159,7 +205,7 @@ def _copy_rows(cur: Any, table: str, rows: list[tuple]) -> None:
             for row in rows:
                 copy.write_row(row)
     else:
-        placeholders = ", ".join(["%s"] * 10)
+        placeholders = ", ".join(["%s"] * 11)
         cur.executemany(f"INSERT INTO {table} ({_COLUMNS}) VALUES ({placeholders})", rows)
 
 
@@ -184,6 +230,14 @@ class PgEssayIndex:
         self.index_kind = index_kind
         self.time_budget = time_budget
         self._schema_ready = False
+        # For this transaction only. The planner prices `terms @@ q` on a row as cheap, but it
+        # reads the row's whole tsvector (~40 KB out of line): a sequential scan, or an index scan
+        # of another column filtered by @@, counted 2,000 essays in 257 ms where the GIN bitmap
+        # took 2.6. Bitmap scans only (RUM keeps index scans: they are its ranking), and one
+        # process per query, so that the first stage meets the matches in one order.
+        settings = {"enable_seqscan": "off", "max_parallel_workers_per_gather": "0",
+                    **({"enable_indexscan": "off"} if index_kind == "gin" else {})}
+        self._read_settings = "SELECT " + ", ".join(f"set_config('{k}', '{v}', true)" for k, v in settings.items())
 
     # -- connections and schema --------------------------------------------------------------
 
@@ -199,6 +253,8 @@ class PgEssayIndex:
                         # this transaction, so a pooled connection goes back without it.
                         cur.execute("SELECT set_config('statement_timeout', %s, true)",
                                     (str(max(1, int(self.time_budget * 1000))),))
+                    if not write:
+                        cur.execute(self._read_settings)
                     yield cur
                 conn.commit() if write else conn.rollback()
             except BaseException as exc:
@@ -218,6 +274,8 @@ class PgEssayIndex:
                         cur.execute("SELECT pg_advisory_xact_lock(hashtext('thuhoach.search.schema'))")
                         for statement in self._ddl():
                             cur.execute(statement)
+                    for statement in self._upgrades(cur):
+                        cur.execute(statement)
                 conn.commit()
             except BaseException:
                 conn.rollback()
@@ -228,6 +286,21 @@ class PgEssayIndex:
         cur.execute("SELECT to_regclass(%s) IS NOT NULL AND to_regclass(%s) IS NOT NULL",
                     (self.table, f"{self.schema}.essays_terms"))
         return bool(cur.fetchone()[0])
+
+    def _upgrades(self, cur: Any) -> list[str]:
+        """What a table of an earlier version lacks: the ranking column (NULL: ranked by terms),
+        and no B-tree that leads the planner to read every tsvector (see _ddl)."""
+        cur.execute(
+            "SELECT to_regclass(%s) IS NOT NULL, to_regclass(%s) IS NOT NULL, EXISTS (SELECT 1 FROM "
+            "information_schema.columns WHERE table_schema = %s AND table_name = 'essays' AND column_name = 'ranking')",
+            (f"{self.schema}.essays_unit", f"{self.schema}.essays_submitted", self.schema),
+        )
+        unit, submitted, ranking = cur.fetchone()
+        return [
+            *([f"DROP INDEX IF EXISTS {self.schema}.essays_unit"] if unit else []),
+            *([f"DROP INDEX IF EXISTS {self.schema}.essays_submitted"] if submitted else []),
+            *([] if ranking else [f"ALTER TABLE {self.table} ADD COLUMN IF NOT EXISTS ranking tsvector"]),
+        ]
 
     def _ddl(self, table: str = "", suffix: str = "") -> list[str]:
         table = table or self.table
@@ -245,10 +318,12 @@ class PgEssayIndex:
                 themes text[] NOT NULL DEFAULT '{{}}', trainee text[] NOT NULL DEFAULT '{{}}',
                 submitted_at timestamp,
                 terms tsvector NOT NULL,
+                ranking tsvector,
                 body text NOT NULL DEFAULT '')""",
+            # No B-tree on unit_code or submitted_at: the planner would fetch a unit's rows by it
+            # and test `terms @@ q` on each, reading every tsvector (30 ms for 200 essays, against
+            # 1 ms from the GIN bitmap with the unit tested on the row). See _read_settings.
             terms_index,
-            f"CREATE INDEX IF NOT EXISTS essays_unit{suffix} ON {table} (unit_code)",
-            f"CREATE INDEX IF NOT EXISTS essays_submitted{suffix} ON {table} (submitted_at)",
         ]
 
     def close(self) -> None:
@@ -306,7 +381,7 @@ class PgEssayIndex:
         if not self._schema_ready:
             self.ensure_schema()
         build = f"{self.schema}.essays_build"
-        create, indexes = self._ddl(build, "_build")[-4], self._ddl(build, "_build")[-3:]
+        create, index = self._ddl(build, "_build")[-2:]
         n = 0
         with closing(self._connect()) as conn:
             try:
@@ -318,13 +393,11 @@ class PgEssayIndex:
                         before, n = n, n + len(chunk)
                         if progress and n // 1000 != before // 1000:
                             progress(n)
-                    for statement in indexes:
-                        cur.execute(statement)
+                    cur.execute(index)
                     cur.execute(f"LOCK TABLE {self.table} IN ACCESS EXCLUSIVE MODE")
                     cur.execute(f"DROP TABLE {self.table}")
                     cur.execute(f"ALTER TABLE {build} RENAME TO essays")
-                    for name in ("essays_terms", "essays_unit", "essays_submitted"):
-                        cur.execute(f"ALTER INDEX {self.schema}.{name}_build RENAME TO {name}")
+                    cur.execute(f"ALTER INDEX {self.schema}.essays_terms_build RENAME TO essays_terms")
                     cur.execute(f"ALTER INDEX {self.schema}.essays_build_pkey RENAME TO essays_pkey")
                 conn.commit()
             except BaseException:
@@ -411,22 +484,58 @@ class PgEssayIndex:
         with self._cursor(timed=True) as cur:
             return self._run(cur, parsed, where, page, per_page, sort, exact_total)
 
-    def _rank(self) -> str:
-        if self.index_kind == "rum":
-            return "-(terms <=> q.q)"  # RUM orders by distance from its index, no heap reads
-        return f"ts_rank(terms, q.q, {_RANK_NORM})"
+    def _matching(
+        self, q: wq.Query, where: tuple[str, list[Any]], columns: str, seen: list[str] | None = None
+    ) -> tuple[str, list[Any]]:
+        """SQL selecting `columns` of the essays matching q and the filters (less `seen`), and its parameters.
 
-    def _stage_hits(
-        self, cur: Any, tsq: str, where: tuple[str, list[Any]], seen: list[str], limit: int
-    ) -> list[tuple[str, float]]:
+        With GIN, words in a row need the row's tsvector (the index has no positions): the
+        filters are tested first, in a subquery the planner may not merge (OFFSET 0), so that
+        only the rows passing them are read. Else a unit filter came after reading every
+        candidate (a phrase with a 4-unit filter took 300 ms at 15,000 essays).
+        """
         cond, params = where
         exclude = " AND NOT (essay_id = ANY(%s))" if seen else ""
-        # RUM walks its index in distance order only when that is the whole ORDER BY.
-        order = "terms <=> q.q" if self.index_kind == "rum" else "rank DESC, essay_id"
+        params = [*params, *([seen] if seen else [])]
+        tsq = to_tsquery(q)
+        candidates = to_tsquery(q, in_a_row=False) if self.index_kind == "gin" else tsq
+        if candidates == tsq:
+            return f"SELECT {columns} FROM {self.table} WHERE terms @@ %s::tsquery{cond}{exclude}", [tsq, *params]
+        return (
+            f"SELECT {columns} FROM (SELECT {columns}, terms AS in_a_row FROM {self.table} "
+            f"WHERE terms @@ %s::tsquery{cond}{exclude} OFFSET 0) candidates WHERE in_a_row @@ %s::tsquery",
+            [candidates, *params, tsq],
+        )
+
+    def _stage_hits(
+        self, cur: Any, stage: wq.Query, where: tuple[str, list[Any]], seen: list[str], limit: int
+    ) -> list[tuple[str, float]]:
+        """The next `limit` hits of one stage, best first, leaving out the essays already `seen`."""
+        if self.index_kind == "rum":
+            cond, params = where
+            tsq = to_tsquery(stage)
+            exclude = " AND NOT (essay_id = ANY(%s))" if seen else ""
+            # RUM walks its index in distance order (the positions are in it): no heap read to rank.
+            cur.execute(
+                f"SELECT essay_id, -(terms <=> q.q) FROM {self.table}, (SELECT %s::tsquery AS q) q "
+                f"WHERE terms @@ q.q{cond}{exclude} ORDER BY terms <=> q.q LIMIT %s",
+                [tsq, *params, *([seen] if seen else []), limit],
+            )
+            return [(essay_id, float(rank or 0.0)) for essay_id, rank in cur.fetchall()]
+        # GIN knows which essays hold the terms, not how often: ts_rank reads each essay's tsvector
+        # (~40 KB, out of line). So a cheap first stage takes the matches in the order the bitmap
+        # scan meets them, in blocks of _BLOCK, and only those are ranked, block by block: the
+        # pages of one query are slices of one order, and a query with fewer matches than a
+        # block is ranked over all of them.
+        rank_query = " | ".join(sorted(_rank_words(stage))) or None  # None: nothing to rank by, 0
+        # They are ranked by their folded syllables alone (the `ranking` column, ~8 KB, not ~50).
+        wanted = -(-limit // _BLOCK) * _BLOCK
+        matching, matching_params = self._matching(stage, where, "essay_id, terms, ranking", seen)
         cur.execute(
-            f"SELECT essay_id, {self._rank()} AS rank FROM {self.table}, (SELECT %s::tsquery AS q) q "
-            f"WHERE terms @@ q.q{cond}{exclude} ORDER BY {order} LIMIT %s",
-            [tsq, *params, *([seen] if seen else []), limit],
+            f"SELECT essay_id, coalesce(ts_rank(coalesce(ranking, terms), %s::tsquery, {_RANK_NORM}), 0) AS rank "
+            f"FROM (SELECT essay_id, terms, ranking, (row_number() OVER () - 1) / {_BLOCK} AS block "
+            f"FROM ({matching} LIMIT %s) first_stage) c ORDER BY block, rank DESC, essay_id LIMIT %s",
+            [rank_query, *matching_params, wanted, limit],
         )
         return [(essay_id, float(rank or 0.0)) for essay_id, rank in cur.fetchall()]
 
@@ -443,18 +552,16 @@ class PgEssayIndex:
         need = page * per_page + 1  # one more than the page needs tells whether a next page exists
         found: list[tuple[str, float]] = []
         is_phrase = False
-        cond, params = where
         if sort == "date":
-            loose = to_tsquery(parsed.loose)
+            matching, params = self._matching(parsed.loose, where, "essay_id, submitted_at")
             cur.execute(
-                f"SELECT essay_id FROM {self.table} WHERE terms @@ %s::tsquery{cond} "
-                "ORDER BY submitted_at DESC NULLS LAST, essay_id LIMIT %s",
-                [loose, *params, need],
+                f"SELECT essay_id FROM ({matching}) m ORDER BY submitted_at DESC NULLS LAST, essay_id LIMIT %s",
+                [*params, need],
             )
             found = [(row[0], 0.0) for row in cur.fetchall()]
         else:
             for stage in parsed.stages:
-                new = self._stage_hits(cur, to_tsquery(stage), where, [e for e, _ in found], need - len(found))
+                new = self._stage_hits(cur, stage, where, [e for e, _ in found], need - len(found))
                 if stage is parsed.stages[0]:
                     is_phrase = parsed.has_run and bool(new)
                 found += new
@@ -462,17 +569,18 @@ class PgEssayIndex:
                     break
         complete = len(found) < need
         phrase_total = None
-        if complete and not exact_total:
-            total = len(found)
-        else:
-            total = self._count(cur, parsed.loose, where)
+        # As Whoosh with a filter: without exact_total a longer list gives a lower bound, since
+        # counting every match of a common word costs more than the page (the search page counts
+        # per unit and topic anyway).
+        total, total_is_exact = len(found), complete
         if exact_total:
+            total, total_is_exact = self._count(cur, parsed.loose, where), True
             phrase_total = total if parsed.strict == parsed.loose else self._count(cur, parsed.strict, where)
         start = (page - 1) * per_page
         return SearchResult(
             hits=found[start : start + per_page],
             total=total,
-            total_is_exact=True,
+            total_is_exact=total_is_exact,
             is_phrase=is_phrase,
             has_more=not complete,
             page=page,
@@ -484,20 +592,23 @@ class PgEssayIndex:
     def _count(self, cur: Any, q: wq.Query | None, where: tuple[str, list[Any]]) -> int:
         if q is None:
             return 0
-        cond, params = where
-        cur.execute(f"SELECT count(*) FROM {self.table} WHERE terms @@ %s::tsquery{cond}", [to_tsquery(q), *params])
+        matching, params = self._matching(q, where, "essay_id")
+        cur.execute(f"SELECT count(*) FROM ({matching}) m", params)
         return int(cur.fetchone()[0])
 
-    def totals(self, query: str, **filters: Any) -> tuple[int, int]:
-        """(total, phrase_total): essays holding every word as typed, and holding each run in a row."""
+    def totals(self, query: str, *, phrase_only: bool = False, **filters: Any) -> tuple[int, int]:
+        """(total, phrase_total): essays holding every word as typed, and holding each run in a row.
+
+        phrase_only=True skips the first count (answered 0) when the caller has it already.
+        """
         parsed = parse_query(query)
         names = ("course_id", "topic_id", "unit_codes", "state", "themes", "trainee")
         where = self._filters(*(filters.get(name) for name in names))
         if parsed.loose is None or where is None:
             return 0, 0
         with self._cursor(timed=True) as cur:
-            total = self._count(cur, parsed.loose, where)
-            if parsed.strict == parsed.loose:
+            total = 0 if phrase_only else self._count(cur, parsed.loose, where)
+            if parsed.strict == parsed.loose and not phrase_only:
                 return total, total
             return total, self._count(cur, parsed.strict, where)
 
@@ -527,14 +638,13 @@ class PgEssayIndex:
         where = self._filters(course_id, topic_id, unit_codes, state, themes, trainee)
         if parsed.loose is None or where is None or not field_names:
             return counts
-        cond, params = where
         sets = ", ".join(f"({name})" for name in field_names)  # names checked above
         columns = ", ".join(field_names)
         with self._cursor(timed=True) as cur:
+            matching, params = self._matching(parsed.loose, where, columns)
             cur.execute(
-                f"SELECT {columns}, GROUPING({columns}), count(*) FROM {self.table} "
-                f"WHERE terms @@ %s::tsquery{cond} GROUP BY GROUPING SETS ({sets})",
-                [to_tsquery(parsed.loose), *params],
+                f"SELECT {columns}, GROUPING({columns}), count(*) FROM ({matching}) m GROUP BY GROUPING SETS ({sets})",
+                params,
             )
             for row in cur.fetchall():
                 values, grouping, n = row[: len(field_names)], row[-2], row[-1]
