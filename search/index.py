@@ -21,10 +21,9 @@ import time
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from whoosh import query as wq
 from whoosh.collectors import TimeLimit, TimeLimitCollector
@@ -34,15 +33,15 @@ from whoosh.index import Index
 from whoosh.searching import Searcher
 
 from search.analysis import syllables
+from search.base import EssaySearch, Filters, SearchResult, _as_tuple, _empty, _themes_value
 from search.bulk import BulkWriter
 from search.highlight import make_snippet
 from search.query import TIME_BUDGET_SECONDS, ParsedQuery, SearchTimeout, parse_query
-from search.schema import COUNTABLE_FIELDS, build_schema
+from search.schema import build_schema
 from search.storage import MappedStorage
 
 logger = logging.getLogger(__name__)
 
-MAX_PER_PAGE = 100
 _GEN_PREFIX = "gen-"
 _FILTER_CACHE_SIZE = 256
 _WRITE_LOCK_TIMEOUT = 60.0
@@ -72,27 +71,6 @@ class _DurableStorage(MappedStorage):
         # Whoosh commits by renaming the new TOC into place: make that rename durable too.
         super().rename_file(oldname, newname, safe=safe)
         _fsync_dir(Path(self.folder))
-
-
-@dataclass
-class SearchResult:
-    """One page of hits, best first (or newest first when sorted by date)."""
-
-    hits: list[tuple[str, float]]  # (essay_id, score)
-    total: int  # exact when total_is_exact, else an estimate or a lower bound
-    total_is_exact: bool
-    is_phrase: bool  # a multi-syllable query was run as a phrase and its hits come first
-    has_more: bool  # a next page exists
-    page: int = 1
-    per_page: int = 20
-    terms: list[str] = field(default_factory=list)  # tokens the query looked for (exact or folded)
-    phrase_total: int | None = None  # with exact_total: essays holding each run in a row
-    timed_out: bool = False  # the time budget ran out: these are the hits found until then
-
-    @property
-    def ids(self) -> list[str]:
-        """The essay ids of this page."""
-        return [essay_id for essay_id, _ in self.hits]
 
 
 class _DeadlineCollector(TimeLimitCollector):
@@ -136,26 +114,6 @@ def _estimate(q: wq.Query, reader) -> int:
     return q.estimate_size(reader)
 
 
-def _empty(page: int, per_page: int) -> SearchResult:
-    return SearchResult([], 0, True, False, False, page, per_page)
-
-
-def _as_tuple(values: Iterable[object] | str | None) -> tuple[str, ...] | None:
-    if values is None:
-        return None
-    if isinstance(values, str):
-        values = [values]
-    return tuple(sorted({str(v) for v in values}))
-
-
-def _themes_value(themes: Iterable[str] | str | None) -> str:
-    if not themes:
-        return ""
-    if isinstance(themes, str):
-        themes = themes.split(",")
-    return ",".join(t.strip() for t in themes if t and t.strip())
-
-
 def essay_fields(doc: dict) -> dict:
     """Map an essay dict to index fields; the text is stored NFC so snippet offsets match."""
     text = unicodedata.normalize("NFC", doc.get("text") or "")
@@ -184,7 +142,7 @@ def _collect(s: Searcher, q: wq.Query, deadline: float, **kwargs: Any) -> tuple[
     return collector.results(), collector.timedout
 
 
-class EssayIndex:
+class EssayIndex(EssaySearch):
     """A Whoosh index of essays with generations, one cached searcher and Vietnamese queries."""
 
     def __init__(self, path: str | os.PathLike[str], *, time_budget: float = TIME_BUDGET_SECONDS) -> None:
@@ -417,28 +375,20 @@ class EssayIndex:
             docs = self._filters[key] = set(s.docs_for_query(q))
         return docs
 
-    def _allowed(
-        self,
-        s: Searcher,
-        course_id: object,
-        topic_id: object,
-        unit_codes: Iterable[object] | None,
-        state: object,
-        themes: Iterable[str] | str | None,
-        trainee: str | None,
-    ) -> tuple[set[int] | None, wq.Query | None]:
+    def _allowed(self, s: Searcher, filters: Filters) -> tuple[set[int] | None, wq.Query | None]:
         """Docnums passing every filter and the same filter as a query (None, None: no filter).
 
         Values within a filter are OR-ed. The set serves full scans (counts); the query serves
         top-hit collection, where intersecting posting lists beats testing every match against
         a set (2-3x faster on unit filters at 15,000 essays).
         """
+        f = filters
         wanted = [
-            ("course_id", _as_tuple(None if course_id is None else [course_id])),
-            ("topic_id", _as_tuple(None if topic_id is None else [topic_id])),
-            ("unit_code", _as_tuple(unit_codes)),
-            ("state", _as_tuple(None if state is None else [state])),
-            ("themes", _as_tuple(themes)),
+            ("course_id", _as_tuple(None if f.course_id is None else [f.course_id])),
+            ("topic_id", _as_tuple(None if f.topic_id is None else [f.topic_id])),
+            ("unit_code", _as_tuple(f.unit_codes)),
+            ("state", _as_tuple(None if f.state is None else [f.state])),
+            ("themes", _as_tuple(f.themes)),
         ]
         sets, queries = [], []
         for name, values in wanted:
@@ -449,8 +399,8 @@ class EssayIndex:
             q = wq.Or([wq.Term(name, v) for v in values])
             sets.append(self._docset(s, (name, values), q))
             queries.append(q)
-        if trainee:
-            names = tuple(f for _, f, _, _ in syllables(trainee))
+        if f.trainee:
+            names = tuple(folded for _, folded, _, _ in syllables(f.trainee))
             if names:
                 q = wq.And([wq.Term("trainee", n) for n in names])
                 sets.append(self._docset(s, ("trainee", names), q))
@@ -464,24 +414,8 @@ class EssayIndex:
         # Score 0: a filter must not change the order of hits.
         return allowed, wq.ConstantScoreQuery(wq.And(queries) if len(queries) > 1 else queries[0], 0.0)
 
-    def search(
-        self,
-        query: str,
-        *,
-        course_id: object = None,
-        topic_id: object = None,
-        unit_codes: Iterable[object] | None = None,
-        state: object = None,
-        themes: Iterable[str] | str | None = None,
-        trainee: str | None = None,
-        page: int = 1,
-        per_page: int = 20,
-        sort: str = "relevance",
-        exact_total: bool = False,
-    ) -> SearchResult:
-        """Search essays; never raises on what a user typed. unit_codes=None means all units."""
-        page = max(1, int(page or 1))
-        per_page = min(MAX_PER_PAGE, max(1, int(per_page or 20)))
+    def _search(self, query: str, filters: Filters, page: int, per_page: int, sort: str,
+                exact_total: bool) -> SearchResult:
         with self._lock:
             parsed = self._parse(query)
             if parsed.loose is None:
@@ -489,7 +423,7 @@ class EssayIndex:
             s = self._fresh_searcher()
             if s.doc_count_all() == 0:
                 return _empty(page, per_page)
-            allowed, filter_q = self._allowed(s, course_id, topic_id, unit_codes, state, themes, trainee)
+            allowed, filter_q = self._allowed(s, filters)
             if allowed is not None and not allowed:
                 return _empty(page, per_page)
             return self._run(s, parsed, allowed, filter_q, page, per_page, sort, exact_total)
@@ -573,11 +507,7 @@ class EssayIndex:
             return 0
         return sum(1 for d in _within(s.docs_for_query(q), deadline) if allowed is None or d in allowed)
 
-    def totals(self, query: str, *, phrase_only: bool = False, **filters: object) -> tuple[int, int]:
-        """(total, phrase_total): essays holding every word as typed, and holding each run in a row.
-
-        phrase_only=True skips the first count (answered 0) when the caller has it already.
-        """
+    def _totals(self, query: str, filters: Filters, phrase_only: bool) -> tuple[int, int]:
         with self._lock:
             parsed = self._parse(query)
             if parsed.loose is None:
@@ -585,15 +515,7 @@ class EssayIndex:
             s = self._fresh_searcher()
             if s.doc_count_all() == 0:
                 return 0, 0
-            allowed, _ = self._allowed(
-                s,
-                filters.get("course_id"),
-                filters.get("topic_id"),
-                filters.get("unit_codes"),  # type: ignore[arg-type]
-                filters.get("state"),
-                filters.get("themes"),  # type: ignore[arg-type]
-                filters.get("trainee"),  # type: ignore[arg-type]
-            )
+            allowed, _ = self._allowed(s, filters)
             if allowed is not None and not allowed:
                 return 0, 0
             deadline = time.monotonic() + self.time_budget
@@ -602,27 +524,8 @@ class EssayIndex:
                 return total, total
             return total, self._count(s, parsed.strict, allowed, deadline)
 
-    def count_by(self, field_name: str, query: str, **filters: object) -> dict[str, int]:
-        """Exact number of matching essays per value of a field (course_id, topic_id, unit_code, state)."""
-        return self.count_by_fields((field_name,), query, **cast(dict[str, Any], filters))[field_name]
-
-    def count_by_fields(
-        self,
-        field_names: Iterable[str],
-        query: str,
-        *,
-        course_id: object = None,
-        topic_id: object = None,
-        unit_codes: Iterable[object] | None = None,
-        state: object = None,
-        themes: Iterable[str] | str | None = None,
-        trainee: str | None = None,
-    ) -> dict[str, dict[str, int]]:
-        """Counts per value of several fields in one pass over the matches (the search page's side panel)."""
-        field_names = tuple(field_names)
-        for name in field_names:
-            if name not in COUNTABLE_FIELDS:
-                raise ValueError(f"cannot count by {name!r}; use one of {COUNTABLE_FIELDS}")
+    def _count_by_fields(self, field_names: tuple[str, ...], query: str,
+                         filters: Filters) -> dict[str, dict[str, int]]:
         counts: dict[str, Counter] = {name: Counter() for name in field_names}
         with self._lock:
             parsed = self._parse(query)
@@ -631,7 +534,7 @@ class EssayIndex:
             s = self._fresh_searcher()
             if s.doc_count_all() == 0:
                 return {name: {} for name in field_names}
-            allowed, _ = self._allowed(s, course_id, topic_id, unit_codes, state, themes, trainee)
+            allowed, _ = self._allowed(s, filters)
             if allowed is not None and not allowed:
                 return {name: {} for name in field_names}
             columns = [(name, s.reader().column_reader(name)) for name in field_names]

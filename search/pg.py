@@ -30,10 +30,9 @@ from typing import Any
 from whoosh import query as wq
 
 from search.analysis import document_terms, fold, syllables
+from search.base import EssaySearch, Filters, SearchResult, _as_tuple, _empty, _themes_value
 from search.highlight import make_snippet
-from search.index import MAX_PER_PAGE, SearchResult, _as_tuple, _empty, _themes_value
 from search.query import TIME_BUDGET_SECONDS, ParsedQuery, SearchTimeout, parse_query
-from search.schema import COUNTABLE_FIELDS
 
 logger = logging.getLogger(__name__)
 
@@ -209,7 +208,7 @@ def _copy_rows(cur: Any, table: str, rows: list[tuple]) -> None:
         cur.executemany(f"INSERT INTO {table} ({_COLUMNS}) VALUES ({placeholders})", rows)
 
 
-class PgEssayIndex:
+class PgEssayIndex(EssaySearch):
     """Essays searchable in PostgreSQL; any number of processes on any number of servers."""
 
     def __init__(self, connect: Connect, *, index_kind: str = "gin", schema: str = DEFAULT_SCHEMA,
@@ -423,62 +422,40 @@ class PgEssayIndex:
             return {row[0] for row in cur.fetchall()}
 
     @staticmethod
-    def _filters(
-        course_id: object,
-        topic_id: object,
-        unit_codes: Iterable[object] | None,
-        state: object,
-        themes: Iterable[str] | str | None,
-        trainee: str | None,
-    ) -> tuple[str, list[Any]] | None:
+    def _filters(filters: Filters) -> tuple[str, list[Any]] | None:
         """SQL conditions for the filters (values within one OR-ed); None when nothing can pass."""
         clauses: list[str] = []
         params: list[Any] = []
-        for column, value in (("course_id", course_id), ("topic_id", topic_id), ("state", state)):
+        f = filters
+        for column, value in (("course_id", f.course_id), ("topic_id", f.topic_id), ("state", f.state)):
             if value is not None:
                 clauses.append(f"{column} = %s")
                 params.append(str(value))
-        units = _as_tuple(unit_codes)
+        units = _as_tuple(f.unit_codes)
         if units is not None:
             if not units:
                 return None
             clauses.append("unit_code = ANY(%s)")
             params.append(list(units))
-        wanted = _as_tuple(themes)
+        wanted = _as_tuple(f.themes)
         if wanted is not None:
             if not wanted:
                 return None
             clauses.append("themes && %s")
             params.append(list(wanted))
-        if trainee:
-            names = sorted({f for _, f, _, _ in syllables(trainee)})
+        if f.trainee:
+            names = sorted({folded for _, folded, _, _ in syllables(f.trainee)})
             if names:
                 clauses.append("trainee @> %s")
                 params.append(names)
         return "".join(f" AND {c}" for c in clauses), params
 
-    def search(
-        self,
-        query: str,
-        *,
-        course_id: object = None,
-        topic_id: object = None,
-        unit_codes: Iterable[object] | None = None,
-        state: object = None,
-        themes: Iterable[str] | str | None = None,
-        trainee: str | None = None,
-        page: int = 1,
-        per_page: int = 20,
-        sort: str = "relevance",
-        exact_total: bool = False,
-    ) -> SearchResult:
-        """Search essays; never raises on what a user typed. unit_codes=None means all units."""
-        page = max(1, int(page or 1))
-        per_page = min(MAX_PER_PAGE, max(1, int(per_page or 20)))
+    def _search(self, query: str, filters: Filters, page: int, per_page: int, sort: str,
+                exact_total: bool) -> SearchResult:
         parsed = parse_query(query)
         if parsed.loose is None:
             return _empty(page, per_page)
-        where = self._filters(course_id, topic_id, unit_codes, state, themes, trainee)
+        where = self._filters(filters)
         if where is None:
             return _empty(page, per_page)
         with self._cursor(timed=True) as cur:
@@ -596,14 +573,9 @@ class PgEssayIndex:
         cur.execute(f"SELECT count(*) FROM ({matching}) m", params)
         return int(cur.fetchone()[0])
 
-    def totals(self, query: str, *, phrase_only: bool = False, **filters: Any) -> tuple[int, int]:
-        """(total, phrase_total): essays holding every word as typed, and holding each run in a row.
-
-        phrase_only=True skips the first count (answered 0) when the caller has it already.
-        """
+    def _totals(self, query: str, filters: Filters, phrase_only: bool) -> tuple[int, int]:
         parsed = parse_query(query)
-        names = ("course_id", "topic_id", "unit_codes", "state", "themes", "trainee")
-        where = self._filters(*(filters.get(name) for name in names))
+        where = self._filters(filters)
         if parsed.loose is None or where is None:
             return 0, 0
         with self._cursor(timed=True) as cur:
@@ -612,30 +584,11 @@ class PgEssayIndex:
                 return total, total
             return total, self._count(cur, parsed.strict, where)
 
-    def count_by(self, field_name: str, query: str, **filters: Any) -> dict[str, int]:
-        """Exact number of matching essays per value of a field (course_id, topic_id, unit_code, state)."""
-        return self.count_by_fields((field_name,), query, **filters)[field_name]
-
-    def count_by_fields(
-        self,
-        field_names: Iterable[str],
-        query: str,
-        *,
-        course_id: object = None,
-        topic_id: object = None,
-        unit_codes: Iterable[object] | None = None,
-        state: object = None,
-        themes: Iterable[str] | str | None = None,
-        trainee: str | None = None,
-    ) -> dict[str, dict[str, int]]:
-        """Counts per value of several fields in one scan of the matches (the search page's side panel)."""
-        field_names = tuple(field_names)
-        for name in field_names:
-            if name not in COUNTABLE_FIELDS:
-                raise ValueError(f"cannot count by {name!r}; use one of {COUNTABLE_FIELDS}")
+    def _count_by_fields(self, field_names: tuple[str, ...], query: str,
+                         filters: Filters) -> dict[str, dict[str, int]]:
         counts: dict[str, dict[str, int]] = {name: {} for name in field_names}
         parsed = parse_query(query)
-        where = self._filters(course_id, topic_id, unit_codes, state, themes, trainee)
+        where = self._filters(filters)
         if parsed.loose is None or where is None or not field_names:
             return counts
         sets = ", ".join(f"({name})" for name in field_names)  # names checked above

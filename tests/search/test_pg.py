@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from search import EssayIndex
+from search import EssayIndex, pg as pg_module
 from search.pg import PgEssayIndex, to_tsquery, tsvector_text
 from search.query import parse_query
 from tests.search.conftest import PG_URL, open_index, pg_connect
@@ -132,3 +132,14 @@ def test_processes_starting_at_once_create_the_table_once(tmp_path):
     for t in threads:
         t.join()
     assert errors == []
+
+
+def test_pages_beyond_the_first_ranked_block_are_slices_of_one_order(whoosh_and_pg):
+    whoosh, pg = whoosh_and_pg
+    query = "và"  # in nearly every essay: more matches than GIN ranks in one block
+    total = whoosh.search(query, exact_total=True).total
+    ids = every_id(pg, query)
+    assert total > 2 * pg_module._BLOCK and len(ids) == len(set(ids)) == total
+    assert pg.search(query, per_page=20, page=2).ids == ids[20:40]
+    result = pg.search(query)
+    assert result.has_more and not result.total_is_exact and result.total == 21
