@@ -7,6 +7,12 @@ the database and in the search index. Run for SQLite (default) and PostgreSQL:
 
     .venv/bin/python bench/load.py
     .venv/bin/python bench/load.py --db postgres      # starts a throw-away server with .ci/start-postgres
+    .venv/bin/python bench/load.py --db postgres --servers 2 --indexing upload   # the country
+
+With --servers N (PostgreSQL) N gunicorn app servers run behind Debian's nginx (tests/cluster.py)
+with two worker processes, and a prober hands in a text essay through one server every second and
+times how long until the other server's search finds it (upload to searchable), for the indexing
+mode given (worker: the outbox; upload: in the upload's own transaction).
 """
 from __future__ import annotations
 
@@ -16,7 +22,6 @@ import io
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,6 +35,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from tests.cluster import Cluster  # noqa: E402
 PASSWORD = "matkhau-tai-thu"
 SENTENCES = [
     "Đẩy mạnh chuyển đổi số trong cải cách hành chính ở phường, xã.",
@@ -38,12 +45,6 @@ SENTENCES = [
     "Phát triển kinh tế – xã hội gắn với bảo đảm quốc phòng – an ninh ở địa bàn cơ sở.",
     "Kiến nghị: tăng cường bồi dưỡng kỹ năng số cho cán bộ và người dân.",
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def make_docx(marker: str, picture: bytes) -> bytes:
@@ -117,6 +118,11 @@ def setup_database(env: dict[str, str], trainees: int) -> dict:
         users = db.session.execute(select(User.id, User.unit_id).where(User.username.like("tai%"))).all()
         db.session.execute(insert(Enrollment), [{"course_id": course.id, "user_id": u.id, "unit_id": u.unit_id,
                                                  "created_at": now} for u in users])
+        prober = User(username="thamdo", password_hash=pw, role=Role.trainee, full_name="Người thăm dò",
+                      unit_id=units[0].id)
+        db.session.add(prober)
+        db.session.flush()
+        db.session.add(Enrollment(course_id=course.id, user_id=prober.id, unit_id=units[0].id, created_at=now))
         reviewer = User(username="bantochuc", password_hash=pw, role=Role.reviewer, full_name="Ban Tổ chức")
         officer = User(username="canbo", password_hash=pw, role=Role.officer, full_name="Cán bộ đơn vị",
                        unit_id=units[0].id)
@@ -127,17 +133,6 @@ def setup_database(env: dict[str, str], trainees: int) -> dict:
         info = {"course_id": course.id, "topic_id": course.topics[0].id, "token": token, "unit_code": units[0].code}
     db.engine(app).dispose()
     return info
-
-
-def wait_for(url: str, seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(url, timeout=2).read()
-            return
-        except (urllib.error.URLError, ConnectionError, OSError):
-            time.sleep(0.2)
-    raise SystemExit(f"server did not answer at {url}")
 
 
 class Trainee:
@@ -181,39 +176,47 @@ def main() -> int:
     parser.add_argument("--trainees", type=int, default=200)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--servers", type=int, default=1,
+                        help="app servers; 2 or more run behind nginx with two workers (PostgreSQL only)")
+    parser.add_argument("--indexing", choices=["worker", "upload"], default="worker",
+                        help="PostgreSQL search: index in the worker (outbox) or in the upload's transaction")
+    parser.add_argument("--pg-url", help="an existing PostgreSQL server's URL; its database "
+                        "<name>_load is dropped and created (default: .ci/start-postgres, thuhoach_load)")
     args = parser.parse_args()
+    if args.servers > 1 and args.db != "postgres":
+        parser.error("--servers 2 or more needs --db postgres")
 
     tmp = Path(tempfile.mkdtemp(prefix="thuhoach-load-"))
     if args.db == "postgres":
-        base_url = subprocess.run([str(ROOT / ".ci/start-postgres")], check=True, capture_output=True,
-                                  text=True).stdout.strip().splitlines()[-1]
+        base_url = args.pg_url or subprocess.run([str(ROOT / ".ci/start-postgres")], check=True, capture_output=True,
+                                                 text=True).stdout.strip().splitlines()[-1]
         admin_url = base_url.rsplit("/", 1)[0] + "/postgres"
+        name = (base_url.rsplit("/", 1)[1] if args.pg_url else "thuhoach") + "_load"
         import psycopg
 
         with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute("DROP DATABASE IF EXISTS thuhoach_load")
-            conn.execute("CREATE DATABASE thuhoach_load")
-        database_url = base_url.rsplit("/", 1)[0] + "/thuhoach_load"
+            conn.execute(f"DROP DATABASE IF EXISTS {name}")
+            conn.execute(f"CREATE DATABASE {name}")
+        database_url = base_url.rsplit("/", 1)[0] + "/" + name
     else:
         database_url = f"sqlite:///{tmp / 'load.db'}"
     env = dict(os.environ, DATABASE_URL=database_url, THUHOACH_DATA_DIR=str(tmp / "data"),
                SECRET_KEY="load-test-secret", THUHOACH_INDEXER_IN_PROCESS="0",
-               THUHOACH_SEARCH_RATE="100000/1")  # the reviewer here searches 5 times a second on purpose
-    print(f"database: {args.db}; data: {tmp}")
+               THUHOACH_SEARCH_RATE="100000/1",  # the reviewer here searches 5 times a second on purpose
+               THUHOACH_SEARCH_INDEXING=args.indexing)
+    print(f"database: {args.db}; data: {tmp}; {args.servers} app server(s); indexing: {args.indexing}; "
+          f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     t0 = time.perf_counter()
     info = setup_database(env, args.trainees)
     print(f"set-up: {args.trainees} trainees in {time.perf_counter() - t0:.1f} s")
 
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    py = sys.executable
-    web = subprocess.Popen([py, "-m", "gunicorn", "-w", str(args.workers), "-b", f"127.0.0.1:{port}",
-                            "--timeout", "120", "lms:create_app()"], env=env, cwd=ROOT,
-                           stdout=subprocess.DEVNULL, stderr=open(tmp / "gunicorn.log", "w"))
-    worker = subprocess.Popen([py, "-m", "flask", "--app", "lms", "worker"], env=env, cwd=ROOT,
-                              stdout=subprocess.DEVNULL, stderr=open(tmp / "worker.log", "w"))
+    gunicorn_args = ["-w", str(args.workers), "--timeout", "120"]
+    cluster = Cluster(env, tmp, servers=args.servers, workers=2 if args.servers > 1 else 1,
+                      server_args=gunicorn_args)
     try:
-        wait_for(f"{base}/login")
+        cluster.__enter__()
+        base = cluster.base if args.servers > 1 else f"http://127.0.0.1:{cluster.ports[0]}"
+        servers = [f"http://127.0.0.1:{p}" for p in cluster.ports]
         photo = make_picture()
         docs = [make_docx(f"HV{i:05d}", photo) for i in range(min(args.trainees, 20))]
         print(f".docx size: {len(docs[0]) / 1024:.0f} KB")
@@ -281,6 +284,42 @@ def main() -> int:
                     errors.append(f"download {name}: {exc}")
                 i += 1
 
+        probes: list[tuple[float, float]] = []  # (upload seconds, upload to searchable on another server)
+
+        def prober() -> None:
+            # Hands in through the first server, searches through the last (the same one if alone).
+            me = Trainee(servers[0], "thamdo")
+            me.login()
+            path = f"{servers[0]}/api/v1/courses/{info['course_id']}/topics/{info['topic_id']}/essay"
+            k = 0
+            while not stop.is_set():
+                marker = f"thamdo{k}x{uuid.uuid4().hex[:6]}"
+                body = json.dumps({"text": f"Bài thăm dò {marker}. " + " ".join(SENTENCES) * 6}).encode()
+                req = urllib.request.Request(path, data=body, method="PUT", headers={
+                    "Content-Type": "application/json", "X-CSRFToken": me.csrf})
+                start = time.perf_counter()
+                try:
+                    with me.opener.open(req, timeout=120) as response:
+                        essay_id = json.loads(response.read())["essay_id"]
+                except (urllib.error.HTTPError, OSError) as exc:
+                    errors.append(f"probe upload: {getattr(exc, 'code', exc)} ")
+                    return
+                stored = time.perf_counter()
+                search = urllib.request.Request(f"{servers[-1]}/api/v1/search?q={marker}",
+                                                headers={"Authorization": f"Bearer {info['token']}"})
+                while time.perf_counter() - stored < 60:
+                    hits = json.loads(urllib.request.urlopen(search, timeout=60).read())["hits"]
+                    if [h["essay_id"] for h in hits] == [essay_id]:
+                        probes.append((stored - start, time.perf_counter() - stored))
+                        break
+                    time.sleep(0.02)
+                else:
+                    errors.append(f"probe {marker}: not searchable after 60 s")
+                k += 1
+                stop.wait(1.0)
+
+        probe_thread = threading.Thread(target=prober, daemon=True)
+        probe_thread.start()
         search_thread = threading.Thread(target=reviewer, daemon=True)
         search_thread.start()
         download_thread = threading.Thread(target=downloader, daemon=True)
@@ -291,6 +330,7 @@ def main() -> int:
         wall = time.perf_counter() - start
         stop.set()
         search_thread.join(10)
+        probe_thread.join(70)
         download_thread.join(120)
 
         n = len(latencies)
@@ -302,7 +342,12 @@ def main() -> int:
         for name, values in download_latencies.items():
             print(f"{name} during the burst: {len(values)} downloads, p50 {pct(values, 50):.0f} ms, "
                   f"p95 {pct(values, 95):.0f} ms")
-        print(f"errors: {len(errors)} (5xx: {five_xx})")
+        if probes:
+            fresh = [p[1] for p in probes]
+            print(f"upload to searchable on {'another' if len(servers) > 1 else 'the same'} server "
+                  f"({args.indexing}): {len(probes)} probes, p50 {pct(fresh, 50):.0f} ms, p95 {pct(fresh, 95):.0f} ms, "
+                  f"max {max(fresh) * 1000:.0f} ms; the probes' own upload p50 {pct([p[0] for p in probes], 50):.0f} ms")
+        print(f"errors: {len(errors)} (5xx: {five_xx}); load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
         for e in errors[:10]:
             print("  ", e)
 
@@ -335,13 +380,7 @@ def main() -> int:
             print(f"RESULT lost={lost} errors={len(errors)} 5xx={five_xx}")
             return 0 if lost == 0 and five_xx == 0 else 1
     finally:
-        for proc in (web, worker):
-            proc.terminate()
-        for proc in (web, worker):
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        cluster.stop()
 
 
 if __name__ == "__main__":

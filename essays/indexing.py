@@ -102,6 +102,23 @@ def enqueue(session: Session, essay_ids: Iterable[int]) -> None:
     session.add_all(IndexOutbox(essay_id=i) for i in set(essay_ids))
 
 
+def queue_upload(session: Session, essay_id: int, now: Any) -> None:
+    """An upload's essay for the index: an outbox row the worker drains, or, with PostgreSQL search
+    and THUHOACH_SEARCH_INDEXING=upload, its search row written in the upload's own transaction
+    (searchable on every server at the commit; the upload pays for the analysis)."""
+    app = current_app
+    if app.config["SEARCH_BACKEND"] != "postgres" or app.config["SEARCH_INDEXING"] != "upload":
+        session.add(IndexOutbox(essay_id=essay_id, queued_at=now))
+        return
+    session.flush()
+    docs = essay_docs(session, [essay_id], app)
+    index = get_index(app)
+    assert isinstance(index, PgEssayIndex)
+    cursor = session.connection().connection.cursor()
+    index.write_many(cursor, docs.values())
+    index.delete_with(cursor, {essay_id} - set(docs))
+
+
 def pending_count(session: Session) -> int:
     """Rows waiting in the outbox (the search page says when search is behind)."""
     return session.scalar(select(func.count()).select_from(IndexOutbox)) or 0

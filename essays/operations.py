@@ -36,12 +36,12 @@ from essays.extraction import (
     extract_scan,
     extract_text,
 )
+from essays.indexing import queue_upload
 from essays.models import (
     Essay,
     EssayVersion,
     EssayVersionFile,
     Extension,
-    IndexOutbox,
     can_grant_extension,
     can_submit_for,
 )
@@ -289,7 +289,7 @@ def submit_essay(trainee: User, topic: Topic, *, data: bytes | None, filename: s
     set_committed_value(version, "essay", essay)
     essay.current_version_id = version.id
     set_committed_value(essay, "current_version", version)
-    session.add(IndexOutbox(essay_id=essay.id, queued_at=now))
+    queue_upload(session, essay.id, now)
     audit("essay.submitted", target=f"essay:{essay.id}", user=uploaded_by,
           detail=f"version={number} sha256={prepared.sha256} late={int(lateness.is_late)}"
                  + (f" ocr={prepared.ocr_confidence}" if prepared.ocr else "")

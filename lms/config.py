@@ -110,6 +110,11 @@ def build_config(instance_path: Path, overrides: dict[str, Any] | None = None) -
     if config["SEARCH_BACKEND"] == "postgres" and not config["DATABASE_URL"].startswith("postgresql"):
         raise ValueError("THUHOACH_SEARCH=postgres cần DATABASE_URL là PostgreSQL")
     config.setdefault("SEARCH_PG_INDEX", env.get("THUHOACH_SEARCH_PG_INDEX", "gin"))
+    # PostgreSQL search only: "upload" writes an upload's search row in the upload's own
+    # transaction instead of the outbox the worker drains (docs/PERFORMANCE.md measures both).
+    config.setdefault("SEARCH_INDEXING", env.get("THUHOACH_SEARCH_INDEXING", "worker"))
+    if config["SEARCH_INDEXING"] not in ("worker", "upload"):
+        raise ValueError("THUHOACH_SEARCH_INDEXING phải là worker hoặc upload")
     config["MAX_CONTENT_LENGTH"] = config["MAX_UPLOAD_BYTES"] + 1024 * 1024
     if not config["SECRET_KEY"]:
         instance_path.mkdir(parents=True, exist_ok=True)

@@ -11,10 +11,6 @@ import http.cookiejar
 import json
 import os
 import re
-import shutil
-import socket
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.parse
@@ -28,44 +24,14 @@ from sqlalchemy import func, select, text
 from essays.models import IndexOutbox
 from lms.db import db
 from lms.models import Job, Role
+from tests.cluster import NGINX, Cluster
 
 PG_URL = os.environ.get("TEST_DATABASE_URL")
-NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 pytestmark = pytest.mark.skipif(not PG_URL or not Path(NGINX).exists(),
                                 reason="PostgreSQL pass with Debian's nginx only")
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "matkhau-123"
 TOO_LARGE = "Dung lượng tối đa cho phép là 20 MB"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def nginx_conf(prefix: Path, port: int, upstreams: list[int]) -> str:
-    """The README's nginx block, with this test's ports and folders."""
-    servers = "".join(f"        server 127.0.0.1:{p};\n" for p in upstreams)
-    block = (ROOT / "docs" / "nginx-thuhoach.conf").read_text()
-    block = block.replace("        server 127.0.0.1:8000;\n", servers).replace("listen 80;", f"listen 127.0.0.1:{port};")
-    user = "user root;\n" if os.geteuid() == 0 else ""
-    return (f"{user}worker_processes 1;\npid {prefix}/nginx.pid;\nerror_log {prefix}/error.log;\n"
-            f"events {{ worker_connections 256; }}\nhttp {{\n access_log off;\n"
-            f" client_body_temp_path {prefix}/body; proxy_temp_path {prefix}/proxy;\n"
-            f" fastcgi_temp_path {prefix}/fcgi; uwsgi_temp_path {prefix}/uwsgi; scgi_temp_path {prefix}/scgi;\n"
-            f"{block}\n}}\n")
-
-
-def wait_for(url: str, deadline: float) -> None:
-    while True:
-        try:
-            urllib.request.urlopen(url, timeout=2).read()
-            return
-        except (urllib.error.URLError, ConnectionError, OSError):
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
 
 
 @pytest.fixture
@@ -89,42 +55,9 @@ def country(app, tmp_path, make_unit, make_user, make_course, enroll):
     env = dict(os.environ, DATABASE_URL=PG_URL, SECRET_KEY="khoa-chung-cua-cac-may", THUHOACH_DATA_DIR=str(files),
                THUHOACH_INDEXER_IN_PROCESS="0", THUHOACH_SEARCH="postgres", WEB_CONCURRENCY="1",
                THUHOACH_THREADS="4")
-    procs, logs, handles = [], [], []
-    ports = [free_port(), free_port()]
-    for i, port in enumerate(ports):
-        local = tmp_path / f"server{i}"
-        local.mkdir()
-        procs.append(subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "python:lms.gunicorn_conf", "--bind", f"127.0.0.1:{port}",
-             "lms:create_app()"], env=dict(env, TMPDIR=str(local)), cwd=local,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-    for i in range(2):
-        log = tmp_path / f"worker{i}.log"
-        logs.append(log)
-        handles.append(log.open("w"))
-        procs.append(subprocess.Popen([sys.executable, "-m", "flask", "--app", "lms", "worker"], env=env,
-                                      stdout=subprocess.DEVNULL, stderr=handles[-1], cwd=ROOT))
-    nginx_dir = tmp_path / "nginx"
-    nginx_dir.mkdir()
-    nginx_port = free_port()
-    (nginx_dir / "nginx.conf").write_text(nginx_conf(nginx_dir, nginx_port, ports))
-    procs.append(subprocess.Popen([NGINX, "-p", str(nginx_dir), "-c", str(nginx_dir / "nginx.conf"),
-                                   "-g", "daemon off;"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-    try:
-        deadline = time.monotonic() + 60
-        for port in ports:
-            wait_for(f"http://127.0.0.1:{port}/login", deadline)
-        base = f"http://127.0.0.1:{nginx_port}"
-        wait_for(base + "/login", deadline)
-        yield {"base": base, "ports": ports, "course": course, "trainees": trainees, "reviewer": reviewer,
-               "logs": logs, "files": files, "unit": unit, "theme": theme}
-    finally:
-        for proc in reversed(procs):
-            proc.terminate()
-        for proc in procs:
-            proc.wait(timeout=30)
-        for handle in handles:
-            handle.close()
+    with Cluster(env, tmp_path, servers=2, workers=2) as cluster:
+        yield {"base": cluster.base, "ports": cluster.ports, "course": course, "trainees": trainees,
+               "reviewer": reviewer, "logs": cluster.worker_logs, "files": files, "unit": unit, "theme": theme}
 
 
 class Browser:

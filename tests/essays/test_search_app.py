@@ -300,3 +300,18 @@ def test_page_says_both_totals_and_offers_the_unmarked_search(app, client, marke
     auth.login(officer)
     page = client.get("/search", query_string={"q": "chuyển đổi số"}).get_data(as_text=True)
     assert "<strong>1</strong> bài có đúng cụm từ" in page and "— 3 bài" in page
+
+
+def test_indexing_in_the_upload_s_transaction_needs_no_worker(app, client, make_unit, make_user, make_course, enroll,
+                                                              api_token):
+    if app.config["SEARCH_BACKEND"] != "postgres":
+        pytest.skip("THUHOACH_SEARCH_INDEXING=upload is for the PostgreSQL backend")
+    app.config["SEARCH_INDEXING"] = "upload"
+    course = make_course()
+    trainee = make_user(Role.trainee, unit=make_unit(code="31135", name="Phường Ninh Kiều"))
+    enroll(trainee, course)
+    version = submit_essay(trainee, course.topics[0], data=None, filename=None, text=TEXTS["a"], uploaded_by=trainee)
+    db.session.commit()
+    assert db.session.scalar(select(func.count()).select_from(IndexOutbox)) == 0  # nothing for a worker
+    body = _ids(client, api_token(make_user(Role.reviewer)), "chuyen doi so")
+    assert [h["essay_id"] for h in body["hits"]] == [version.essay_id]
