@@ -38,7 +38,7 @@ from whoosh.filedb.filestore import FileStorage  # noqa: E402
 from whoosh.index import open_dir  # noqa: E402
 
 from search import EssayIndex  # noqa: E402
-from search_pg import bench_postgres  # noqa: E402
+from search_pg import bench_postgres, searcher_process_pg  # noqa: E402
 from search.storage import memory_of  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "data" / "viwiki_essays.jsonl.gz"
@@ -357,6 +357,8 @@ def main() -> None:
     parser.add_argument("--corpus", type=Path, help="articles as .jsonl.gz (default: ../shared, else tests/data)")
     parser.add_argument("--searcher", help=argparse.SUPPRESS)  # child role of the memory figures
     parser.add_argument("--storage", default="shared", help=argparse.SUPPRESS)
+    parser.add_argument("--searcher-pg", help=argparse.SUPPRESS)  # child role of the PostgreSQL memory figures
+    parser.add_argument("--pg-schema", help=argparse.SUPPRESS)
     # PostgreSQL (bench/search_pg.py): the same essays and queries through search.pg.
     parser.add_argument("--backend", choices=("whoosh", "postgres", "all"), default="whoosh",
                         help="whoosh (with FTS5), postgres, or all in one run")
@@ -364,11 +366,16 @@ def main() -> None:
                         help="database for --backend postgres/all (schema search_bench_<kind>_<n> is replaced)")
     parser.add_argument("--pg-index", choices=("gin", "rum", "both"), default="both")
     parser.add_argument("--pg-reuse", action="store_true", help="keep a PostgreSQL table of the same size")
+    parser.add_argument("--pg-copies-of", type=int, default=0, metavar="N0",
+                        help="postgres: build each larger table as copies of the finished N0-essay one, in SQL")
     parser.add_argument("--build-only", action="store_true",
                         help="postgres: build (or check) the tables and print their figures, time no query")
     args = parser.parse_args()
     if args.searcher:
         searcher_process(args.searcher, args.storage)
+        return
+    if args.searcher_pg:
+        searcher_process_pg(args.searcher_pg, args.pg_index, args.pg_schema, QUERIES, UNITS[:4])
         return
     sizes = [2000] if args.quick else [int(s) for s in args.sizes.split(",") if s]
     rounds = 5 if args.quick else args.rounds
@@ -385,7 +392,8 @@ def main() -> None:
                 kinds = ("gin", "rum") if args.pg_index == "both" else (args.pg_index,)
                 for kind in kinds:
                     bench_postgres(lambda k: essays(articles, k), n, args.pg_url, kind, QUERIES, UNITS[:4],
-                                   rounds, time_queries, reuse=args.pg_reuse, build_only=args.build_only)
+                                   rounds, time_queries, reuse=args.pg_reuse, build_only=args.build_only,
+                                   copies_of=args.pg_copies_of if n > args.pg_copies_of else 0)
 
 
 if __name__ == "__main__":
