@@ -22,7 +22,6 @@ import os
 import random
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -38,7 +37,7 @@ from whoosh.filedb.filestore import FileStorage  # noqa: E402
 from whoosh.index import open_dir  # noqa: E402
 
 from search import EssayIndex  # noqa: E402
-from search_pg import bench_postgres, searcher_process_pg  # noqa: E402
+from search_pg import bench_postgres, searcher_process_pg, two_searchers  # noqa: E402
 from search.storage import memory_of  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "data" / "viwiki_essays.jsonl.gz"
@@ -102,14 +101,6 @@ def searcher_process(path: str, storage: str) -> None:
     sys.stdin.read()  # stay alive (holding the maps) until the parent closes stdin
 
 
-def start_searcher(path: Path, storage: str) -> tuple[subprocess.Popen, dict]:
-    proc = subprocess.Popen(
-        [sys.executable, __file__, "--searcher", str(path), "--storage", storage],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-    )
-    return proc, json.loads(proc.stdout.readline())
-
-
 def describe(mem: dict) -> str:
     return (f"Rss {mem['Rss'] / MIB:6.0f}  Pss {mem['Pss'] / MIB:6.0f}  private {mem['Private'] / MIB:6.0f}"
             f"  (anonymous {mem['Anonymous'] / MIB:5.0f}) MiB")
@@ -119,13 +110,7 @@ def memory_report(path: Path) -> None:
     """Memory of one, then two searching processes on the same index, for each storage."""
     print("searching processes (after the first query and one pass over the mix):", flush=True)
     for storage in STORAGES:
-        first, one = start_searcher(path, storage)
-        second, two = start_searcher(path, storage)
-        first_again = memory_of(first.pid)
-        for proc in (second, first):
-            proc.stdin.close()
-            proc.wait()
-            proc.stdout.close()
+        one, two, first_again = two_searchers(["--searcher", str(path), "--storage", storage])
         print(f"  {storage:6s} one process:     {describe(one['memory'])}; first query {one['first_ms']:.0f} ms")
         print(f"  {storage:6s} second process:  {describe(two['memory'])}; first query {two['first_ms']:.0f} ms")
         print(f"  {storage:6s} first, with two: {describe(first_again)}", flush=True)

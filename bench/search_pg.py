@@ -142,24 +142,31 @@ def searcher_process_pg(url: str, kind: str, schema: str, queries: list[str], un
     sys.stdin.read()  # stay alive (holding the connection) until the parent closes stdin
 
 
-def memory_report_pg(url: str, kind: str, schema: str) -> None:
-    """Memory of one, then two searching processes (and of their PostgreSQL backends)."""
+def two_searchers(args: list[str]) -> tuple[dict, dict, dict]:
+    """Start `bench/search.py *args` (a searcher role) twice, one after the other: the first's report,
+    the second's, and the first's memory once both run. Both are stopped before returning."""
     def start() -> tuple[subprocess.Popen, dict]:
-        proc = subprocess.Popen([sys.executable, str(Path(__file__).with_name("search.py")), "--searcher-pg", url,
-                                 "--pg-index", kind, "--pg-schema", schema],
+        proc = subprocess.Popen([sys.executable, str(Path(__file__).with_name("search.py")), *args],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         return proc, json.loads(proc.stdout.readline())
-
-    def describe(mem: dict) -> str:
-        return f"Pss {mem['Pss'] / MIB:5.0f}  private {mem['Private'] / MIB:5.0f} MiB"
 
     first, one = start()
     second, two = start()
     again = memory_of(first.pid)
     for proc in (second, first):
-        proc.stdin.close()
+        proc.stdin.close()  # the child waits for this, holding its index or connection
         proc.wait()
         proc.stdout.close()
+    return one, two, again
+
+
+def memory_report_pg(url: str, kind: str, schema: str) -> None:
+    """Memory of one, then two searching processes (and of their PostgreSQL backends)."""
+    one, two, again = two_searchers(["--searcher-pg", url, "--pg-index", kind, "--pg-schema", schema])
+
+    def describe(mem: dict) -> str:
+        return f"Pss {mem['Pss'] / MIB:5.0f}  private {mem['Private'] / MIB:5.0f} MiB"
+
     print(f"postgres/{kind} searching processes (after one pass over the mix, counts included):")
     for label, report in (("one process", one), ("second process", two)):
         print(f"  {label:15s} {describe(report['memory'])}; its PostgreSQL backend {describe(report['backend'])}; "
