@@ -1,9 +1,12 @@
 """Time the report (.xlsx and .docx) on a city-sized and a country-sized course; optionally render preview pages.
 
-Run: .venv/bin/python bench/report.py [--sizes city,country] [--preview docs/report-preview]
+Run: .venv/bin/python bench/report.py [--sizes city,country] [--keep DIR] [--preview docs/report-preview]
   city:    103 units (Cần Thơ's wards), 5,000 trainees, 15,000 essays, 20,000 tags
   country: 3,300 units (every ward), 150,000 trainees, 450,000 essays, 60,000 tags
-Data is bulk-inserted into a temporary SQLite database created with lms.migrate.upgrade.
+Data is bulk-inserted into a temporary SQLite database created with lms.migrate.upgrade (--keep: in
+DIR/report-<size>.db, reused by the next run). Prints the data load, the .xlsx and the .docx built
+from it, the .docx's own data load, and both files from one aggregation (build_files): wall and
+CPU seconds with the load average, the completeness cache cleared before each aggregation.
 --preview renders the city .docx to PDF (LibreOffice headless, private profile) and PNG (pdftoppm, 100 dpi).
 """
 from __future__ import annotations
