@@ -42,8 +42,9 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_credential_sheet_batch'), ['batch'], unique=False)
         batch_op.create_index(batch_op.f('ix_credential_sheet_created_by_id'), ['created_by_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_credential_sheet_expires_at'), ['expires_at'], unique=False)
-    with op.batch_alter_table('user', schema=None) as batch_op:
-        batch_op.drop_column('initial_password')
+    # In place (SQLite >= 3.35 has DROP COLUMN), not in batch mode: batch mode recreates the table,
+    # and SQLite refuses DROP TABLE "user" while foreign keys are on and any row refers to a user.
+    op.drop_column('user', 'initial_password')
 
 
 def downgrade() -> None:
