@@ -61,3 +61,12 @@ def test_the_audit_log_reads_in_vietnamese(client, auth, make_user):
     auth.login(admin)
     html = client.get("/admin/audit").get_data(as_text=True)
     assert "Xuất báo cáo" in html and "định dạng: docx; tính đến: hiện tại" in html
+
+
+def test_the_board_menu_calls_the_themes_page_linh_vuc(client, auth, make_user):
+    from lms.models import Role
+
+    auth.login(make_user(Role.reviewer))
+    html = client.get("/review/themes").get_data(as_text=True)
+    link = re.search(r'<a[^>]*href="/review/themes"[^>]*>([^<]*)</a>', html)
+    assert link and link.group(1).strip() == "Lĩnh vực", link and link.group(0)

@@ -90,7 +90,7 @@ def _nav(user: User) -> list[tuple[str, str]]:
         return []
     return [(url_for("tagging.queue"), "Bài cần đọc"), (url_for("tagging.triage"), "Xử lý nhanh gợi ý"),
             (url_for("tagging.compilation_home"), "Tổng hợp kiến nghị"), (url_for("tagging.copies"), "Bài trùng nội dung"),
-            (url_for("tagging.themes"), "Chủ đề")]
+            (url_for("tagging.themes"), "Lĩnh vực")]
 
 
 def _back(default: str) -> ResponseReturnValue:
