@@ -280,11 +280,6 @@ def send_and_commit(course: Course, unit: Unit, by: User) -> WardReport:
     return report
 
 
-def send_ward_report(course: Course, unit: Unit, by: User) -> WardReport:
-    """Freeze the unit's report and passages as its next version, in the current transaction (flushes)."""
-    return record_sending(prepare_sending(course, unit), by)
-
-
 def _frozen(position: int, row) -> WardReportPassage:
     return WardReportPassage(position=position, essay_id=int(row.essay_id), version_number=int(row.version_number),
                              start_offset=int(row.start), end_offset=int(row.end), text=row.text, kind=row.kind,
