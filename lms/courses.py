@@ -8,7 +8,16 @@ from sqlalchemy import select
 from lms.db import db
 from lms.hooks import COURSE_CHANGED
 from lms.models import Course, Enrollment, Role, Topic, User
+from lms.text import has_control_characters
 from lms.timefmt import fmt_datetime
+
+_CONTROL_MESSAGE = "{what} có ký tự điều khiển không hợp lệ; vui lòng gõ lại."
+
+
+def _check_typed(what: str, *texts: str | None) -> None:
+    # A control character would be stored, then break every .docx/.xlsx that shows the value.
+    if any(t and has_control_characters(t) for t in texts):
+        raise CourseError(_CONTROL_MESSAGE.format(what=what))
 
 
 class CourseError(ValueError):
@@ -18,6 +27,9 @@ class CourseError(ValueError):
 def create_course(name: str, *, starts_on: dt.date, ends_on: dt.date, essay_due_at: dt.datetime,
                   cutoff_at: dt.datetime, topics: list[str], description: str | None = None) -> Course:
     """Create a course with its topics, after checking that dates and topics make sense."""
+    _check_typed("Tên lớp", name)
+    _check_typed("Mô tả", description)
+    _check_typed("Tên chủ đề", *topics)
     name = " ".join(name.split())
     titles = [" ".join(t.split()) for t in topics if t and t.strip()]
     if not name:
@@ -62,6 +74,8 @@ def update_course(course: Course, *, name: str | None = None, description: str |
     notifies the trainees). The caller audits and commits.
     """
     wanted: dict[str, object] = {}
+    _check_typed("Tên lớp", name)
+    _check_typed("Mô tả", description)
     if name is not None:
         name = " ".join(name.split())
         if not name:
@@ -101,6 +115,7 @@ def describe_changes(changes: dict[str, tuple]) -> str:
 
 def add_topic(course: Course, title: str) -> Topic:
     """Add a topic at the end of the course."""
+    _check_typed("Tên chủ đề", title)
     title = " ".join(title.split())
     if not title:
         raise CourseError("Vui lòng nhập tên chủ đề.")
@@ -112,6 +127,7 @@ def add_topic(course: Course, title: str) -> Topic:
 
 def rename_topic(topic: Topic, title: str) -> None:
     """Give a topic a new title (its essays stay with it)."""
+    _check_typed("Tên chủ đề", title)
     title = " ".join(title.split())
     if not title:
         raise CourseError("Vui lòng nhập tên chủ đề.")

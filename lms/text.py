@@ -6,6 +6,18 @@ import re
 import unicodedata
 
 _SPACES = re.compile(r"\s+")
+# Characters XML 1.0 cannot carry (python-docx and the .xlsx refuse a whole file over one of them).
+_NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def xml_text(text: str) -> str:
+    """The text without the characters XML 1.0 cannot carry (a stored name or passage never breaks a file)."""
+    return _NOT_XML.sub("", text) if _NOT_XML.search(text) else text
+
+
+def has_control_characters(text: str) -> bool:
+    """Whether a typed value holds characters no name or title needs (control characters, tabs and newlines aside)."""
+    return bool(_NOT_XML.search(text))
 
 
 class _FoldTable(dict):

@@ -19,6 +19,7 @@ from lms.db import db
 from lms.models import topic_label
 from lms.numfmt import fmt_int, fmt_percent
 from lms.spreadsheets import csv_bytes, xlsx_bytes
+from lms.text import xml_text
 from lms.timefmt import fmt_datetime
 from review.completeness.figures import STATE_LABELS, Completeness, day_column
 
@@ -158,17 +159,12 @@ def essays_docx(table: pd.DataFrame, title: str) -> bytes:
             document.add_heading(r.full_name, level=2)
             note = f"Nộp lúc {fmt_datetime(r.submitted_at)}" + (" (nộp muộn)" if r.state == "late" else "")
             document.add_paragraph(note).italic = True
-            for paragraph in _printable(texts.get(int(r.version_id), "")).split("\n"):
+            for paragraph in xml_text(texts.get(int(r.version_id), "")).split("\n"):
                 if paragraph.strip():
                     document.add_paragraph(paragraph)
     out = io.BytesIO()
     document.save(out)
     return out.getvalue()
-
-
-def _printable(text: str) -> str:
-    # XML 1.0 refuses control characters that extracted text may still carry.
-    return "".join(ch for ch in text if ch in "\n\t" or ord(ch) >= 32)
 
 
 def overview_rows_html(figures: Completeness, units: pd.DataFrame, threshold: float,

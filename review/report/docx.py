@@ -6,7 +6,7 @@ import io
 from typing import Sequence
 
 from lms.models import topic_label
-from lms.text import vn_sort_key
+from lms.text import vn_sort_key, xml_text
 from lms.timefmt import fmt_date, fmt_datetime, to_local
 from review.completeness.figures import day_column
 from review.report.charts import _short, completeness_chart_png, themes_chart_png
@@ -120,7 +120,7 @@ def _para(container, text: str = "", *, size: float = 14, bold: bool = False, it
     if keep_next:
         fmt.keep_with_next = True
     if text:
-        run = paragraph.add_run(text)
+        run = paragraph.add_run(xml_text(text))
         _set_run_font(run, size, bold, italic, underline or None)
     return paragraph
 
@@ -502,7 +502,7 @@ def _appendix_table(doc, data: ReportData) -> None:
         tr = copy.deepcopy(template)
         for tc, value in zip(tr.iter(qn("w:tc")), values):
             text_el = next(tc.iter(qn("w:t")))
-            text_el.text = value
+            text_el.text = xml_text(value)
         if k == len(body) - 1:
             for r_pr in tr.iter(qn("w:rPr")):
                 # <w:b> goes right after <w:rFonts>: Word validates the order of run properties.

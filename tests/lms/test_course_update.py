@@ -71,6 +71,7 @@ def test_the_api_refuses_non_admins_and_bad_input_and_changes_nothing(
     headers = api_token(make_user(Role.admin))
     for body, status in (({"cutoff": "2000-01-01T00:00:00+07:00"}, 422), ({"essay_due": "hôm qua"}, 422),
                          ({"starts_on": "2026-01-01"}, 422), ({}, 422), ({"name": "   "}, 422), ({"name": 5}, 422),
+                         ({"name": "Lớp\x01"}, 422), ({"description": "a\x00b"}, 422),
                          ([1, 2], 400)):
         answer = client.patch(f"/api/v1/courses/{course.id}", json=body, headers=headers)
         assert answer.status_code == status, (body, answer.get_json())

@@ -378,6 +378,17 @@ def test_empty_course_gives_a_valid_report_with_zeros(app, make_course):
     assert doc.tables[2].rows[-1].cells[1].text == "Tổng cộng"
 
 
+def test_a_control_character_stored_in_a_name_does_not_break_the_files(app, make_unit, make_course):
+    # Stored before the course API refused them (or written by a roster, a backup, SQL): the files still build.
+    make_unit(name="Phường\x01 Lạ\x1f")
+    course = make_course(name="Lớp\x01 bồi dưỡng")
+    data = build_report_data(course)
+    doc = Document(io.BytesIO(report_docx(data, default_prose())))
+    text = "\n".join(p.text for p in doc.paragraphs)
+    assert "Lớp bồi dưỡng" in text, [line for line in text.splitlines() if "Lớp" in line]
+    assert list(pd.read_excel(io.BytesIO(report_xlsx(data)), sheet_name=None, engine="openpyxl")) == list(SHEETS)
+
+
 def test_issuing_body_and_place_come_from_the_configuration(app, make_unit, make_course):
     app.config.update(REPORT_ISSUER="ĐẢNG BỘ TỈNH AN GIANG", REPORT_PLACE="Long Xuyên", REPORT_AREA="tỉnh",
                       REPORT_BOARD="Ban Tổ chức Tỉnh ủy", REPORT_BOARD_NUMBER="-BC/BTCTU",
