@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,24 @@ def normalize_database_url(url: str) -> str:
     return url
 
 
+def _search_settings(config: dict[str, Any], env: Mapping[str, str]) -> None:
+    """The search backend, its index kind and where an upload is indexed (checked, in place)."""
+    # Search: Whoosh files in DATA_DIR on SQLite (one box), a PostgreSQL table shared by every
+    # app server on PostgreSQL (the country); THUHOACH_SEARCH=whoosh|postgres chooses otherwise.
+    config.setdefault("SEARCH_BACKEND", env.get("THUHOACH_SEARCH") or (
+        "postgres" if config["DATABASE_URL"].startswith("postgresql") else "whoosh"))
+    if config["SEARCH_BACKEND"] not in ("whoosh", "postgres"):
+        raise ValueError("THUHOACH_SEARCH phải là whoosh hoặc postgres")
+    if config["SEARCH_BACKEND"] == "postgres" and not config["DATABASE_URL"].startswith("postgresql"):
+        raise ValueError("THUHOACH_SEARCH=postgres cần DATABASE_URL là PostgreSQL")
+    config.setdefault("SEARCH_PG_INDEX", env.get("THUHOACH_SEARCH_PG_INDEX", "gin"))
+    # PostgreSQL search only: "upload" writes an upload's search row in the upload's own
+    # transaction instead of the outbox the worker drains (docs/PERFORMANCE.md measures both).
+    config.setdefault("SEARCH_INDEXING", env.get("THUHOACH_SEARCH_INDEXING", "worker"))
+    if config["SEARCH_INDEXING"] not in ("worker", "upload"):
+        raise ValueError("THUHOACH_SEARCH_INDEXING phải là worker hoặc upload")
+
+
 def build_config(instance_path: Path, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """Return the settings for one app: defaults < environment < overrides."""
     overrides = dict(overrides or {})
@@ -101,20 +120,7 @@ def build_config(instance_path: Path, overrides: dict[str, Any] | None = None) -
     config.update(overrides)
     config["DATA_DIR"] = Path(config["DATA_DIR"])
     config["DATABASE_URL"] = normalize_database_url(config["DATABASE_URL"])
-    # Search: Whoosh files in DATA_DIR on SQLite (one box), a PostgreSQL table shared by every
-    # app server on PostgreSQL (the country); THUHOACH_SEARCH=whoosh|postgres chooses otherwise.
-    config.setdefault("SEARCH_BACKEND", env.get("THUHOACH_SEARCH") or (
-        "postgres" if config["DATABASE_URL"].startswith("postgresql") else "whoosh"))
-    if config["SEARCH_BACKEND"] not in ("whoosh", "postgres"):
-        raise ValueError("THUHOACH_SEARCH phải là whoosh hoặc postgres")
-    if config["SEARCH_BACKEND"] == "postgres" and not config["DATABASE_URL"].startswith("postgresql"):
-        raise ValueError("THUHOACH_SEARCH=postgres cần DATABASE_URL là PostgreSQL")
-    config.setdefault("SEARCH_PG_INDEX", env.get("THUHOACH_SEARCH_PG_INDEX", "gin"))
-    # PostgreSQL search only: "upload" writes an upload's search row in the upload's own
-    # transaction instead of the outbox the worker drains (docs/PERFORMANCE.md measures both).
-    config.setdefault("SEARCH_INDEXING", env.get("THUHOACH_SEARCH_INDEXING", "worker"))
-    if config["SEARCH_INDEXING"] not in ("worker", "upload"):
-        raise ValueError("THUHOACH_SEARCH_INDEXING phải là worker hoặc upload")
+    _search_settings(config, env)
     config["MAX_CONTENT_LENGTH"] = config["MAX_UPLOAD_BYTES"] + 1024 * 1024
     if not config["SECRET_KEY"]:
         instance_path.mkdir(parents=True, exist_ok=True)
