@@ -7,7 +7,7 @@ import re
 
 from lms import throttle
 from lms.db import db, utcnow
-from lms.models import Role
+from lms.models import LoginThrottle, Role
 from tests.conftest import PASSWORD, csrf_token_from
 
 
@@ -97,8 +97,11 @@ def test_admin_sees_and_releases_blocked_logins(app, client, auth, make_user):
     victim = make_user(Role.trainee, unit=None)
     for _ in range(throttle.PAIR_FREE_FAILURES + 3):
         throttle.record_failure(victim.username, "10.0.5.5")
-    for _ in range(40):  # a busy searcher's rate row shares the table, never the page
-        throttle.hit_rate("search:1", 30, 30)
+    throttle.hit_rate("search:1", 30, 30)  # a busy searcher's rate row shares the table, never the page
+    # Enough busier rate rows to fill the page's 500 rows, were they not left out of its query.
+    now = utcnow()
+    db.session.add_all(LoginThrottle(key=f"rate:search:{n}", window_start=now, last_failure_at=now, failures=40)
+                       for n in range(2, 502))
     db.session.commit()
     assert [b.kind for b in throttle.blocked_now()] == ["pair"]
     auth.login(make_user(Role.admin))
