@@ -2,6 +2,7 @@
 
 Run: .venv/bin/python bench/search.py [--sizes 15000,150000] [--quick] [--workdir DIR] [--limitmb MB]
      [--backend whoosh|postgres|all] [--pg-url URL] [--pg-index gin|rum|both]
+     [--build-only] | --alternate WORKDIR/whoosh-<n> [--blocks 4] [--rounds 5]
 
 Essays of ~1,500 words are made by concatenating Vietnamese Wikipedia articles from
 ../shared/data/viwiki_essays.jsonl.gz (CC BY-SA, Wikipedia contributors), or from the 360-article
@@ -191,10 +192,11 @@ def time_queries(run, queries: list[str], rounds: int) -> tuple[float, float]:
     return time_rounds(run, queries, rounds)[0]
 
 
-def time_rounds(run, queries: list[str], rounds: int) -> tuple[tuple[float, float], list[float]]:
+def time_rounds(run, queries: list[str], rounds: int, warm: bool = True) -> tuple[tuple[float, float], list[float]]:
     """(p50, p95) over all samples, and the p95 of each block of 5 rounds (the spread)."""
-    for q in queries:  # warm caches once, as a long-lived web process would have
-        run(q)
+    if warm:  # warm caches once, as a long-lived web process would have
+        for q in queries:
+            run(q)
     samples = []
     for _ in range(rounds):
         for q in queries:
@@ -204,6 +206,23 @@ def time_rounds(run, queries: list[str], rounds: int) -> tuple[tuple[float, floa
     block = 5 * len(queries)
     spread = [percentiles(samples[i : i + block])[1] for i in range(0, len(samples) - block + 1, block)]
     return percentiles(samples), spread
+
+
+def alternate(path: Path, blocks: int, rounds: int) -> None:
+    """Shared maps and whoosh3's copies on one kept index, in alternating blocks of rounds.
+
+    One stretch per storage (bench_size) also times the first faults of a large index into the
+    page cache; alternating blocks, none of them warmed, shows that warm-up apart from the steady state.
+    """
+    runs = {"shared maps": EssayIndex(path).search, "whoosh3 copies": WhooshCopies(path).search}
+    for run in runs.values():
+        run("số")  # open the readers outside the timing
+    print(f"alternating blocks of {rounds} rounds x {len(QUERIES)} queries on {path}; load average {load_average()}")
+    for block in range(1, blocks + 1):
+        for name, run in runs.items():
+            (p50, p95), _ = time_rounds(run, QUERIES, rounds, warm=False)
+            print(f"block {block} {name:15s} p50 {p50:7.1f} ms  p95 {p95:7.1f} ms  load average {load_average()}",
+                  flush=True)
 
 
 def fts_query(q: str) -> str:
@@ -361,7 +380,14 @@ def main() -> None:
                         help="postgres: build each larger table as copies of the finished N0-essay one, in SQL")
     parser.add_argument("--build-only", action="store_true",
                         help="build (or check) the indexes and tables and print their figures, time no query")
+    parser.add_argument("--alternate", type=Path, metavar="INDEX",
+                        help="time shared maps and whoosh3 copies in alternating blocks on this kept index "
+                             "(a whoosh-<n> folder of --workdir), then stop")
+    parser.add_argument("--blocks", type=int, default=4, help="--alternate: blocks per storage (default 4)")
     args = parser.parse_args()
+    if args.alternate:
+        alternate(args.alternate, args.blocks, 5 if args.quick else args.rounds)
+        return
     if args.searcher:
         searcher_process(args.searcher, args.storage)
         return
