@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from lms.models import Topic, topic_title_bare
+from lms.models import Role, Topic, topic_title_bare
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATES = sorted((ROOT / "templates").rglob("*.html"))
@@ -52,7 +52,6 @@ def test_the_glossary_names_both_words():
 
 def test_the_audit_log_reads_in_vietnamese(client, auth, make_user):
     from lms.db import db
-    from lms.models import Role
     from lms.security import audit
 
     admin = make_user(Role.admin)
@@ -64,8 +63,6 @@ def test_the_audit_log_reads_in_vietnamese(client, auth, make_user):
 
 
 def test_the_board_menu_calls_the_themes_page_linh_vuc(client, auth, make_user):
-    from lms.models import Role
-
     auth.login(make_user(Role.reviewer))
     html = client.get("/review/themes").get_data(as_text=True)
     link = re.search(r'<a[^>]*href="/review/themes"[^>]*>([^<]*)</a>', html)

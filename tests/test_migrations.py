@@ -1,12 +1,15 @@
 """The migrations create exactly the schema the models describe."""
 from __future__ import annotations
 
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
-
 import importlib
 
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect, text
+
+from lms import create_app
 from lms.db import Base, db
+from lms.migrate import upgrade
 
 
 def test_models_and_migrations_agree(app):
@@ -19,11 +22,6 @@ def test_models_and_migrations_agree(app):
 
 def test_upgrade_keeps_the_rows_of_a_database_in_use(tmp_path):
     """Migrations run on a SQLite database with foreign keys on and rows referring to users."""
-    from sqlalchemy import inspect, text
-
-    from lms import create_app
-    from lms.migrate import upgrade
-
     app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'old.db'}", "SECRET_KEY": "t",
                       "DATA_DIR": str(tmp_path), "INDEXER_IN_PROCESS": False})
     with app.app_context():
